@@ -1,0 +1,115 @@
+# wasmhost: `make run` shows the demo, `make test` runs every test.
+# Both install what they need on a fresh Debian 12 (scripts/install-toolchains.sh).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# One target dir outside the clone, reused across clones and CI runs: a clean
+# wasmtime build costs many minutes on 2 cores.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/wasmhost-target
+CARGO ?= cargo
+WASMHOST := $(CARGO_TARGET_DIR)/release/wasmhost
+B := guests/build
+VENV := .venv
+
+# Guest toolchains (see ../shared/TOOLCHAINS.md for why each is this way).
+# Debian's rustc 1.63 has the wasm32-wasi std; rustup's rustc does not.
+CC_WASM := clang --target=wasm32-wasi -O2 -Wl,--strip-debug
+CXX_WASM := clang++ --target=wasm32-wasi -O2 -fno-exceptions -Wl,--strip-debug
+RUSTC_WASM := /usr/bin/rustc --target wasm32-wasi -O -C strip=debuginfo
+ZIG := ZIG_GLOBAL_CACHE_DIR=$(CURDIR)/$(B)/.zig-cache ZIG_LOCAL_CACHE_DIR=$(CURDIR)/$(B)/.zig-cache \
+       $(VENV)/bin/python -m ziglang
+GO := GOOS=wasip1 GOARCH=wasm GOTOOLCHAIN=local GOFLAGS=-trimpath GOCACHE=$(CURDIR)/$(B)/.go-cache \
+      GOPATH=$(CURDIR)/$(B)/.go-path $(CURDIR)/$(VENV)/bin/go
+ASC := node_modules/.bin/asc
+ASC_FLAGS := --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O
+
+PROGRAMS := hello logger exit trap
+C_EXTRA := outputs cat env
+LANGS := c cpp rust go zig as
+
+GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \
+          $(foreach p,$(C_EXTRA),$(B)/c/$(p).wasm) \
+          $(B)/as/hello-nodebug.wasm
+# Stripped variants: every custom section removed.
+STRIPPED := $(foreach l,$(LANGS),$(B)/stripped/$(l)-hello.wasm $(B)/stripped/$(l)-logger.wasm)
+MALFORMED := $(B)/malformed/producers-garbage.wasm $(B)/malformed/producers-truncated.wasm \
+             $(B)/malformed/name-garbage.wasm
+
+.PHONY: run test toolchains guests build clean bench
+run: build guests
+	@echo "== wasmhost run $(B)/c/hello.wasm   (guest stdout passes through; stderr and host events are tagged JSON lines)"
+	@$(WASMHOST) run --log-format json $(B)/c/hello.wasm
+	@echo "== the same for a Rust guest, with a label"
+	@$(WASMHOST) run --log-format json --label job=demo $(B)/rust/hello.wasm
+
+test: toolchains guests
+	$(CARGO) test --release --workspace
+
+build:
+	$(CARGO) build --release -p wasmhost-cli
+
+toolchains: $(B)/.toolchains
+$(B)/.toolchains: scripts/install-toolchains.sh package.json
+	scripts/install-toolchains.sh
+	@mkdir -p $(B) && touch $@
+
+guests: toolchains $(GUESTS) $(STRIPPED) $(MALFORMED)
+
+$(B)/c/%.wasm: guests/c/%.c | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(CC_WASM) -o $@ $<
+$(B)/cpp/%.wasm: guests/cpp/%.cpp | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(CXX_WASM) -o $@ $<
+$(B)/rust/%.wasm: guests/rust/%.rs | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(RUSTC_WASM) -o $@ $<
+$(B)/zig/%.wasm: guests/zig/%.zig | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(ZIG) build-exe $< -target wasm32-wasi -O ReleaseFast -femit-bin=$@
+	@rm -f $@.o
+$(B)/go/%.wasm: guests/go/%/main.go guests/go/go.mod | $(B)/.toolchains
+	@mkdir -p $(@D)
+	cd guests/go && $(GO) build -o $(CURDIR)/$@ ./$*
+$(B)/as/%.wasm: guests/as/%.ts | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(ASC) $< $(ASC_FLAGS) --debug --outFile $@
+# AssemblyScript without --debug writes no custom section at all.
+$(B)/as/hello-nodebug.wasm: guests/as/hello.ts | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(ASC) $< $(ASC_FLAGS) --outFile $@
+
+$(B)/stripped/%.wasm: | $(B)/.toolchains
+	@mkdir -p $(@D)
+	wasm-strip -o $@ $(B)/$(subst -,/,$*).wasm
+
+$(B)/stripped/c-hello.wasm: $(B)/c/hello.wasm
+$(B)/stripped/c-logger.wasm: $(B)/c/logger.wasm
+$(B)/stripped/cpp-hello.wasm: $(B)/cpp/hello.wasm
+$(B)/stripped/cpp-logger.wasm: $(B)/cpp/logger.wasm
+$(B)/stripped/rust-hello.wasm: $(B)/rust/hello.wasm
+$(B)/stripped/rust-logger.wasm: $(B)/rust/logger.wasm
+$(B)/stripped/go-hello.wasm: $(B)/go/hello.wasm
+$(B)/stripped/go-logger.wasm: $(B)/go/logger.wasm
+$(B)/stripped/zig-hello.wasm: $(B)/zig/hello.wasm
+$(B)/stripped/zig-logger.wasm: $(B)/zig/logger.wasm
+$(B)/stripped/as-hello.wasm: $(B)/as/hello.wasm
+$(B)/stripped/as-logger.wasm: $(B)/as/logger.wasm
+
+# Modules with hostile custom sections, made from a real guest.
+$(B)/malformed/producers-garbage.wasm: $(B)/c/hello.wasm scripts/add-custom-section.py
+	@mkdir -p $(@D)
+	python3 scripts/add-custom-section.py $< $@ producers garbage
+$(B)/malformed/producers-truncated.wasm: $(B)/rust/hello.wasm scripts/add-custom-section.py
+	@mkdir -p $(@D)
+	python3 scripts/add-custom-section.py $< $@ producers truncated
+$(B)/malformed/name-garbage.wasm: $(B)/c/hello.wasm scripts/add-custom-section.py
+	@mkdir -p $(@D)
+	python3 scripts/add-custom-section.py $< $@ name garbage
+
+bench: build guests
+	benches/run-vs-wasmtime.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,189 @@
+//! One instance's log: numbering, line splitting and backpressure.
+//!
+//! Every record of an instance (its stdout and stderr lines and the host's
+//! events about it) passes through its `InstanceLog`, which gives it the next
+//! `seq`. Records leave in `seq` order: when the pipeline is full they wait in
+//! a short queue here, and the guest is made to wait (its stream reports no
+//! room) until they have left. Memory per instance is bounded by what one
+//! write of the guest can produce.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::lines::LineSplitter;
+use crate::pipeline::{LogSender, PipelineClosed};
+use crate::record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
+
+/// Figures about one instance's output.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LogCounters {
+    /// Records handed to the pipeline (lines and events).
+    pub records: u64,
+    /// Guest lines (pieces of cut lines count one each).
+    pub lines: u64,
+    /// Bytes the guest wrote to its captured streams.
+    pub bytes: u64,
+    /// Records the pipeline could not take because it had shut down.
+    pub lost: u64,
+}
+
+/// The log of one instance. See the module documentation.
+///
+/// ```
+/// use std::sync::{Arc, Mutex, MutexGuard};
+/// use wasmhost_log::{InstanceContext, InstanceLog, JsonFormat, Pipeline, Stream, WriterSink};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
+/// let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+/// let log = std::sync::Mutex::new(InstanceLog::new(ctx, pipeline.sender(), 16 * 1024));
+/// wasmhost_log::lock(&log).write(Stream::Stderr, b"one\ntwo\nthr");
+/// wasmhost_log::lock(&log).finish_streams();
+/// InstanceLog::drain(&log).await.unwrap();
+/// assert_eq!(wasmhost_log::lock(&log).counters().lines, 3);
+/// drop(log);
+/// assert_eq!(pipeline.finish().written, 3);
+/// # });
+/// ```
+pub struct InstanceLog {
+    ctx: Arc<InstanceContext>,
+    sender: LogSender,
+    seq: u64,
+    waiting: VecDeque<LogRecord>,
+    stdout: LineSplitter,
+    stderr: LineSplitter,
+    counters: LogCounters,
+}
+
+impl InstanceLog {
+    /// A log for the instance `ctx`, sending to `sender`, cutting lines longer
+    /// than `max_line` bytes.
+    pub fn new(ctx: Arc<InstanceContext>, sender: LogSender, max_line: usize) -> Self {
+        InstanceLog {
+            ctx,
+            sender,
+            seq: 0,
+            waiting: VecDeque::new(),
+            stdout: LineSplitter::new(max_line),
+            stderr: LineSplitter::new(max_line),
+            counters: LogCounters::default(),
+        }
+    }
+
+    /// The instance's context.
+    pub fn context(&self) -> &Arc<InstanceContext> {
+        &self.ctx
+    }
+
+    /// Figures so far.
+    pub fn counters(&self) -> LogCounters {
+        self.counters
+    }
+
+    /// Records are waiting for room in the pipeline: the guest should not be
+    /// given more room to write until [`InstanceLog::drain`] has run.
+    pub fn is_backlogged(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Takes bytes the guest wrote to `stream` (stdout or stderr); complete
+    /// lines become records at once.
+    pub fn write(&mut self, stream: Stream, bytes: &[u8]) {
+        self.counters.bytes += bytes.len() as u64;
+        let splitter = match stream {
+            Stream::Stdout => &mut self.stdout,
+            _ => &mut self.stderr,
+        };
+        // The splitter is moved out for the call so `emit` can borrow self.
+        let mut splitter = std::mem::replace(splitter, LineSplitter::new(1));
+        splitter.push(bytes, |line| {
+            self.seq += 1;
+            self.counters.lines += 1;
+            let record = LogRecord::line(self.ctx.clone(), stream, self.seq, line);
+            self.enqueue(record);
+        });
+        match stream {
+            Stream::Stdout => self.stdout = splitter,
+            _ => self.stderr = splitter,
+        }
+    }
+
+    /// Emits the last line of each stream if it had no newline. Call once
+    /// the guest can write no more.
+    pub fn finish_streams(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let splitter = match stream {
+                Stream::Stdout => &mut self.stdout,
+                _ => &mut self.stderr,
+            };
+            let mut splitter = std::mem::replace(splitter, LineSplitter::new(1));
+            splitter.finish(|line| {
+                self.seq += 1;
+                self.counters.lines += 1;
+                let record = LogRecord::line(self.ctx.clone(), stream, self.seq, line);
+                self.enqueue(record);
+            });
+            match stream {
+                Stream::Stdout => self.stdout = splitter,
+                _ => self.stderr = splitter,
+            }
+        }
+    }
+
+    /// Records a host event about this instance.
+    pub fn event(
+        &mut self,
+        level: Level,
+        event: &'static str,
+        msg: String,
+        fields: Vec<(&'static str, FieldValue)>,
+    ) {
+        self.seq += 1;
+        let record = LogRecord::event(self.ctx.clone(), self.seq, level, event, msg, fields);
+        self.enqueue(record);
+    }
+
+    fn enqueue(&mut self, record: LogRecord) {
+        if !self.waiting.is_empty() {
+            self.waiting.push_back(record);
+            return;
+        }
+        match self.sender.try_send(record) {
+            Ok(None) => self.counters.records += 1,
+            Ok(Some(back)) => self.waiting.push_back(back),
+            Err(PipelineClosed) => self.counters.lost += 1,
+        }
+    }
+
+    /// Waits until every waiting record of the log in `shared` is in the
+    /// pipeline. The lock is never held while waiting, so the guest's
+    /// streams and the host can share one log.
+    pub async fn drain(shared: &Mutex<InstanceLog>) -> Result<(), PipelineClosed> {
+        let sender = lock(shared).sender.clone();
+        loop {
+            if !lock(shared).is_backlogged() {
+                return Ok(());
+            }
+            match sender.reserve().await {
+                Ok(permit) => {
+                    let mut log = lock(shared);
+                    if let Some(record) = log.waiting.pop_front() {
+                        permit.send(record);
+                        log.counters.records += 1;
+                    }
+                }
+                Err(closed) => {
+                    let mut log = lock(shared);
+                    log.counters.lost += log.waiting.len() as u64;
+                    log.waiting.clear();
+                    return Err(closed);
+                }
+            }
+        }
+    }
+}
+
+/// Locks a shared log. A panic while the lock was held cannot leave an
+/// `InstanceLog` in a state worse than a lost line, so poisoning is ignored.
+pub fn lock(shared: &Mutex<InstanceLog>) -> MutexGuard<'_, InstanceLog> {
+    shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,45 @@
+//! Log records of wasmhost guests, from raw bytes to lines in a sink.
+//!
+//! Data walks one way through this crate:
+//!
+//! guest bytes → [`LineSplitter`] → [`LogRecord`] (with the instance's
+//! [`InstanceContext`]) → [`Pipeline`] → [`Sink`] (a [`Format`] over a writer).
+//!
+//! Nothing here knows about wasmtime: an embedder can feed records from
+//! anywhere, and the format can be tested without running a guest.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wasmhost_log::{InstanceContext, JsonFormat, LineSplitter, LogRecord, Stream, Format};
+//!
+//! let ctx = Arc::new(InstanceContext::new("0190b6d2-3c4e-7a00-8000-000000000000", "rust", "hello"));
+//! let mut splitter = LineSplitter::new(16 * 1024);
+//! let mut out = Vec::new();
+//! let mut seq = 0;
+//! splitter.push(b"hello\nwor", |line| {
+//!     seq += 1;
+//!     let record = LogRecord::line(ctx.clone(), Stream::Stderr, seq, line);
+//!     JsonFormat.format(&record, &mut out).unwrap();
+//! });
+//! let text = String::from_utf8(out).unwrap();
+//! assert!(text.contains(r#""msg":"hello""#));
+//! assert!(text.ends_with("}\n"));
+//! ```
+
+mod format;
+mod instance_log;
+mod level;
+mod lines;
+mod pipeline;
+mod record;
+mod sink;
+mod time;
+
+pub use format::{Format, JsonFormat, TextFormat, FORMAT_VERSION};
+pub use level::level_of_line;
+pub use lines::{Line, LineSplitter};
+pub use instance_log::{lock, InstanceLog, LogCounters};
+pub use pipeline::{LogSender, Pipeline, PipelineClosed, PipelineReport};
+pub use record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
+pub use sink::{Sink, WriterSink};
+pub use time::rfc3339_nanos;

@@ -1,0 +1,273 @@
+//! The log record: one line of a guest or one host event, with the context
+//! of the instance that produced it.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::lines::Line;
+
+/// Where a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// A line the guest wrote to its standard output (only when captured).
+    Stdout,
+    /// A line the guest wrote to its standard error.
+    Stderr,
+    /// An event of the host about the instance (start, exit, trap, ...).
+    Host,
+}
+
+impl Stream {
+    /// The lower-case name used in the `stream` field.
+    ///
+    /// ```
+    /// assert_eq!(wasmhost_log::Stream::Host.as_str(), "host");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::Host => "host",
+        }
+    }
+}
+
+/// Severity of a record, written lower case in the `level` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Fine-grained diagnostics.
+    Trace,
+    /// Diagnostics.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Something unexpected that did not stop the instance.
+    Warn,
+    /// A failure: a trap, an error line, a broken module.
+    Error,
+}
+
+impl Level {
+    /// The lower-case name used in the `level` field.
+    ///
+    /// ```
+    /// assert_eq!(wasmhost_log::Level::Warn.as_str(), "warn");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// What every record of one instance carries: set once when the instance is
+/// created and shared by all its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceContext {
+    /// The instance's UUIDv7, as text.
+    pub wasm_instance_id: String,
+    /// The detected (or overridden) guest language, e.g. `rust`.
+    pub lang: String,
+    /// The module's name (from the `name` section, else the file stem).
+    pub module: String,
+    /// The tokio task that runs the instance, when it runs inside one.
+    pub task_id: Option<u64>,
+    /// Extra labels from the embedder or `--label`, written as top-level keys.
+    /// Their keys are checked by [`InstanceContext::check_label_key`].
+    pub labels: Vec<(String, String)>,
+}
+
+/// Keys the format writes itself; labels may not reuse them.
+pub(crate) const RESERVED_KEYS: &[&str] = &[
+    "v", "ts", "level", "msg", "lang", "module", "wasm_instance_id", "task_id", "stream", "seq",
+    "event", "continued", "invalid_utf8",
+];
+
+impl InstanceContext {
+    /// A context with no task and no labels.
+    ///
+    /// ```
+    /// let ctx = wasmhost_log::InstanceContext::new("id", "c", "hello");
+    /// assert_eq!(ctx.lang, "c");
+    /// ```
+    pub fn new(id: impl Into<String>, lang: impl Into<String>, module: impl Into<String>) -> Self {
+        InstanceContext {
+            wasm_instance_id: id.into(),
+            lang: lang.into(),
+            module: module.into(),
+            task_id: None,
+            labels: Vec::new(),
+        }
+    }
+
+    /// Checks that `key` can be a label: LogQL's `| json` keeps only keys made
+    /// of `[A-Za-z0-9_]` that do not start with a digit, and the format's own
+    /// keys cannot be shadowed. Returns the reason when it cannot.
+    ///
+    /// ```
+    /// use wasmhost_log::InstanceContext;
+    /// assert!(InstanceContext::check_label_key("tenant").is_ok());
+    /// assert!(InstanceContext::check_label_key("9lives").is_err());
+    /// assert!(InstanceContext::check_label_key("seq").is_err());
+    /// ```
+    pub fn check_label_key(key: &str) -> Result<(), String> {
+        let mut chars = key.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if !first_ok || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "label key {key:?} must match [A-Za-z_][A-Za-z0-9_]* to survive LogQL's `| json`"
+            ));
+        }
+        if key.starts_with("__") {
+            return Err(format!("label key {key:?}: keys starting with `__` are reserved by Loki"));
+        }
+        if RESERVED_KEYS.contains(&key) {
+            return Err(format!("label key {key:?} is a field of the log format itself"));
+        }
+        Ok(())
+    }
+}
+
+/// A value of an event field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Text.
+    Str(String),
+    /// An unsigned integer (sizes, counts).
+    U64(u64),
+    /// A signed integer (exit codes).
+    I64(i64),
+    /// A float (durations in milliseconds, confidences).
+    F64(f64),
+    /// A flag.
+    Bool(bool),
+}
+
+impl From<String> for FieldValue {
+    fn from(v: String) -> Self {
+        FieldValue::Str(v)
+    }
+}
+impl From<&str> for FieldValue {
+    fn from(v: &str) -> Self {
+        FieldValue::Str(v.to_owned())
+    }
+}
+impl From<u64> for FieldValue {
+    fn from(v: u64) -> Self {
+        FieldValue::U64(v)
+    }
+}
+impl From<i64> for FieldValue {
+    fn from(v: i64) -> Self {
+        FieldValue::I64(v)
+    }
+}
+impl From<i32> for FieldValue {
+    fn from(v: i32) -> Self {
+        FieldValue::I64(v.into())
+    }
+}
+impl From<f64> for FieldValue {
+    fn from(v: f64) -> Self {
+        FieldValue::F64(v)
+    }
+}
+impl From<bool> for FieldValue {
+    fn from(v: bool) -> Self {
+        FieldValue::Bool(v)
+    }
+}
+
+/// One log line of one instance.
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    /// When the host saw the line (or the event happened).
+    pub ts: SystemTime,
+    /// Severity.
+    pub level: Level,
+    /// Which stream it came from.
+    pub stream: Stream,
+    /// Position among all records of the instance, from 1, without gaps.
+    pub seq: u64,
+    /// The text: a guest's line, or a host event's summary.
+    pub msg: String,
+    /// The line was longer than the limit and goes on in the next record.
+    pub continued: bool,
+    /// The guest's bytes were not valid UTF-8 and were replaced (lossy).
+    pub invalid_utf8: bool,
+    /// For host events: the event's name, e.g. `instance.exit`.
+    pub event: Option<&'static str>,
+    /// For host events: the event's figures, written as top-level keys.
+    pub fields: Vec<(&'static str, FieldValue)>,
+    /// The instance this record belongs to.
+    pub ctx: Arc<InstanceContext>,
+}
+
+impl LogRecord {
+    /// A record for a line a guest wrote; its level is read from the line's
+    /// own words (see [`crate::level_of_line`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wasmhost_log::{InstanceContext, Level, Line, LogRecord, Stream};
+    /// let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+    /// let line = Line { bytes: b"ERROR: disk full", continued: false };
+    /// let rec = LogRecord::line(ctx, Stream::Stderr, 1, line);
+    /// assert_eq!(rec.level, Level::Error);
+    /// ```
+    pub fn line(ctx: Arc<InstanceContext>, stream: Stream, seq: u64, line: Line<'_>) -> Self {
+        let (msg, invalid_utf8) = match std::str::from_utf8(line.bytes) {
+            Ok(s) => (s.to_owned(), false),
+            Err(_) => (String::from_utf8_lossy(line.bytes).into_owned(), true),
+        };
+        LogRecord {
+            ts: SystemTime::now(),
+            level: crate::level::level_of_line(&msg),
+            stream,
+            seq,
+            msg,
+            continued: line.continued,
+            invalid_utf8,
+            event: None,
+            fields: Vec::new(),
+            ctx,
+        }
+    }
+
+    /// A host event about the instance.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wasmhost_log::{InstanceContext, Level, LogRecord};
+    /// let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+    /// let rec = LogRecord::event(ctx, 3, Level::Info, "instance.exit", "exited with 0".into(),
+    ///     vec![("exit_code", 0i64.into())]);
+    /// assert_eq!(rec.event, Some("instance.exit"));
+    /// ```
+    pub fn event(
+        ctx: Arc<InstanceContext>,
+        seq: u64,
+        level: Level,
+        event: &'static str,
+        msg: String,
+        fields: Vec<(&'static str, FieldValue)>,
+    ) -> Self {
+        LogRecord {
+            ts: SystemTime::now(),
+            level,
+            stream: Stream::Host,
+            seq,
+            msg,
+            continued: false,
+            invalid_utf8: false,
+            event: Some(event),
+            fields,
+            ctx,
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! A guest's stdout/stderr as seen by WASI: bytes go into the instance's
+//! log, and a full log pipeline makes the guest wait (backpressure through
+//! `check_write` / `ready`), so nothing is dropped and memory stays bounded.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use wasmhost_log::{lock, InstanceLog, Stream};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
+
+/// How much a guest may write in one go when the log is not backlogged. p1's
+/// `fd_write` hands over at most 4 KiB at a time anyway.
+const WRITE_BUDGET: usize = 64 * 1024;
+
+/// One of an instance's captured streams.
+#[derive(Clone)]
+pub(crate) struct Capture {
+    pub(crate) log: Arc<Mutex<InstanceLog>>,
+    pub(crate) stream: Stream,
+}
+
+impl IsTerminal for Capture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Capture {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for Capture {
+    async fn ready(&mut self) {
+        // A closed pipeline has counted the lines as lost; the guest goes on.
+        let _ = InstanceLog::drain(&self.log).await;
+    }
+}
+
+impl OutputStream for Capture {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        lock(&self.log).write(self.stream, &bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(if lock(&self.log).is_backlogged() { 0 } else { WRITE_BUDGET })
+    }
+}
+
+/// The preview3 path. preview1 guests never use it; it accepts everything
+/// without backpressure, which is bounded by the pipeline's own queue plus
+/// what one write produces.
+impl tokio::io::AsyncWrite for Capture {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        lock(&self.log).write(self.stream, buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,42 @@
+//! Runs WebAssembly guests on wasmtime with every log line tagged: which
+//! language, which module, which instance, which tokio task.
+//!
+//! The pieces, in the order data walks through them:
+//!
+//! - [`Host`]: the wasmtime engine and the WASI preview1 linker
+//!   (`wasmtime_wasi::p1`, the maintained successor of `wasi-common`), built
+//!   once;
+//! - [`LoadedModule`]: a module read, detected ([`wasmhost_detect`]),
+//!   compiled (or taken from the compile cache) and linked, once;
+//! - [`Host::run`]: one instance, with its own UUIDv7 kept in the wasmtime
+//!   `Store` data, its stdout/stderr captured into an
+//!   [`InstanceLog`](wasmhost_log::InstanceLog) and sent to a
+//!   [`Pipeline`](wasmhost_log::Pipeline).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use wasmhost::{Host, HostConfig, RunOptions};
+//! use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
+//!
+//! let host = Host::new(HostConfig::default())?;
+//! let module = host.load_file("guests/build/rust/hello.wasm".as_ref())?;
+//! let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::stderr())), 1024)?;
+//! let options = RunOptions { labels: vec![("tenant".into(), "acme".into())], ..Default::default() };
+//! let outcome = tokio::spawn(async move { host.run(&module, options, pipeline.sender()).await }).await??;
+//! println!("instance {} exited with {}", outcome.wasm_instance_id, outcome.exit_code);
+//! # Ok(()) }
+//! ```
+
+mod capture;
+mod error;
+mod host;
+mod inspect;
+mod instance;
+mod module;
+
+pub use error::{HostError, LoadError, RunError};
+pub use host::{Host, HostConfig};
+pub use inspect::{inspect_file, Inspection};
+pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, TRAP_EXIT_CODE};
+pub use module::{CompileSource, LoadOptions, LoadedModule};
+pub use wasmhost_detect::{Lang, Origin};

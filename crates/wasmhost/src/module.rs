@@ -1,0 +1,175 @@
+//! Loading a module once: read, detect the language, compile (or take the
+//! compiled code from the cache), link. The result is instantiated many times.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmhost_detect::{BinaryKind, Detection, Lang, ModuleFacts, Resolved};
+use wasmtime::{InstancePre, Module};
+
+use crate::error::{one_line, LoadError};
+use crate::host::Host;
+use crate::instance::InstanceState;
+
+/// How the language of a module is chosen besides detection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Use this language, whatever detection says (`--lang`).
+    pub lang: Option<Lang>,
+    /// The `MODULE_TYPE` fall-back: used when detection has no evidence
+    /// stronger than the module's shape. See [`wasmhost_detect::resolve`].
+    pub module_type: Option<Lang>,
+}
+
+/// Where the module's machine code came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompileSource {
+    /// Compiled now, and stored in the cache for next time.
+    Compiled,
+    /// Loaded from the cache: not compiled again.
+    Cache,
+    /// Compiled now; no cache is configured or it could not be written.
+    Uncached,
+}
+
+impl CompileSource {
+    /// `compiled`, `cache` or `uncached`, as in the `instance.start` event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompileSource::Compiled => "compiled",
+            CompileSource::Cache => "cache",
+            CompileSource::Uncached => "uncached",
+        }
+    }
+}
+
+/// A compiled, linked module, ready to be instantiated any number of times.
+pub struct LoadedModule {
+    pub(crate) path: PathBuf,
+    pub(crate) name: String,
+    pub(crate) size: u64,
+    pub(crate) sha256: String,
+    pub(crate) detection: Detection,
+    pub(crate) lang: Resolved,
+    pub(crate) compile_source: CompileSource,
+    pub(crate) compile_time: Duration,
+    pub(crate) pre: InstancePre<InstanceState>,
+}
+
+impl LoadedModule {
+    /// The path it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The `name` section's module name, else the file stem.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Size of the file in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// SHA-256 of the file, lower-case hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    /// What the detector found.
+    pub fn detection(&self) -> &Detection {
+        &self.detection
+    }
+    /// The language its lines are tagged with, and where it came from.
+    pub fn lang(&self) -> Resolved {
+        self.lang
+    }
+    /// Whether the code was compiled now or came from the cache.
+    pub fn compile_source(&self) -> CompileSource {
+        self.compile_source
+    }
+    /// Time spent compiling or loading from the cache.
+    pub fn compile_time(&self) -> Duration {
+        self.compile_time
+    }
+}
+
+impl Host {
+    /// Loads a `.wasm` or `.wat` file. See [`Host::load_bytes`].
+    pub fn load_file(&self, path: &Path) -> Result<LoadedModule, LoadError> {
+        self.load_file_with(path, LoadOptions::default())
+    }
+
+    /// Loads a file with language options.
+    pub fn load_file_with(&self, path: &Path, options: LoadOptions) -> Result<LoadedModule, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
+        self.load_bytes(path, &bytes, options)
+    }
+
+    /// Loads a module from bytes (binary or text format); `path` names it in
+    /// errors and events and gives the module name when the `name` section
+    /// has none.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8], options: LoadOptions) -> Result<LoadedModule, LoadError> {
+        let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
+        let binary = wat::parse_bytes(bytes).map_err(|e| invalid(e.to_string().replace('\n', " ")))?;
+        let facts = ModuleFacts::read(&binary);
+        if facts.kind == BinaryKind::Component {
+            return Err(LoadError::Component { path: path.to_owned() });
+        }
+        let detection = wasmhost_detect::detect_facts(&facts);
+        let lang = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
+        let name = facts.module_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "module".into())
+        });
+        let sha256 = hex::encode(Sha256::digest(bytes));
+
+        let started = Instant::now();
+        let (module, compile_source) = self.compile_cached(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+        let compile_time = started.elapsed();
+        let pre = self
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| LoadError::Link { path: path.to_owned(), reason: one_line(&e) })?;
+        Ok(LoadedModule {
+            path: path.to_owned(),
+            name,
+            size: bytes.len() as u64,
+            sha256,
+            detection,
+            lang,
+            compile_source,
+            compile_time,
+            pre,
+        })
+    }
+
+    /// Compiles `binary`, or loads the code compiled for the same bytes by an
+    /// engine with the same settings. Cache trouble never fails a load: the
+    /// module is compiled instead.
+    fn compile_cached(&self, binary: &[u8], sha256: &str) -> wasmtime::Result<(Module, CompileSource)> {
+        let Some(dir) = &self.config.cache_dir else {
+            return Ok((Module::from_binary(&self.engine, binary)?, CompileSource::Uncached));
+        };
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        let file = dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()));
+        if file.exists() {
+            // SAFETY: the file was written by `Module::serialize` of an engine
+            // with the same compatibility hash, into the user's own cache
+            // directory (the same trust wasmtime's own cache makes). A file
+            // that fails to load is replaced.
+            if let Ok(module) = unsafe { Module::deserialize_file(&self.engine, &file) } {
+                return Ok((module, CompileSource::Cache));
+            }
+        }
+        let module = Module::from_binary(&self.engine, binary)?;
+        let stored = module.serialize().ok().and_then(|code| {
+            std::fs::create_dir_all(dir).ok()?;
+            // Write then rename, so a concurrent reader never sees half a file.
+            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, code).ok()?;
+            std::fs::rename(&tmp, &file).ok()
+        });
+        let source = if stored.is_some() { CompileSource::Compiled } else { CompileSource::Uncached };
+        Ok((module, source))
+    }
+}

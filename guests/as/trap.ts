@@ -1,0 +1,3 @@
+// trap: reaches `unreachable` after writing to stderr.
+process.stderr.write("about to trap\n");
+unreachable();

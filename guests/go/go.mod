@@ -1,0 +1,3 @@
+module wasmhost.test/guests
+
+go 1.21
