@@ -102,6 +102,11 @@ impl Host {
     /// Returns `Err` only when the instance could not be set up; everything
     /// the guest does, traps included, is an `Ok` outcome (and logged).
     pub async fn run(&self, module: &LoadedModule, options: RunOptions, sender: LogSender) -> Result<RunOutcome, RunError> {
+        let entry = options.invoke.as_deref().unwrap_or("_start");
+        let funcs: Vec<&str> = module.pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect();
+        if !funcs.contains(&entry) {
+            return Err(RunError::NoEntry { name: entry.to_owned(), exports: funcs.join(", ") });
+        }
         let id = Uuid::now_v7();
         let ctx = InstanceContext {
             wasm_instance_id: id.to_string(),
@@ -124,11 +129,10 @@ impl Host {
                 .instantiate_async(&mut store)
                 .await
                 .map_err(|e| RunError::Instantiate(one_line(&e)))?;
-            let entry = options.invoke.as_deref().unwrap_or("_start");
-            let func = instance.get_typed_func::<(), ()>(&mut store, entry).map_err(|_| RunError::NoEntry {
-                name: entry.to_owned(),
-                exports: module.pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name().to_owned()).collect::<Vec<_>>().join(", "),
-            })?;
+            // The export exists (checked above); a wrong signature is an error here.
+            let func = instance
+                .get_typed_func::<(), ()>(&mut store, entry)
+                .map_err(|e| RunError::Instantiate(format!("{entry}: {}", one_line(&e))))?;
             Ok::<_, RunError>(func.call_async(&mut store, ()).await)
         }
         .await;
