@@ -15,20 +15,31 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// assert_eq!(s, "2023-11-14T22:13:20.000000005Z");
 /// ```
 pub fn rfc3339_nanos(t: SystemTime, out: &mut String) {
-    use std::fmt::Write;
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil_from_days(days as i64);
-    // Writing into a String cannot fail.
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_nanos()
-    );
+    // Digits by hand: this runs for every line, and `write!` costs several
+    // times more than the arithmetic.
+    let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+    put_digits(&mut buf[0..4], y.clamp(0, 9999) as u64);
+    put_digits(&mut buf[5..7], u64::from(m));
+    put_digits(&mut buf[8..10], u64::from(day));
+    put_digits(&mut buf[11..13], rem / 3600);
+    put_digits(&mut buf[14..16], (rem % 3600) / 60);
+    put_digits(&mut buf[17..19], rem % 60);
+    put_digits(&mut buf[20..29], u64::from(d.subsec_nanos()));
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// Writes `value` as decimal digits filling `slot` (leading zeros), keeping
+/// the lowest digits if it does not fit.
+fn put_digits(slot: &mut [u8], mut value: u64) {
+    for b in slot.iter_mut().rev() {
+        *b = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
 }
 
 /// Howard Hinnant's days-to-civil conversion (proleptic Gregorian).

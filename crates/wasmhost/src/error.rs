@@ -68,6 +68,9 @@ pub enum RunError {
         /// The functions it does export.
         exports: String,
     },
+    /// Fuel was asked for on a host built without fuel metering.
+    #[error("a fuel limit needs a host built with fuel metering (HostConfig::fuel)")]
+    FuelNotMetered,
     /// Instantiation failed (e.g. a start function trapped, limits).
     #[error("cannot instantiate: {0}")]
     Instantiate(String),

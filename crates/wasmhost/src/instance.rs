@@ -1,25 +1,32 @@
-//! Running one instance: its WASI context, its log, and the host events
-//! that frame its life (`instance.start`, `instance.trap`, `instance.exit`).
+//! Running one instance: its WASI context, limits and log, and the host
+//! events that frame its life (`instance.start`, `instance.trap`,
+//! `instance.timeout`, `instance.out_of_fuel`, `instance.exit`).
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use uuid::Uuid;
 use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LogCounters, LogSender, Stream};
-use wasmtime::{Store, Trap, WasmBacktrace};
+use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::capture::Capture;
 use crate::error::{one_line, RunError};
 use crate::host::Host;
+use crate::limits::{LimitHit, Limiter, Limits};
 use crate::module::LoadedModule;
+use crate::trace::TraceParent;
 
 /// What the wasmtime `Store` of an instance holds.
 pub struct InstanceState {
     /// The instance's WASI preview1 context.
     pub(crate) wasi: WasiP1Ctx,
+    /// Memory and table limits, and the refusals so far.
+    pub(crate) limiter: Limiter,
     /// The instance's UUIDv7: every line of the instance carries it.
     pub wasm_instance_id: Uuid,
 }
@@ -33,6 +40,18 @@ pub struct Preopen {
     pub guest: String,
 }
 
+/// What the guest reads on its standard input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stdin {
+    /// Nothing: reads see end of file at once.
+    #[default]
+    Null,
+    /// The host process's stdin.
+    Inherit,
+    /// These bytes, then end of file (e.g. a request body).
+    Bytes(Vec<u8>),
+}
+
 /// Everything about one run that is not the module.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -44,16 +63,30 @@ pub struct RunOptions {
     pub env: Vec<(String, String)>,
     /// Directories the guest may use; nothing else is reachable.
     pub preopens: Vec<Preopen>,
-    /// Tag the guest's stdout lines too, instead of passing them through.
+    /// Tag the guest's stdout lines too, instead of passing them through to
+    /// the host's stdout.
     pub capture_stdout: bool,
-    /// Give the guest the host's stdin.
-    pub inherit_stdin: bool,
+    /// Where the guest's stdout goes when it is not captured: `None` for the
+    /// host's stdout, or a buffer the caller reads after the run (the
+    /// gateway's response body).
+    pub stdout_buffer: Option<StdoutBuffer>,
+    /// What the guest reads on stdin.
+    pub stdin: Stdin,
     /// Extra labels on every line (keys checked with
     /// [`InstanceContext::check_label_key`] by the caller).
     pub labels: Vec<(String, String)>,
+    /// A W3C `traceparent` header value: its trace and parent ids go on every
+    /// line as `trace_id` and `span_id`. An invalid value is ignored, as the
+    /// W3C spec asks.
+    pub traceparent: Option<String>,
     /// Call this export instead of `_start`.
     pub invoke: Option<String>,
+    /// Limits; `None` uses the host's [`HostConfig::default_limits`](crate::HostConfig::default_limits).
+    pub limits: Option<Limits>,
 }
+
+/// A buffer that collects a guest's stdout, up to a capacity.
+pub type StdoutBuffer = wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 /// How an instance ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +102,9 @@ pub enum Ended {
         /// The wasm backtrace, one frame a line.
         backtrace: String,
     },
-    /// A host function failed (not a trap of the guest's own making).
+    /// The host stopped the guest at a limit (timeout, fuel).
+    Limit(LimitHit),
+    /// A host function failed, or panicked (not a trap of the guest's own making).
     Error {
         /// What went wrong.
         message: String,
@@ -81,13 +116,18 @@ pub enum Ended {
 pub struct RunOutcome {
     /// The instance's UUIDv7.
     pub wasm_instance_id: Uuid,
-    /// The exit code: the guest's own, 134 after a trap (as `wasmtime run`
-    /// on Unix), 1 after a host error.
+    /// The exit code: the guest's own; 134 after a trap or a limit that
+    /// stopped it (as `wasmtime run` on Unix); 1 after a host error.
     pub exit_code: i32,
     /// How it ended.
     pub ended: Ended,
+    /// Every limit the instance ran into, including refused memory growth
+    /// that did not end it.
+    pub limits_hit: Vec<LimitHit>,
     /// Wall time from instantiation to the end.
     pub duration: Duration,
+    /// Fuel burned, when fuel was metered.
+    pub fuel_used: Option<u64>,
     /// Lines, bytes and records of the instance's log.
     pub log: LogCounters,
 }
@@ -100,99 +140,165 @@ impl Host {
     /// `sender`. Call it inside a tokio task: its id becomes `task_id`.
     ///
     /// Returns `Err` only when the instance could not be set up; everything
-    /// the guest does, traps included, is an `Ok` outcome (and logged).
+    /// the guest does, traps, limits and panics of host functions included,
+    /// is an `Ok` outcome (and logged).
     pub async fn run(&self, module: &LoadedModule, options: RunOptions, sender: LogSender) -> Result<RunOutcome, RunError> {
         let entry = options.invoke.as_deref().unwrap_or("_start");
         let funcs: Vec<&str> = module.pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect();
         if !funcs.contains(&entry) {
             return Err(RunError::NoEntry { name: entry.to_owned(), exports: funcs.join(", ") });
         }
+        let limits = options.limits.unwrap_or(self.config.default_limits);
+        if limits.fuel.is_some() && !self.config.fuel {
+            return Err(RunError::FuelNotMetered);
+        }
         let id = Uuid::now_v7();
+        let mut labels = options.labels.clone();
+        if let Some(trace) = options.traceparent.as_deref().and_then(TraceParent::parse) {
+            labels.push(("trace_id".into(), trace.trace_id));
+            labels.push(("span_id".into(), trace.parent_id));
+        }
         let ctx = InstanceContext {
             wasm_instance_id: id.to_string(),
             lang: module.lang.lang.as_str().to_owned(),
             module: module.name.clone(),
             task_id: tokio::task::try_id().and_then(|t| t.to_string().parse().ok()),
-            labels: options.labels.clone(),
+            labels,
         };
         let log = Arc::new(Mutex::new(InstanceLog::new(Arc::new(ctx), sender, self.config.max_line)));
         let wasi = wasi_context(module, &options, &log)?;
 
-        lock(&log).event(Level::Info, "instance.start", format!("starting {}", module.path.display()), start_fields(module));
+        lock(&log).event(Level::Info, "instance.start", format!("starting {}", module.path.display()), start_fields(module, &limits));
         let _ = InstanceLog::drain(&log).await;
 
         let started = Instant::now();
-        let mut store = Store::new(&self.engine, InstanceState { wasi, wasm_instance_id: id });
-        let result = async {
-            let instance = module
-                .pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| RunError::Instantiate(one_line(&e)))?;
+        let limiter = Limiter {
+            max_memory: limits.max_memory,
+            max_table_elements: limits.max_table_elements,
+            log: log.clone(),
+            hits: Vec::new(),
+        };
+        let mut store = Store::new(&self.engine, InstanceState { wasi, limiter, wasm_instance_id: id });
+        store.limiter(|state| &mut state.limiter);
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(|e| RunError::Instantiate(one_line(&e)))?;
+        } else if self.config.fuel {
+            store.set_fuel(u64::MAX).map_err(|e| RunError::Instantiate(one_line(&e)))?;
+        }
+        // Every epoch tick the guest yields its worker (fairness among
+        // thousands of guests on few threads); past the timeout it stops.
+        let deadline = limits.timeout.map(|t| started + t);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| match deadline {
+            Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
+            _ => Ok(UpdateDeadline::Yield(1)),
+        });
+
+        // A panic in a host function must end this instance only.
+        let call = AssertUnwindSafe(async {
+            let instance = module.pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
             // The export exists (checked above); a wrong signature is an error here.
             let func = instance
                 .get_typed_func::<(), ()>(&mut store, entry)
                 .map_err(|e| RunError::Instantiate(format!("{entry}: {}", one_line(&e))))?;
             Ok::<_, RunError>(func.call_async(&mut store, ()).await)
-        }
+        })
+        .catch_unwind()
         .await;
         let duration = started.elapsed();
         // Whatever happened, the guest can write no more: its last partial
         // lines are emitted before the events that close its log.
         lock(&log).finish_streams();
-        let call = match result {
-            Ok(call) => call,
-            Err(setup) => {
+        let (exit_code, ended) = match call {
+            Ok(Ok(Ok(()))) => (0, Ended::Exit),
+            Ok(Ok(Err(e))) => classify(&e, &module.name, &limits),
+            Ok(Err(setup)) => {
                 lock(&log).event(Level::Error, "instance.error", setup.to_string(), Vec::new());
                 let _ = InstanceLog::drain(&log).await;
                 return Err(setup);
             }
+            Err(panic) => (1, Ended::Error { message: format!("a host function panicked: {}", panic_message(&panic)) }),
         };
-        let (exit_code, ended) = match call {
-            Ok(()) => (0, Ended::Exit),
-            Err(e) => classify(&e, &module.name),
+        let fuel_used = match (self.config.fuel, store.get_fuel()) {
+            (true, Ok(left)) => Some(limits.fuel.unwrap_or(u64::MAX) - left),
+            _ => None,
         };
-        {
-            let mut log = lock(&log);
-            match &ended {
-                Ended::Exit => {}
-                Ended::Trap { code, message, backtrace } => {
-                    let mut fields = vec![("trap_message", FieldValue::from(message.as_str())), ("backtrace", backtrace.as_str().into())];
-                    if let Some(code) = code {
-                        fields.insert(0, ("trap_code", code.as_str().into()));
-                    }
-                    log.event(Level::Error, "instance.trap", format!("trapped: {message}"), fields);
-                }
-                Ended::Error { message } => {
-                    log.event(Level::Error, "instance.error", message.clone(), Vec::new());
-                }
+        let limits_hit = {
+            let mut hits = std::mem::take(&mut store.data_mut().limiter.hits);
+            if let Ended::Limit(hit) = &ended {
+                hits.push(hit.clone());
             }
-            let level = if exit_code == 0 { Level::Info } else { Level::Warn };
-            log.event(
-                level,
-                "instance.exit",
-                format!("exited with code {exit_code}"),
-                vec![("exit_code", exit_code.into()), ("duration_ms", (duration.as_secs_f64() * 1000.0).into())],
-            );
-        }
+            hits
+        };
+        drop(store);
+        end_events(&log, &ended, exit_code, duration, fuel_used);
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
-        Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, duration, log: counters })
+        Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, limits_hit, duration, fuel_used, log: counters })
     }
+}
+
+fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration: Duration, fuel_used: Option<u64>) {
+    let mut log = lock(log);
+    let ms = |d: Duration| FieldValue::F64(d.as_secs_f64() * 1000.0);
+    match ended {
+        Ended::Exit => {}
+        Ended::Trap { code, message, backtrace } => {
+            let mut fields = vec![("trap_message", FieldValue::from(message.as_str())), ("backtrace", backtrace.as_str().into())];
+            if let Some(code) = code {
+                fields.insert(0, ("trap_code", code.as_str().into()));
+            }
+            log.event(Level::Error, "instance.trap", format!("trapped: {message}"), fields);
+        }
+        Ended::Limit(LimitHit::Timeout { limit }) => log.event(
+            Level::Error,
+            "instance.timeout",
+            format!("stopped after {:.0} ms: the timeout is {} ms", duration.as_secs_f64() * 1000.0, limit.as_millis()),
+            vec![("timeout_ms", ms(*limit)), ("elapsed_ms", ms(duration))],
+        ),
+        Ended::Limit(LimitHit::OutOfFuel { limit }) => log.event(
+            Level::Error,
+            "instance.out_of_fuel",
+            format!("stopped: all {limit} fuel burned"),
+            vec![("fuel_limit", FieldValue::U64(*limit))],
+        ),
+        Ended::Limit(_) => {}
+        Ended::Error { message } => log.event(Level::Error, "instance.error", message.clone(), Vec::new()),
+    }
+    let mut fields = vec![("exit_code", FieldValue::from(exit_code)), ("duration_ms", ms(duration))];
+    if let Some(fuel) = fuel_used {
+        fields.push(("fuel_used", FieldValue::U64(fuel)));
+    }
+    let level = if exit_code == 0 { Level::Info } else { Level::Warn };
+    log.event(level, "instance.exit", format!("exited with code {exit_code}"), fields);
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<InstanceLog>>) -> Result<WasiP1Ctx, RunError> {
     let mut builder = WasiCtxBuilder::new();
     let program = options.program_name.clone().unwrap_or_else(|| module.path.display().to_string());
     builder.arg(program).args(&options.args).envs(&options.env);
-    if options.inherit_stdin {
-        builder.inherit_stdin();
+    match &options.stdin {
+        Stdin::Null => {}
+        Stdin::Inherit => {
+            builder.inherit_stdin();
+        }
+        Stdin::Bytes(bytes) => {
+            builder.stdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(bytes.clone()));
+        }
     }
-    if options.capture_stdout {
-        builder.stdout(Capture { log: log.clone(), stream: Stream::Stdout });
-    } else {
-        builder.inherit_stdout();
-    }
+    match (&options.stdout_buffer, options.capture_stdout) {
+        (_, true) => builder.stdout(Capture { log: log.clone(), stream: Stream::Stdout }),
+        (Some(buffer), false) => builder.stdout(buffer.clone()),
+        (None, false) => builder.inherit_stdout(),
+    };
     builder.stderr(Capture { log: log.clone(), stream: Stream::Stderr });
     for dir in &options.preopens {
         builder
@@ -202,20 +308,30 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
     Ok(builder.build_p1())
 }
 
-fn start_fields(module: &LoadedModule) -> Vec<(&'static str, FieldValue)> {
-    vec![
+fn start_fields(module: &LoadedModule, limits: &Limits) -> Vec<(&'static str, FieldValue)> {
+    let mut fields = vec![
         ("module_path", module.path.display().to_string().into()),
         ("module_size", module.size.into()),
         ("module_sha256", module.sha256.as_str().into()),
-        ("lang_source", serde_plain_origin(module.lang.origin).into()),
+        ("lang_source", origin_name(module.lang.origin).into()),
         ("lang_confidence", module.lang.confidence.into()),
         ("lang_evidence", module.detection.evidence_summary().into()),
         ("compile", module.compile_source.as_str().into()),
         ("compile_ms", (module.compile_time.as_secs_f64() * 1000.0).into()),
-    ]
+    ];
+    if let Some(t) = limits.timeout {
+        fields.push(("timeout_ms", FieldValue::F64(t.as_secs_f64() * 1000.0)));
+    }
+    if let Some(f) = limits.fuel {
+        fields.push(("fuel_limit", FieldValue::U64(f)));
+    }
+    if let Some(m) = limits.max_memory {
+        fields.push(("max_memory", FieldValue::U64(m as u64)));
+    }
+    fields
 }
 
-fn serde_plain_origin(origin: wasmhost_detect::Origin) -> &'static str {
+fn origin_name(origin: wasmhost_detect::Origin) -> &'static str {
     match origin {
         wasmhost_detect::Origin::Override => "override",
         wasmhost_detect::Origin::Detected => "detected",
@@ -224,11 +340,16 @@ fn serde_plain_origin(origin: wasmhost_detect::Origin) -> &'static str {
 }
 
 /// Turns the error a guest call ended with into an exit code and an ending.
-fn classify(e: &wasmtime::Error, module_name: &str) -> (i32, Ended) {
+fn classify(e: &wasmtime::Error, module_name: &str, limits: &Limits) -> (i32, Ended) {
     if let Some(exit) = e.downcast_ref::<I32Exit>() {
         return (exit.0, Ended::Exit);
     }
     if let Some(trap) = e.downcast_ref::<Trap>() {
+        match (trap, limits.timeout, limits.fuel) {
+            (Trap::Interrupt, Some(limit), _) => return (TRAP_EXIT_CODE, Ended::Limit(LimitHit::Timeout { limit })),
+            (Trap::OutOfFuel, _, Some(limit)) => return (TRAP_EXIT_CODE, Ended::Limit(LimitHit::OutOfFuel { limit })),
+            _ => {}
+        }
         let backtrace = e.downcast_ref::<WasmBacktrace>().map(|bt| format_backtrace(bt, module_name)).unwrap_or_default();
         let ended = Ended::Trap { code: Some(format!("{trap:?}")), message: trap.to_string(), backtrace };
         return (TRAP_EXIT_CODE, ended);

@@ -32,11 +32,15 @@ mod error;
 mod host;
 mod inspect;
 mod instance;
+mod limits;
 mod module;
+mod trace;
 
 pub use error::{HostError, LoadError, RunError};
-pub use host::{Host, HostConfig};
+pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
 pub use inspect::{inspect_file, Inspection};
-pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, TRAP_EXIT_CODE};
+pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, Stdin, StdoutBuffer, TRAP_EXIT_CODE};
+pub use limits::{LimitHit, Limits};
 pub use module::{CompileSource, LoadOptions, LoadedModule};
+pub use trace::TraceParent;
 pub use wasmhost_detect::{Lang, Origin};

@@ -4,10 +4,12 @@ use std::fs::OpenOptions;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use wasmhost::{Host, HostConfig, Lang, Preopen, RunOptions};
+use wasmhost::{Host, HostConfig, Lang, Limits, Pooling, Preopen, RunOptions, Stdin};
 use wasmhost_log::{InstanceContext, JsonFormat, Pipeline, Sink, TextFormat, WriterSink};
 
 /// Which form the tagged lines take.
@@ -56,6 +58,26 @@ pub struct RunArgs {
     /// Do not use the compile cache (as `wasmtime run -C cache=n`).
     #[arg(long)]
     no_cache: bool,
+    /// Stop the guest after burning this much fuel (as `-W fuel=N`).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Stop the guest after this wall time, e.g. `500ms`, `2s`, `1m` (as `-W timeout=…`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+    /// Refuse linear memory growth beyond this size, e.g. `64MiB` (as `-W max-memory-size=…`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<usize>,
+    /// Refuse table growth beyond this many elements (as `-W max-table-elements=…`).
+    #[arg(long, value_name = "N")]
+    max_table_elements: Option<usize>,
+    /// wasmtime's spelling of the limits: `-W fuel=N,timeout=2s,max-memory-size=SIZE,max-table-elements=N`.
+    #[arg(short = 'W', value_name = "KEY=VAL[,...]", value_delimiter = ',')]
+    wasm_options: Vec<String>,
+    /// Run this many instances of the module concurrently, each with its own
+    /// instance id and task (load and smoke tests). Exit status: the first
+    /// non-zero exit code, else 0.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    instances: u32,
     /// The module to run (`.wasm` or `.wat`).
     module: PathBuf,
     /// Arguments for the guest.
@@ -69,43 +91,62 @@ enum CapturedStream {
     Stderr,
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    apply_wasm_options(&mut args)?;
+    if !args.capture.contains(&CapturedStream::Stderr) {
+        bail!("--capture must include stderr: guest stderr is always captured");
+    }
+    let limits = Limits { fuel: args.fuel, timeout: args.timeout, max_memory: args.max_memory, max_table_elements: args.max_table_elements };
     let options = RunOptions {
-        program_name: None,
         args: args.args.clone(),
         env: guest_env(&args.envs)?,
         preopens: args.dirs.iter().map(|d| preopen(d)).collect::<anyhow::Result<_>>()?,
         capture_stdout: args.capture.contains(&CapturedStream::Stdout),
-        inherit_stdin: true,
+        // One instance reads the host's stdin; several would race for it.
+        stdin: if args.instances == 1 { Stdin::Inherit } else { Stdin::Null },
         labels: labels(&args.labels)?,
         invoke: args.invoke.clone(),
+        limits: Some(limits),
+        ..RunOptions::default()
     };
-    if !args.capture.contains(&CapturedStream::Stderr) {
-        bail!("--capture must include stderr: guest stderr is always captured");
-    }
-    let mut config = HostConfig { max_line: args.max_line_bytes, ..HostConfig::default() };
+    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), ..HostConfig::default() };
     if args.no_cache {
         config.cache_dir = None;
     }
-    let host = Host::new(config)?;
-    let module = host.load_file_with(&args.module, super::load_options(args.lang)?)?;
+    if args.instances > 1 {
+        config.pooling = Some(Pooling { max_instances: args.instances, ..Pooling::default() });
+    }
+    let host = Arc::new(Host::new(config)?);
+    let module = Arc::new(host.load_file_with(&args.module, super::load_options(args.lang)?)?);
     let pipeline = Pipeline::spawn(sink(&args)?, host.config().queue_capacity).context("starting the log pipeline")?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
-    let sender = pipeline.sender();
-    let outcome = runtime.block_on(async move {
-        // A task of its own, so the instance has a tokio task id to be tagged with.
-        tokio::spawn(async move { host.run(&module, options, sender).await }).await
+    // One instance runs on the calling thread (fast start); several on a
+    // worker per core.
+    let runtime = match args.instances {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    }
+    .context("starting the tokio runtime")?;
+    let codes = runtime.block_on(async {
+        // Each instance in a task of its own, so it has its own tokio task id.
+        let tasks: Vec<_> = (0..args.instances)
+            .map(|_| {
+                let (host, module, options, sender) = (host.clone(), module.clone(), options.clone(), pipeline.sender());
+                tokio::spawn(async move { host.run(&module, options, sender).await })
+            })
+            .collect();
+        let mut codes = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            codes.push(match task.await {
+                Ok(outcome) => outcome.map(|o| o.exit_code).map_err(anyhow::Error::from),
+                Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
+            });
+        }
+        codes
     });
+    drop(runtime);
     // Every line accepted is written before the process exits.
     let report = pipeline.finish();
-    let outcome = match outcome {
-        Ok(outcome) => outcome?,
-        Err(join) => bail!("the instance's task failed: {join}"),
-    };
     if report.failed > 0 && args.log_file.is_some() {
         // The log file failed; stderr is still there to say so. (A closed
         // stderr has nobody to tell.)
@@ -115,8 +156,64 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             report.first_error.unwrap_or_default()
         );
     }
+    let mut exit = 0;
+    for code in codes {
+        let code = code?;
+        if exit == 0 {
+            exit = code;
+        }
+    }
     // Exit codes are bytes on Unix; `wasmtime run` passes the guest's code the same way.
-    Ok(ExitCode::from(outcome.exit_code as u8))
+    Ok(ExitCode::from(exit as u8))
+}
+
+/// `-W fuel=N,timeout=D,max-memory-size=S,max-table-elements=N`, as
+/// `wasmtime run` spells them; the long flags win when both are given.
+fn apply_wasm_options(args: &mut RunArgs) -> anyhow::Result<()> {
+    for option in std::mem::take(&mut args.wasm_options) {
+        let (key, value) = option.split_once('=').with_context(|| format!("-W {option:?}: expected KEY=VALUE"))?;
+        let bad = |e: String| anyhow::anyhow!("-W {option:?}: {e}");
+        match key {
+            "fuel" => { args.fuel.get_or_insert(value.parse().map_err(|e| bad(format!("{e}")))?); }
+            "timeout" => { args.timeout.get_or_insert(parse_duration(value).map_err(bad)?); }
+            "max-memory-size" => { args.max_memory.get_or_insert(parse_size(value).map_err(bad)?); }
+            "max-table-elements" => { args.max_table_elements.get_or_insert(value.parse().map_err(|e| bad(format!("{e}")))?); }
+            _ => bail!("-W {option:?}: supported keys are fuel, timeout, max-memory-size, max-table-elements"),
+        }
+    }
+    Ok(())
+}
+
+/// `250ms`, `2s`, `1.5s`, `3m`, `1h`; a bare number is seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 2s, 1m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// `65536`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`…, all powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: usize = number.parse().map_err(|_| format!("{text:?} is not a size like 64MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown unit {other:?} in {text:?}: use KiB, MiB or GiB")),
+    };
+    n.checked_mul(1usize << shift).ok_or_else(|| format!("{text:?} is too large"))
 }
 
 fn sink(args: &RunArgs) -> anyhow::Result<Box<dyn Sink>> {
@@ -183,4 +280,30 @@ fn labels(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
             Ok((key.to_owned(), value.to_owned()))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
+    }
 }

@@ -1,0 +1,187 @@
+//! The library as a gateway embeds it: one host, modules loaded once, many
+//! instances on tokio, each with its own context, limits and lines.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use wasmhost::{Ended, Host, HostConfig, LimitHit, Limits, Pooling, RunOptions, Stdin};
+use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
+
+fn guest(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/build").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{}: run `make guests`", path.display());
+    path
+}
+
+/// A `Write` the test can read after the pipeline has finished.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture() -> (Pipeline, Shared) {
+    let out = Shared::default();
+    let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, out.clone())), 4096).unwrap();
+    (pipeline, out)
+}
+
+fn lines(out: &Shared) -> Vec<Value> {
+    let bytes = out.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn config() -> HostConfig {
+    HostConfig { cache_dir: None, ..HostConfig::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_labels_and_traceparent_on_every_line() {
+    let host = Host::new(config()).unwrap();
+    let module = host.load_file(&guest("rust/hello")).unwrap();
+    let (pipeline, out) = capture();
+    let options = RunOptions {
+        labels: vec![("request_id".into(), "req-42".into()), ("tenant".into(), "acme".into())],
+        traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        ..RunOptions::default()
+    };
+    let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    assert_eq!(outcome.log.lines, 1);
+    assert!(outcome.log.bytes > 0);
+    pipeline.finish();
+    let emitted = lines(&out);
+    assert_eq!(emitted.len(), 3);
+    for line in &emitted {
+        assert_eq!(line["request_id"], "req-42");
+        assert_eq!(line["tenant"], "acme");
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(line["span_id"], "00f067aa0ba902b7");
+        assert_eq!(line["wasm_instance_id"], outcome.wasm_instance_id.to_string());
+    }
+
+    // An invalid traceparent is ignored, as the W3C spec asks.
+    let (pipeline, out) = capture();
+    let options = RunOptions { traceparent: Some("not-a-trace".into()), ..RunOptions::default() };
+    host.run(&module, options, pipeline.sender()).await.unwrap();
+    pipeline.finish();
+    assert!(lines(&out).iter().all(|l| l.get("trace_id").is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_bytes_in_stdout_buffer_out() {
+    let host = Host::new(config()).unwrap();
+    let module = host.load_file(&guest("c/cat")).unwrap();
+    let (pipeline, _out) = capture();
+    let stdout = wasmhost::StdoutBuffer::new(1 << 20);
+    let options = RunOptions {
+        args: vec!["/dev/stdin".into()],
+        stdin: Stdin::Bytes(b"request body\n".to_vec()),
+        stdout_buffer: Some(stdout.clone()),
+        ..RunOptions::default()
+    };
+    let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+    pipeline.finish();
+    // WASI has no /dev/stdin: cat reports the error; the buffer stays empty.
+    assert_eq!(outcome.exit_code, 1);
+    assert!(stdout.contents().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_stops_one_instance_while_others_finish() {
+    let host = Arc::new(Host::new(config()).unwrap());
+    let spin = Arc::new(host.load_file(&guest("c/spin")).unwrap());
+    let logger = Arc::new(host.load_file(&guest("c/logger")).unwrap());
+    let (pipeline, out) = capture();
+    let limits = Limits { timeout: Some(Duration::from_millis(300)), ..Limits::default() };
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let (host, sender) = (host.clone(), pipeline.sender());
+        let module = if i % 2 == 0 { spin.clone() } else { logger.clone() };
+        let options = RunOptions { limits: Some(limits), args: vec!["1000".into()], ..RunOptions::default() };
+        tasks.push(tokio::spawn(async move { host.run(&module, options, sender).await.unwrap() }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    for (i, o) in outcomes.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(o.ended, Ended::Limit(LimitHit::Timeout { limit: Duration::from_millis(300) }));
+            assert_eq!(o.limits_hit, vec![LimitHit::Timeout { limit: Duration::from_millis(300) }]);
+        } else {
+            assert_eq!((o.exit_code, &o.ended), (0, &Ended::Exit));
+            assert_eq!(o.log.lines, 1000);
+        }
+    }
+    pipeline.finish();
+    assert_eq!(lines(&out).iter().filter(|l| l["event"] == "instance.timeout").count(), 2);
+    // The host is still fine afterwards.
+    let (pipeline, _) = capture();
+    let again = host.run(&logger, RunOptions::default(), pipeline.sender()).await.unwrap();
+    assert_eq!(again.exit_code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fuel_needs_a_metering_host_and_is_reported() {
+    let host = Host::new(config()).unwrap();
+    let module = host.load_file(&guest("c/hello")).unwrap();
+    let (pipeline, _) = capture();
+    let options = RunOptions { limits: Some(Limits { fuel: Some(1000), ..Limits::default() }), ..RunOptions::default() };
+    let err = host.run(&module, options, pipeline.sender()).await.unwrap_err();
+    assert!(matches!(err, wasmhost::RunError::FuelNotMetered), "{err}");
+
+    let host = Host::new(HostConfig { fuel: true, ..config() }).unwrap();
+    let module = host.load_file(&guest("c/spin")).unwrap();
+    let options = RunOptions { limits: Some(Limits { fuel: Some(50_000), ..Limits::default() }), ..RunOptions::default() };
+    let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+    assert_eq!(outcome.ended, Ended::Limit(LimitHit::OutOfFuel { limit: 50_000 }));
+    assert_eq!(outcome.fuel_used, Some(50_000));
+    pipeline.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_is_a_typed_hit() {
+    let host = Host::new(HostConfig { default_limits: Limits { max_memory: Some(2 << 20), ..Limits::default() }, ..config() }).unwrap();
+    let module = host.load_file(&guest("c/grow")).unwrap();
+    let (pipeline, _) = capture();
+    let outcome = host.run(&module, RunOptions::default(), pipeline.sender()).await.unwrap();
+    pipeline.finish();
+    assert_eq!(outcome.exit_code, 3);
+    assert!(matches!(outcome.limits_hit.as_slice(), [LimitHit::Memory { limit, .. }] if *limit == 2 << 20), "{:?}", outcome.limits_hit);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pooled_host_runs_many_instances_of_one_loaded_module() {
+    let host = Arc::new(Host::new(HostConfig { pooling: Some(Pooling { max_instances: 64, max_memory_size: 64 << 20 }), ..config() }).unwrap());
+    let module = Arc::new(host.load_file(&guest("c/hello")).unwrap());
+    let (pipeline, out) = capture();
+    let mut tasks = Vec::new();
+    for _ in 0..500 {
+        let (host, module, sender) = (host.clone(), module.clone(), pipeline.sender());
+        tasks.push(tokio::spawn(async move {
+            let stdout = wasmhost::StdoutBuffer::new(4096);
+            let options = RunOptions { stdout_buffer: Some(stdout.clone()), ..RunOptions::default() };
+            let outcome = host.run(&module, options, sender).await.unwrap();
+            (outcome, stdout.contents())
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (outcome, stdout) = t.await.unwrap();
+        assert_eq!(outcome.exit_code, 0);
+        assert_eq!(&stdout[..], b"hello from c\n");
+        ids.insert(outcome.wasm_instance_id);
+    }
+    assert_eq!(ids.len(), 500);
+    pipeline.finish();
+    assert_eq!(lines(&out).len(), 1500);
+}
