@@ -161,7 +161,7 @@ async fn memory_limit_is_a_typed_hit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pooled_host_runs_many_instances_of_one_loaded_module() {
-    let host = Arc::new(Host::new(HostConfig { pooling: Some(Pooling { max_instances: 64, max_memory_size: 64 << 20 }), ..config() }).unwrap());
+    let host = Arc::new(Host::new(HostConfig { pooling: Some(Pooling { max_instances: 64, max_memory_size: 64 << 20, keep_resident: 1 << 20 }), ..config() }).unwrap());
     let module = Arc::new(host.load_file(&guest("c/hello")).unwrap());
     let (pipeline, out) = capture();
     let mut tasks = Vec::new();

@@ -75,11 +75,18 @@ pub struct Pipeline {
     worker: JoinHandle<PipelineReport>,
 }
 
-/// How long the sink thread waits for more records before it parks. Under
-/// load the queue refills in that time, so producers almost never have to
-/// wake a parked thread (a futex call per line would halve throughput);
-/// when idle it costs one short sleep per burst.
-const LINGER: Duration = Duration::from_micros(500);
+/// How long the sink thread sleeps between polls of the queue. Under load
+/// the queue refills in that time, so producers almost never have to wake a
+/// parked thread (a futex call per line would halve throughput).
+const LINGER: Duration = Duration::from_micros(200);
+
+/// Empty polls (of [`LINGER`] each) before the sink thread parks: about a
+/// millisecond of attention after the last record.
+const IDLE_POLLS: u32 = 5;
+
+/// Batches this small are flushed at once: the guests are quiet, latency
+/// matters more than syscalls.
+const LINGER_AFTER: usize = 64;
 
 impl Pipeline {
     /// Starts the sink thread with a queue of `capacity` records.
@@ -98,8 +105,11 @@ impl Pipeline {
                 };
                 while let Some(first) = rx.blocking_recv() {
                     let mut record = Some(first);
+                    let mut idle_polls = 0;
                     loop {
+                        let mut batch = 0usize;
                         while let Some(r) = record.take().or_else(|| rx.try_recv().ok()) {
+                            batch += 1;
                             // After a failure the sink is not asked again:
                             // the lines are counted as lost, never retried
                             // into a pipe that is gone.
@@ -109,10 +119,25 @@ impl Pipeline {
                                 write(&mut report, sink.write(&r));
                             }
                         }
+                        // A small batch (a quiet moment) is flushed at once,
+                        // so lines are never held back.
+                        if batch > 0 && batch < LINGER_AFTER && report.first_error.is_none() {
+                            if let Err(e) = sink.flush() {
+                                report.first_error = Some(e.to_string());
+                            }
+                        }
+                        idle_polls = if batch == 0 { idle_polls + 1 } else { 0 };
+                        // Poll a little before parking: a parked thread costs
+                        // every producer a futex wake-up, which under load
+                        // costs more than the formatting itself.
+                        if idle_polls > IDLE_POLLS {
+                            break;
+                        }
                         std::thread::sleep(LINGER);
                         match rx.try_recv() {
                             Ok(r) => record = Some(r),
-                            Err(_) => break,
+                            Err(mpsc::error::TryRecvError::Empty) => {}
+                            Err(mpsc::error::TryRecvError::Disconnected) => break,
                         }
                     }
                     if report.first_error.is_none() {
