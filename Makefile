@@ -25,7 +25,7 @@ ASC := node_modules/.bin/asc
 ASC_FLAGS := --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O
 
 PROGRAMS := hello logger exit trap
-C_EXTRA := outputs cat env spin grow sleep
+C_EXTRA := outputs cat env spin grow sleep upper
 LANGS := c cpp rust go zig as
 
 GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \

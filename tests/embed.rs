@@ -185,3 +185,33 @@ async fn pooled_host_runs_many_instances_of_one_loaded_module() {
     pipeline.finish();
     assert_eq!(lines(&out).len(), 1500);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_host_function_ends_only_its_instance() {
+    let mut host = Host::new(config()).unwrap();
+    host.linker_mut().func_wrap("test", "boom", || -> () { panic!("boom from the host") }).unwrap();
+    let host = Arc::new(host);
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/host-call.wat");
+    let boom = Arc::new(host.load_file(&fixture).unwrap());
+    let logger = Arc::new(host.load_file(&guest("c/logger")).unwrap());
+    let (pipeline, out) = capture();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (host, sender) = (host.clone(), pipeline.sender());
+        let module = if i % 2 == 0 { boom.clone() } else { logger.clone() };
+        tasks.push(tokio::spawn(async move { host.run(&module, RunOptions::default(), sender).await.unwrap() }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let outcome = task.await.expect("the task itself survives");
+        if i % 2 == 0 {
+            assert_eq!(outcome.exit_code, 1);
+            assert!(matches!(&outcome.ended, Ended::Error { message } if message.contains("boom from the host")), "{:?}", outcome.ended);
+        } else {
+            assert_eq!((outcome.exit_code, outcome.log.lines), (0, 10));
+        }
+    }
+    pipeline.finish();
+    let errors: Vec<Value> = lines(&out).into_iter().filter(|l| l["event"] == "instance.error").collect();
+    assert_eq!(errors.len(), 3);
+    assert!(errors[0]["msg"].as_str().unwrap().contains("a host function panicked"));
+}

@@ -144,6 +144,18 @@ impl Host {
         &self.engine
     }
 
+    /// The linker, to add the embedder's own host functions before modules
+    /// are loaded (modules are linked when loaded). A host function that
+    /// panics ends only the instance that called it.
+    ///
+    /// ```
+    /// let mut host = wasmhost::Host::new(Default::default()).unwrap();
+    /// host.linker_mut().func_wrap("gateway", "now_ms", || -> u64 { 42 }).unwrap();
+    /// ```
+    pub fn linker_mut(&mut self) -> &mut Linker<InstanceState> {
+        &mut self.linker
+    }
+
     /// The configuration the host was built with.
     pub fn config(&self) -> &HostConfig {
         &self.config

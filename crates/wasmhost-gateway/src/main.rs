@@ -1,0 +1,55 @@
+//! `wasmhost-gateway --listen ADDR --route /path=module.wasm ...`: the example
+//! gateway as a command. Tagged lines go to stderr as JSON.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use wasmhost::{Host, HostConfig, Limits, Pooling};
+use wasmhost_gateway::Gateway;
+use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
+
+/// Serves WebAssembly guests over HTTP, one instance per request.
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// `PATH=MODULE`: requests to PATH run MODULE (repeatable).
+    #[arg(long = "route", value_name = "PATH=MODULE", required = true)]
+    routes: Vec<String>,
+    /// Stop a guest after this many milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+    /// Add `KEY=VALUE` to every line, e.g. `job=gateway`.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    labels: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let host = Arc::new(Host::new(HostConfig { pooling: Some(Pooling::default()), ..HostConfig::default() })?);
+    let mut routes = Vec::new();
+    for spec in &args.routes {
+        let (path, module) = spec.split_once('=').with_context(|| format!("--route {spec:?}: expected PATH=MODULE"))?;
+        routes.push((path.to_owned(), host.load_file(module.as_ref())?));
+    }
+    let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::stderr())), 16 * 1024)?;
+    let limits = Limits { timeout: Some(Duration::from_millis(args.timeout_ms)), ..Limits::default() };
+    let labels = args
+        .labels
+        .iter()
+        .map(|spec| {
+            let (k, v) = spec.split_once('=').with_context(|| format!("--label {spec:?}: expected KEY=VALUE"))?;
+            wasmhost_log::InstanceContext::check_label_key(k).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}"))?;
+            Ok((k.to_owned(), v.to_owned()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let gateway = Arc::new(Gateway::new(host, routes, pipeline.sender(), limits).with_labels(labels));
+    let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    eprintln!("wasmhost-gateway: listening on {}", listener.local_addr()?);
+    gateway.serve(listener).await?;
+    Ok(())
+}
