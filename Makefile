@@ -36,14 +36,21 @@ STRIPPED := $(foreach l,$(LANGS),$(B)/stripped/$(l)-hello.wasm $(B)/stripped/$(l
 MALFORMED := $(B)/malformed/producers-garbage.wasm $(B)/malformed/producers-truncated.wasm \
              $(B)/malformed/name-garbage.wasm
 
-.PHONY: run test toolchains guests build clean bench
+# Test suites in wasi-testsuite's format (wasmhost test): the guests above
+# with specs, and WASI conformance programs in C and Rust.
+SUITES := $(B)/suites
+CONF_C := $(basename $(notdir $(wildcard guests/conformance/c/*.c)))
+CONF_RUST := $(basename $(notdir $(wildcard guests/conformance/rust/*.rs)))
+CONFORMANCE := $(foreach t,$(CONF_C),$(SUITES)/wasi-c/$(t).wasm) $(foreach t,$(CONF_RUST),$(SUITES)/wasi-rust/$(t).wasm)
+
+.PHONY: run test toolchains guests suites build clean bench
 run: build guests
 	@echo "== wasmhost run $(B)/c/hello.wasm   (guest stdout passes through; stderr and host events are tagged JSON lines)"
 	@$(WASMHOST) run --log-format json $(B)/c/hello.wasm
 	@echo "== the same for a Rust guest, with a label"
 	@$(WASMHOST) run --log-format json --label job=demo $(B)/rust/hello.wasm
 
-test: toolchains guests
+test: toolchains guests suites
 	$(CARGO) test --release --workspace
 
 build:
@@ -108,7 +115,17 @@ $(B)/malformed/name-garbage.wasm: $(B)/c/hello.wasm scripts/add-custom-section.p
 	@mkdir -p $(@D)
 	python3 scripts/add-custom-section.py $< $@ name garbage
 
-bench: build guests
+suites: guests $(CONFORMANCE)
+	scripts/assemble-suites.sh
+
+$(SUITES)/wasi-c/%.wasm: guests/conformance/c/%.c guests/conformance/c/check.h | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(CC_WASM) -o $@ $<
+$(SUITES)/wasi-rust/%.wasm: guests/conformance/rust/%.rs | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(RUSTC_WASM) -o $@ $<
+
+bench: build guests suites
 	benches/run-vs-wasmtime.sh
 
 clean:

@@ -23,6 +23,8 @@ enum Command {
     /// Show a module's detected language with its evidence, and its
     /// producers, imports and exports.
     Inspect(commands::inspect::InspectArgs),
+    /// Run directories of guest test programs (wasi-testsuite format) in parallel.
+    Test(commands::test::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::inspect(args),
+        Command::Test(args) => commands::test::test(args),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,8 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
 
+use crate::instance::StdoutBuffer;
+
 /// How much a guest may write in one go when the log is not backlogged. p1's
 /// `fd_write` hands over at most 4 KiB at a time anyway.
 const WRITE_BUDGET: usize = 64 * 1024;
@@ -21,6 +23,19 @@ const WRITE_BUDGET: usize = 64 * 1024;
 pub(crate) struct Capture {
     pub(crate) log: Arc<Mutex<InstanceLog>>,
     pub(crate) stream: Stream,
+    /// Also keep the raw bytes here (a test runner compares them exactly).
+    pub(crate) copy: Option<StdoutBuffer>,
+}
+
+impl Capture {
+    fn take(&self, bytes: &[u8]) {
+        if let Some(copy) = &self.copy {
+            // The copy is bounded by its own capacity; past it, only the
+            // log gets the bytes.
+            let _ = copy.clone().write(Bytes::copy_from_slice(bytes));
+        }
+        lock(&self.log).write(self.stream, bytes);
+    }
 }
 
 impl IsTerminal for Capture {
@@ -49,7 +64,7 @@ impl Pollable for Capture {
 
 impl OutputStream for Capture {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        lock(&self.log).write(self.stream, &bytes);
+        self.take(&bytes);
         Ok(())
     }
 
@@ -67,7 +82,7 @@ impl OutputStream for Capture {
 /// what one write produces.
 impl tokio::io::AsyncWrite for Capture {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        lock(&self.log).write(self.stream, buf);
+        self.take(buf);
         Poll::Ready(Ok(buf.len()))
     }
 

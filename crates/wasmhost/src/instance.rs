@@ -70,6 +70,9 @@ pub struct RunOptions {
     /// host's stdout, or a buffer the caller reads after the run (the
     /// gateway's response body).
     pub stdout_buffer: Option<StdoutBuffer>,
+    /// Also keep a copy of the guest's raw stderr bytes here (they are
+    /// logged as usual): for callers that compare output exactly.
+    pub stderr_copy: Option<StdoutBuffer>,
     /// What the guest reads on stdin.
     pub stdin: Stdin,
     /// Extra labels on every line (keys checked with
@@ -295,11 +298,11 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
         }
     }
     match (&options.stdout_buffer, options.capture_stdout) {
-        (_, true) => builder.stdout(Capture { log: log.clone(), stream: Stream::Stdout }),
+        (_, true) => builder.stdout(Capture { log: log.clone(), stream: Stream::Stdout, copy: None }),
         (Some(buffer), false) => builder.stdout(buffer.clone()),
         (None, false) => builder.inherit_stdout(),
     };
-    builder.stderr(Capture { log: log.clone(), stream: Stream::Stderr });
+    builder.stderr(Capture { log: log.clone(), stream: Stream::Stderr, copy: options.stderr_copy.clone() });
     for dir in &options.preopens {
         builder
             .preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)

@@ -1,7 +1,5 @@
 //! `wasmhost run [OPTIONS] MODULE [ARGS...]`: flags named as `wasmtime run`'s.
 
-use std::fs::OpenOptions;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,18 +8,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, Pooling, Preopen, RunOptions, Stdin};
-use wasmhost_log::{InstanceContext, JsonFormat, Pipeline, Sink, TextFormat, WriterSink};
+use wasmhost_log::{InstanceContext, Pipeline};
 
-/// Which form the tagged lines take.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Text on a terminal, JSON lines otherwise.
-    Auto,
-    /// JSON lines (the documented contract).
-    Json,
-    /// Readable text, coloured on a terminal.
-    Text,
-}
+use super::{log_sink, parse_duration, LogFormat};
 
 /// Arguments of `wasmhost run`.
 #[derive(Args)]
@@ -118,7 +107,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let host = Arc::new(Host::new(config)?);
     let module = Arc::new(host.load_file_with(&args.module, super::load_options(args.lang)?)?);
-    let pipeline = Pipeline::spawn(sink(&args)?, host.config().queue_capacity).context("starting the log pipeline")?;
+    let pipeline = Pipeline::spawn(log_sink(args.log_file.as_deref(), args.log_format)?, host.config().queue_capacity).context("starting the log pipeline")?;
 
     // One instance runs on the calling thread (fast start); several on a
     // worker per core.
@@ -184,22 +173,6 @@ fn apply_wasm_options(args: &mut RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `250ms`, `2s`, `1.5s`, `3m`, `1h`; a bare number is seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 2s, 1m"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "" | "s" => n,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        other => return Err(format!("unknown unit {other:?} in {text:?}: use ms, s, m or h")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{text:?}: {e}"))
-}
-
 /// `65536`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`…, all powers of 1024).
 fn parse_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -214,30 +187,6 @@ fn parse_size(text: &str) -> Result<usize, String> {
         other => return Err(format!("unknown unit {other:?} in {text:?}: use KiB, MiB or GiB")),
     };
     n.checked_mul(1usize << shift).ok_or_else(|| format!("{text:?} is too large"))
-}
-
-fn sink(args: &RunArgs) -> anyhow::Result<Box<dyn Sink>> {
-    let sink: Box<dyn Sink> = match &args.log_file {
-        Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("opening log file {}", path.display()))?;
-            match args.log_format {
-                LogFormat::Text => Box::new(WriterSink::new(TextFormat { color: false }, file)),
-                _ => Box::new(WriterSink::new(JsonFormat, file)),
-            }
-        }
-        None => {
-            let tty = std::io::stderr().is_terminal();
-            match (args.log_format, tty) {
-                (LogFormat::Json, _) | (LogFormat::Auto, false) => Box::new(WriterSink::new(JsonFormat, std::io::stderr())),
-                _ => Box::new(WriterSink::new(TextFormat { color: tty }, std::io::stderr())),
-            }
-        }
-    };
-    Ok(sink)
 }
 
 /// `--dir HOST[::GUEST]`: the guest path defaults to the host path, as in `wasmtime run`.
@@ -285,17 +234,6 @@ fn labels(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5 fortnights").is_err());
-        assert!(parse_duration("-1s").is_err());
-    }
 
     #[test]
     fn sizes() {
