@@ -17,7 +17,7 @@ fn count_modules(dir: &Path) -> usize {
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.is_dir() && !path.extension().is_some_and(|e| e == "dir") {
+        if path.is_dir() && path.extension().is_none_or(|e| e != "dir") {
             n += count_modules(&path);
         } else if path.extension().is_some_and(|e| e == "wasm") {
             n += 1;

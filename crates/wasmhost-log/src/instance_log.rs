@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::lines::LineSplitter;
+use crate::lines::{Line, LineSplitter};
 use crate::pipeline::{LogSender, PipelineClosed};
 use crate::record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
 
@@ -89,13 +89,27 @@ impl InstanceLog {
     /// lines become records at once.
     pub fn write(&mut self, stream: Stream, bytes: &[u8]) {
         self.counters.bytes += bytes.len() as u64;
-        let splitter = match stream {
+        self.split(stream, |splitter, emit| splitter.push(bytes, emit));
+    }
+
+    /// Emits the last line of each stream if it had no newline. Call once
+    /// the guest can write no more.
+    pub fn finish_streams(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            self.split(stream, |splitter, emit| splitter.finish(emit));
+        }
+    }
+
+    /// Runs `feed` on `stream`'s splitter, turning every line it completes
+    /// into the next record. The splitter is moved out for the call so the
+    /// records can be numbered and queued on `self`.
+    fn split(&mut self, stream: Stream, feed: impl FnOnce(&mut LineSplitter, &mut dyn FnMut(Line<'_>))) {
+        let slot = match stream {
             Stream::Stdout => &mut self.stdout,
             _ => &mut self.stderr,
         };
-        // The splitter is moved out for the call so `emit` can borrow self.
-        let mut splitter = std::mem::replace(splitter, LineSplitter::new(1));
-        splitter.push(bytes, |line| {
+        let mut splitter = std::mem::replace(slot, LineSplitter::new(1));
+        feed(&mut splitter, &mut |line| {
             self.seq += 1;
             self.counters.lines += 1;
             let record = LogRecord::line(self.ctx.clone(), stream, self.seq, line);
@@ -104,28 +118,6 @@ impl InstanceLog {
         match stream {
             Stream::Stdout => self.stdout = splitter,
             _ => self.stderr = splitter,
-        }
-    }
-
-    /// Emits the last line of each stream if it had no newline. Call once
-    /// the guest can write no more.
-    pub fn finish_streams(&mut self) {
-        for stream in [Stream::Stdout, Stream::Stderr] {
-            let splitter = match stream {
-                Stream::Stdout => &mut self.stdout,
-                _ => &mut self.stderr,
-            };
-            let mut splitter = std::mem::replace(splitter, LineSplitter::new(1));
-            splitter.finish(|line| {
-                self.seq += 1;
-                self.counters.lines += 1;
-                let record = LogRecord::line(self.ctx.clone(), stream, self.seq, line);
-                self.enqueue(record);
-            });
-            match stream {
-                Stream::Stdout => self.stdout = splitter,
-                _ => self.stderr = splitter,
-            }
         }
     }
 

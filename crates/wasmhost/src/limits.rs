@@ -94,24 +94,26 @@ impl Limiter {
     }
 }
 
+impl Limiter {
+    /// Whether growth to `desired` is allowed under `limit`; a refusal is
+    /// recorded as the hit `make_hit` builds.
+    fn allow(&mut self, limit: Option<usize>, current: usize, desired: usize, make_hit: fn(usize, usize) -> LimitHit) -> bool {
+        match limit {
+            Some(limit) if desired > limit => {
+                self.refuse(make_hit(desired, limit), current);
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        match self.max_memory {
-            Some(limit) if desired > limit => {
-                self.refuse(LimitHit::Memory { requested: desired, limit }, current);
-                Ok(false)
-            }
-            _ => Ok(true),
-        }
+        Ok(self.allow(self.max_memory, current, desired, |requested, limit| LimitHit::Memory { requested, limit }))
     }
 
     fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        match self.max_table_elements {
-            Some(limit) if desired > limit => {
-                self.refuse(LimitHit::Table { requested: desired, limit }, current);
-                Ok(false)
-            }
-            _ => Ok(true),
-        }
+        Ok(self.allow(self.max_table_elements, current, desired, |requested, limit| LimitHit::Table { requested, limit }))
     }
 }
