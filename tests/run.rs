@@ -385,6 +385,11 @@ fn the_compile_cache_is_used_the_second_time() {
     assert_eq!(compile(&[]), "compiled");
     assert_eq!(compile(&[]), "cache");
     assert_eq!(compile(&["--no-cache"]), "uncached");
+    // A different engine setting (fuel metering changes the machine code)
+    // is compiled again, and cached beside the first.
+    assert_eq!(compile(&["--fuel", "1000000000"]), "compiled");
+    assert_eq!(compile(&["--fuel", "1000000000"]), "cache");
+    assert_eq!(compile(&[]), "cache");
     // A changed module is compiled again.
     let mut bytes = std::fs::read(&module).unwrap();
     bytes.extend_from_slice(b"\0\x05\x04note");

@@ -15,6 +15,8 @@
 //! assert_eq!((chosen.lang, chosen.origin), (Lang::Zig, Origin::Environment));
 //! ```
 
+#![warn(missing_docs)]
+
 mod detect;
 mod facts;
 mod lang;

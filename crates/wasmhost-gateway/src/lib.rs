@@ -21,6 +21,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -26,6 +26,8 @@
 //! assert!(text.ends_with("}\n"));
 //! ```
 
+#![warn(missing_docs)]
+
 mod format;
 mod instance_log;
 mod level;
