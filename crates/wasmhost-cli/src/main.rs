@@ -25,6 +25,8 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Run directories of guest test programs (wasi-testsuite format) in parallel.
     Test(commands::test::TestArgs),
+    /// Run a LogQL query over JSON-lines log files (or stdin).
+    Logs(commands::logs::LogsArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::inspect(args),
         Command::Test(args) => commands::test::test(args),
+        Command::Logs(args) => commands::logs::logs(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod inspect;
+pub mod logs;
 pub mod run;
 pub mod test;
 
