@@ -28,20 +28,26 @@
 
 #![warn(missing_docs)]
 
+mod config;
 mod format;
 mod instance_log;
 mod level;
 mod lines;
 mod pipeline;
 mod record;
+mod rotate;
+mod router;
 mod sink;
 mod time;
 
+pub use config::{ConfigError, RoutingConfig, DEFAULT_QUEUE};
 pub use format::{Format, JsonFormat, TextFormat, FORMAT_VERSION};
 pub use level::level_of_line;
 pub use lines::{Line, LineSplitter};
 pub use instance_log::{lock, InstanceLog, LogCounters};
-pub use pipeline::{LogSender, Pipeline, PipelineClosed, PipelineReport};
+pub use pipeline::{GraceExceeded, LogSender, Pipeline, PipelineClosed, PipelineReport, Policy, SinkReport, SinkSpec};
+pub use rotate::RotatingFile;
+pub use router::{Route, RouteError, Router};
 pub use record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
 pub use sink::{Sink, WriterSink};
 pub use time::rfc3339_nanos;

@@ -271,3 +271,43 @@ impl LogRecord {
         }
     }
 }
+
+impl wasmhost_logql::LabelSource for LogRecord {
+    /// A record's labels are its JSON line's fields, as text: what a route's
+    /// selector and label filters see.
+    fn label(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        let text = |s: &str| Some(Cow::Owned(s.to_owned()));
+        match name {
+            "level" => Some(Cow::Borrowed(self.level.as_str())),
+            "msg" => Some(Cow::Borrowed(&self.msg)),
+            "lang" => Some(Cow::Borrowed(&self.ctx.lang)),
+            "module" => Some(Cow::Borrowed(&self.ctx.module)),
+            "wasm_instance_id" => Some(Cow::Borrowed(&self.ctx.wasm_instance_id)),
+            "stream" => Some(Cow::Borrowed(self.stream.as_str())),
+            "task_id" => self.ctx.task_id.map(|t| Cow::Owned(t.to_string())),
+            "seq" => Some(Cow::Owned(self.seq.to_string())),
+            "event" => self.event.map(Cow::Borrowed),
+            "continued" => self.continued.then_some(Cow::Borrowed("true")),
+            "invalid_utf8" => self.invalid_utf8.then_some(Cow::Borrowed("true")),
+            "v" => text(&crate::format::FORMAT_VERSION.to_string()),
+            "ts" => {
+                let mut ts = String::new();
+                crate::time::rfc3339_nanos(self.ts, &mut ts);
+                Some(Cow::Owned(ts))
+            }
+            _ => {
+                if let Some((_, v)) = self.fields.iter().find(|(k, _)| *k == name) {
+                    return Some(Cow::Owned(match v {
+                        FieldValue::Str(s) => s.clone(),
+                        FieldValue::U64(n) => n.to_string(),
+                        FieldValue::I64(n) => n.to_string(),
+                        FieldValue::F64(n) => n.to_string(),
+                        FieldValue::Bool(b) => b.to_string(),
+                    }));
+                }
+                self.ctx.labels.iter().find(|(k, _)| k == name).map(|(_, v)| Cow::Borrowed(v.as_str()))
+            }
+        }
+    }
+}

@@ -15,10 +15,24 @@ use crate::ast::*;
 /// Labels of one line.
 pub type Labels = BTreeMap<String, String>;
 
+/// Where label values come from: a parsed line's labels, or a log record's
+/// own fields, so routes and queries share one matcher.
+pub trait LabelSource {
+    /// The value of `name`, or `None` when the line has no such label.
+    fn label(&self, name: &str) -> Option<std::borrow::Cow<'_, str>>;
+}
+
+impl LabelSource for Labels {
+    fn label(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.get(name).map(|v| std::borrow::Cow::Borrowed(v.as_str()))
+    }
+}
+
 impl Matcher {
     /// Whether `labels` satisfy this matcher.
-    pub fn matches(&self, labels: &Labels) -> bool {
-        let value = labels.get(&self.label).map(String::as_str).unwrap_or("");
+    pub fn matches(&self, labels: &(impl LabelSource + ?Sized)) -> bool {
+        let value = labels.label(&self.label);
+        let value = value.as_deref().unwrap_or("");
         match self.op {
             MatchOp::Eq => value == self.value,
             MatchOp::Ne => value != self.value,
@@ -29,12 +43,13 @@ impl Matcher {
 }
 
 impl LabelFilter {
-    fn matches(&self, labels: &Labels) -> bool {
+    /// Whether `labels` pass this filter.
+    pub fn matches(&self, labels: &(impl LabelSource + ?Sized)) -> bool {
         match self {
             LabelFilter::Str(m) => m.matches(labels),
             LabelFilter::Num { label, op, value } => {
                 // A value that is not a number does not pass a numeric filter.
-                let Some(v) = labels.get(label).and_then(|v| v.trim().parse::<f64>().ok()) else { return false };
+                let Some(v) = labels.label(label).and_then(|v| v.trim().parse::<f64>().ok()) else { return false };
                 match op {
                     NumOp::Eq => v == *value,
                     NumOp::Ne => v != *value,
@@ -89,11 +104,7 @@ impl LogQuery {
         for stage in &self.stages {
             match stage {
                 Stage::Line(f) => {
-                    let hit = match &f.regex {
-                        Some(r) => r.is_match(&text),
-                        None => text.contains(&f.text),
-                    };
-                    if hit != f.keep_matching {
+                    if !f.passes(&text) {
                         return None;
                     }
                 }
@@ -113,6 +124,42 @@ impl LogQuery {
         }
         let ts = parsed.as_ref().and_then(|f| f.get("ts")).and_then(Value::as_str).and_then(parse_rfc3339);
         Some(Passed { text, labels, ts })
+    }
+}
+
+impl LineFilter {
+    /// Whether `line` passes this filter.
+    pub fn passes(&self, line: &str) -> bool {
+        let hit = match &self.regex {
+            Some(r) => r.is_match(line),
+            None => line.contains(&self.text),
+        };
+        hit == self.keep_matching
+    }
+}
+
+impl LogQuery {
+    /// For routing: whether a record passes this query without parsing a
+    /// line — labels come from `labels`, line filters see `line`. Only
+    /// selectors, line filters and label filters may be used (checked by
+    /// [`LogQuery::check_routable`]).
+    pub fn matches_record(&self, labels: &(impl LabelSource + ?Sized), line: &str) -> bool {
+        self.selector.iter().all(|m| m.matches(labels))
+            && self.stages.iter().all(|stage| match stage {
+                Stage::Line(f) => f.passes(line),
+                Stage::Label(f) => f.matches(labels),
+                Stage::Json | Stage::LineFormat(_) => true,
+            })
+    }
+
+    /// Routes filter a record's own fields: `| json` and `| line_format`
+    /// have nothing to do there and are refused.
+    pub fn check_routable(&self) -> Result<(), String> {
+        match self.stages.iter().find(|s| matches!(s, Stage::Json | Stage::LineFormat(_))) {
+            Some(Stage::Json) => Err("a route matches the line's own fields: `| json` is not needed (nor allowed)".into()),
+            Some(_) => Err("a route cannot reformat lines: `| line_format` is not allowed".into()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -29,5 +29,5 @@ mod eval;
 mod parse;
 
 pub use ast::*;
-pub use eval::{format_sample, parse_rfc3339, Labels, Passed, Sample};
+pub use eval::{format_sample, parse_rfc3339, LabelSource, Labels, Passed, Sample};
 pub use parse::{parse, ParseError};

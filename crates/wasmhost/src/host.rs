@@ -103,6 +103,9 @@ pub struct Host {
     pub(crate) linker: Linker<InstanceState>,
     pub(crate) config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
+    /// Set by [`Host::stop_all`]: every running guest is interrupted at its
+    /// next epoch check.
+    pub(crate) stopping: Arc<AtomicBool>,
 }
 
 impl Host {
@@ -136,7 +139,7 @@ impl Host {
             .map_err(|e| HostError::Wasi(e.to_string()))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
-        Ok(Host { engine, linker, config, ticker_stop })
+        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)) })
     }
 
     /// The wasmtime engine, for embedders that need it.
@@ -154,6 +157,13 @@ impl Host {
     /// ```
     pub fn linker_mut(&mut self) -> &mut Linker<InstanceState> {
         &mut self.linker
+    }
+
+    /// Stops every instance of this host: a guest running wasm stops at its
+    /// next epoch tick and ends with an `instance.stopped` event; new runs
+    /// stop at once. For shutting down (SIGTERM).
+    pub fn stop_all(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
     }
 
     /// The configuration the host was built with.

@@ -107,6 +107,8 @@ pub enum Ended {
     },
     /// The host stopped the guest at a limit (timeout, fuel).
     Limit(LimitHit),
+    /// The host stopped it ([`Host::stop_all`], e.g. on SIGTERM).
+    Stopped,
     /// A host function failed, or panicked (not a trap of the guest's own making).
     Error {
         /// What went wrong.
@@ -191,8 +193,10 @@ impl Host {
         // Every epoch tick the guest yields its worker (fairness among
         // thousands of guests on few threads); past the timeout it stops.
         let deadline = limits.timeout.map(|t| started + t);
+        let stopping = self.stopping.clone();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| match deadline {
+            _ if stopping.load(std::sync::atomic::Ordering::Relaxed) => Ok(UpdateDeadline::Interrupt),
             Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
             _ => Ok(UpdateDeadline::Yield(1)),
         });
@@ -214,6 +218,9 @@ impl Host {
         lock(&log).finish_streams();
         let (exit_code, ended) = match call {
             Ok(Ok(Ok(()))) => (0, Ended::Exit),
+            Ok(Ok(Err(e))) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) && e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
+                (TRAP_EXIT_CODE, Ended::Stopped)
+            }
             Ok(Ok(Err(e))) => classify(&e, &module.name, &limits),
             Ok(Err(setup)) => {
                 lock(&log).event(Level::Error, "instance.error", setup.to_string(), Vec::new());
@@ -266,6 +273,7 @@ fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration:
             vec![("fuel_limit", FieldValue::U64(*limit))],
         ),
         Ended::Limit(_) => {}
+        Ended::Stopped => log.event(Level::Warn, "instance.stopped", "stopped: the host is shutting down".into(), Vec::new()),
         Ended::Error { message } => log.event(Level::Error, "instance.error", message.clone(), Vec::new()),
     }
     let mut fields = vec![("exit_code", FieldValue::from(exit_code)), ("duration_ms", ms(duration))];

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, Pooling, Preopen, RunOptions, Stdin};
-use wasmhost_log::{InstanceContext, Pipeline};
+use wasmhost_log::{GraceExceeded, InstanceContext, Pipeline, RoutingConfig};
 
 use super::{log_sink, parse_duration, LogFormat};
 
@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Append the tagged lines to this file instead of the host's stderr.
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
+    /// Route lines to sinks by LogQL selectors (TOML; see docs/routing.md).
+    /// Unmatched lines go to stderr or --log-file.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
     /// Form of the tagged lines.
     #[arg(long, value_enum, default_value = "auto")]
     log_format: LogFormat,
@@ -107,7 +111,15 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let host = Arc::new(Host::new(config)?);
     let module = Arc::new(host.load_file_with(&args.module, super::load_options(args.lang)?)?);
-    let pipeline = Pipeline::spawn(log_sink(args.log_file.as_deref(), args.log_format)?, host.config().queue_capacity).context("starting the log pipeline")?;
+    let default_sink = log_sink(args.log_file.as_deref(), args.log_format)?;
+    let pipeline = match &args.config {
+        None => Pipeline::spawn(default_sink, host.config().queue_capacity),
+        Some(path) => {
+            let (sinks, router) = RoutingConfig::load(path)?.build(path, default_sink)?;
+            Pipeline::routed(sinks, router, host.config().queue_capacity)
+        }
+    }
+    .context("starting the log pipeline")?;
 
     // One instance runs on the calling thread (fast start); several on a
     // worker per core.
@@ -116,7 +128,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
     }
     .context("starting the tokio runtime")?;
-    let codes = runtime.block_on(async {
+    let (codes, signal) = runtime.block_on(async {
         // Each instance in a task of its own, so it has its own tokio task id.
         let tasks: Vec<_> = (0..args.instances)
             .map(|_| {
@@ -124,18 +136,45 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
                 tokio::spawn(async move { host.run(&module, options, sender).await })
             })
             .collect();
-        let mut codes = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            codes.push(match task.await {
-                Ok(outcome) => outcome.map(|o| o.exit_code).map_err(anyhow::Error::from),
-                Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
-            });
+        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+        let all = async {
+            let mut codes = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                codes.push(match task.await {
+                    Ok(outcome) => outcome.map(|o| o.exit_code).map_err(anyhow::Error::from),
+                    Err(join) if join.is_cancelled() => Ok(STOPPED_EXIT_CODE),
+                    Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
+                });
+            }
+            codes
+        };
+        tokio::pin!(all);
+        tokio::select! {
+            codes = &mut all => (codes, None),
+            signal = shutdown_signal() => {
+                // Running guests stop at their next epoch tick and close their
+                // logs; guests blocked in a host call get a moment, then go.
+                host.stop_all();
+                match tokio::time::timeout(STOP_GRACE, &mut all).await {
+                    Ok(codes) => (codes, Some(signal)),
+                    Err(_) => {
+                        aborts.iter().for_each(|a| a.abort());
+                        (all.await, Some(signal))
+                    }
+                }
+            }
         }
-        codes
     });
     drop(runtime);
-    // Every line accepted is written before the process exits.
-    let report = pipeline.finish();
+    // Every line accepted is written before the process exits, within a
+    // bounded grace (a hung sink must not hold the process forever).
+    let report = match pipeline.finish_within(DRAIN_GRACE) {
+        Ok(report) => report,
+        Err(GraceExceeded(grace)) => {
+            eprintln!("wasmhost: warning: the log sinks did not drain within {grace:?}; lines may be lost");
+            return Ok(ExitCode::from(1));
+        }
+    };
     if report.failed > 0 && args.log_file.is_some() {
         // The log file failed; stderr is still there to say so. (A closed
         // stderr has nobody to tell.)
@@ -144,6 +183,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             report.failed,
             report.first_error.unwrap_or_default()
         );
+    }
+    if let Some(signal) = signal {
+        // As a process killed by the signal would report it.
+        return Ok(ExitCode::from(128 + signal as u8));
     }
     let mut exit = 0;
     for code in codes {
@@ -154,6 +197,29 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Exit codes are bytes on Unix; `wasmtime run` passes the guest's code the same way.
     Ok(ExitCode::from(exit as u8))
+}
+
+/// How long guests get to stop after SIGINT/SIGTERM before their tasks are
+/// dropped.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How long the sinks get to drain at the end.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
+/// The exit code recorded for an instance dropped during shutdown.
+const STOPPED_EXIT_CODE: i32 = 143;
+
+/// Waits for SIGINT or SIGTERM and returns its number.
+async fn shutdown_signal() -> i32 {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers there is nothing to wait for.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => 15,
+        _ = int.recv() => 2,
+    }
 }
 
 /// `-W fuel=N,timeout=D,max-memory-size=S,max-table-elements=N`, as
