@@ -105,9 +105,9 @@ sinks = ["errors"]
 }
 
 /// Runs the C logger for `n` lines with a config whose only sink is stdout,
-/// read by a deliberately slow reader. Returns the lines read and the peak
-/// RSS (kB) sampled while it ran.
-fn through_slow_sink(config_body: &str, n: u64) -> (Vec<String>, u64) {
+/// read by a deliberately slow reader that pauses `pause` after every
+/// 256 KiB. Returns the lines read and the peak RSS (kB) sampled while it ran.
+fn through_slow_sink(config_body: &str, n: u64, pause: Duration) -> (Vec<String>, u64) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("slow.toml");
     std::fs::write(&config, config_body).unwrap();
@@ -127,7 +127,7 @@ fn through_slow_sink(config_body: &str, n: u64) -> (Vec<String>, u64) {
         if chunk > 256 << 10 {
             // Slow: 256 KiB, then a pause.
             chunk = 0;
-            std::thread::sleep(Duration::from_millis(2));
+            std::thread::sleep(pause);
             if let Ok(s) = std::fs::read_to_string(&status) {
                 if let Some(kb) = s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()) {
                     peak_kb = peak_kb.max(kb);
@@ -145,7 +145,7 @@ fn through_slow_sink(config_body: &str, n: u64) -> (Vec<String>, u64) {
 fn a_million_lines_through_a_slow_sink_all_arrive_in_order_with_bounded_memory() {
     let n = 1_000_000;
     let config = "default_sinks = [\"out\"]\n[sinks.out]\ntype = \"stdout\"\nqueue = 4096\n";
-    let (lines, peak_kb) = through_slow_sink(config, n);
+    let (lines, peak_kb) = through_slow_sink(config, n, Duration::from_millis(2));
     assert_eq!(lines.len() as u64, n + 2, "every line and both events");
     for (expected, line) in (1u64..).zip(&lines) {
         let v: Value = serde_json::from_str(line).unwrap();
@@ -162,7 +162,9 @@ fn a_million_lines_through_a_slow_sink_all_arrive_in_order_with_bounded_memory()
 fn the_drop_policy_counts_exactly_what_it_drops() {
     let n = 300_000;
     let config = "default_sinks = [\"out\"]\n[sinks.out]\ntype = \"stdout\"\npolicy = \"drop\"\nqueue = 64\n";
-    let (lines, _) = through_slow_sink(config, n);
+    // ~25 MB/s: far slower than any guest writing 300k lines, so the
+    // 64-record queue must overflow.
+    let (lines, _) = through_slow_sink(config, n, Duration::from_millis(10));
     let records: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_schema_valid(&records);
     let dropped: u64 = records.iter().filter(|r| r["event"] == "pipeline.dropped").map(|r| r["dropped"].as_u64().unwrap()).sum();
