@@ -220,3 +220,34 @@ fn bad_configs_are_clear_errors() {
         assert!(err.starts_with("wasmhost: error: ") && err.contains("bad.toml") && err.contains(says), "{body}: {err}");
     }
 }
+
+#[test]
+fn file_sinks_rotate_by_size_keeping_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let config = dir.path().join("rotate.toml");
+    std::fs::write(
+        &config,
+        format!("default_sinks = [\"app\"]\n[sinks.app]\ntype = \"file\"\npath = \"{}\"\nmax_bytes = 65536\nkeep = 2\n", p(&log)),
+    )
+    .unwrap();
+    let out = wasmhost().args(["run", "--config", p(&config), p(&guest("c/logger")), "5000"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let rotated = |n: usize| dir.path().join(format!("app.log.{n}"));
+    assert!(rotated(1).exists() && rotated(2).exists(), "rotated twice at least");
+    assert!(!rotated(3).exists(), "only `keep` old files are kept");
+    // Every file holds whole, valid lines, within the size limit (one
+    // buffered write may land on top of a file just under it).
+    let mut seqs = Vec::new();
+    for path in [rotated(2), rotated(1), log.clone()] {
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert!(size <= 2 * 65536, "{}: {size} bytes", path.display());
+        let lines = json_lines(&std::fs::read(&path).unwrap());
+        assert_schema_valid(&lines);
+        seqs.extend(lines.iter().map(|l| l["seq"].as_u64().unwrap()));
+    }
+    // Oldest to newest, the kept files are one contiguous tail of the run.
+    let last = *seqs.last().unwrap();
+    assert_eq!(last, 5002, "the exit event is in the current file");
+    assert_eq!(seqs, ((last - seqs.len() as u64 + 1)..=last).collect::<Vec<_>>());
+}
