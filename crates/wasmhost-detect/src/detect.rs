@@ -319,6 +319,7 @@ fn shape_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
     }
 
     let go_globals = go_register_globals(f);
+    let stack_pointer = wasm_ld_stack_pointer(f);
     if go_globals >= 4 {
         c.add(Lang::Go, T, 20, format!("{go_globals} mutable i64 globals starting at 0 (gc Go's register globals)"));
     }
@@ -335,11 +336,11 @@ fn shape_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
         c.add(Lang::Go, T, 10, "imports a WASI function twice and sched_yield (gc Go's syscall layout)");
     }
     if f.imports.iter().any(|i| i.module == "env" && i.name == "abort" && i.kind == "func")
-        && wasm_ld_stack_pointer(f).is_none()
+        && stack_pointer.is_none()
     {
         c.add(Lang::Assemblyscript, T, 15, "imports env.abort without a wasm-ld stack pointer (AssemblyScript's runtime)");
     }
-    match wasm_ld_stack_pointer(f) {
+    match stack_pointer {
         Some(1_048_576) if f.exports.iter().any(|e| e.name == "__heap_base" || e.name == "__data_end") => {
             c.add(Lang::Rust, T, 12, "stack pointer starts at exactly 1 MiB and __heap_base/__data_end are exported (rustc's wasm-ld defaults)")
         }
@@ -353,7 +354,7 @@ fn shape_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
         ),
         _ => {}
     }
-    if !f.globals.is_empty() && wasm_ld_stack_pointer(f).is_none() && go_globals < 4 {
+    if !f.globals.is_empty() && stack_pointer.is_none() && go_globals < 4 {
         let zero_init = f.globals.iter().filter(|g| g.ty == "i32" && g.mutable && g.init == Some(0)).count();
         if zero_init >= 2 && f.function_count < 2_000 {
             c.add(Lang::Assemblyscript, T, 6, format!("{zero_init} mutable i32 globals starting at 0 and no wasm-ld stack pointer (AssemblyScript's runtime globals)"));

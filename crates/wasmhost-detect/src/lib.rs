@@ -42,6 +42,21 @@ pub enum Origin {
     Environment,
 }
 
+impl Origin {
+    /// `override`, `detected` or `environment`, as in the `lang_source` field.
+    ///
+    /// ```
+    /// assert_eq!(wasmhost_detect::Origin::Environment.as_str(), "environment");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Override => "override",
+            Origin::Detected => "detected",
+            Origin::Environment => "environment",
+        }
+    }
+}
+
 /// The language to tag an instance with, and why.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Resolved {

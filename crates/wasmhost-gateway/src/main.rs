@@ -41,11 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let labels = args
         .labels
         .iter()
-        .map(|spec| {
-            let (k, v) = spec.split_once('=').with_context(|| format!("--label {spec:?}: expected KEY=VALUE"))?;
-            wasmhost_log::InstanceContext::check_label_key(k).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}"))?;
-            Ok((k.to_owned(), v.to_owned()))
-        })
+        .map(|spec| wasmhost_log::InstanceContext::parse_label(spec).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let gateway = Arc::new(Gateway::new(host, routes, pipeline.sender(), limits).with_labels(labels));
     let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;

@@ -130,6 +130,20 @@ impl InstanceContext {
         }
         Ok(())
     }
+
+    /// Parses a `KEY=VALUE` label as given on a command line, checking the
+    /// key with [`InstanceContext::check_label_key`].
+    ///
+    /// ```
+    /// use wasmhost_log::InstanceContext;
+    /// assert_eq!(InstanceContext::parse_label("job=gateway").unwrap(), ("job".into(), "gateway".into()));
+    /// assert!(InstanceContext::parse_label("novalue").is_err());
+    /// ```
+    pub fn parse_label(spec: &str) -> Result<(String, String), String> {
+        let (key, value) = spec.split_once('=').ok_or_else(|| "expected KEY=VALUE".to_owned())?;
+        Self::check_label_key(key)?;
+        Ok((key.to_owned(), value.to_owned()))
+    }
 }
 
 /// A value of an event field.

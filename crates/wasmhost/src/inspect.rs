@@ -7,7 +7,7 @@ use serde::Serialize;
 use wasmhost_detect::{BinaryKind, Detection, ExportFact, ImportFact, ModuleFacts, ProducersField, Resolved};
 
 use crate::error::LoadError;
-use crate::module::LoadOptions;
+use crate::module::{module_name, read_module, to_binary, LoadOptions};
 
 /// The report of [`inspect_file`]; serialises to the `inspect --json` object.
 #[derive(Debug, Clone, Serialize)]
@@ -53,14 +53,13 @@ pub struct Inspection {
 /// assert_eq!(report.lang, wasmhost::Lang::Go);
 /// ```
 pub fn inspect_file(path: &Path, options: LoadOptions) -> Result<Inspection, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
-    let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
-    let binary = wat::parse_bytes(&bytes).map_err(|e| invalid(e.to_string().replace('\n', " ")))?;
+    let bytes = read_module(path)?;
+    let binary = to_binary(path, &bytes)?;
     let facts = ModuleFacts::read(&binary);
     // A structural error (bad header, truncated section) makes the file
     // unrunnable, as `run` would say; malformed custom-section contents do not.
     if let Some(error) = &facts.parse_error {
-        return Err(invalid(error.clone()));
+        return Err(LoadError::Invalid { path: path.to_owned(), reason: error.clone() });
     }
     let detection = wasmhost_detect::detect_facts(&facts);
     let Resolved { lang, confidence, origin } = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
@@ -72,9 +71,7 @@ pub fn inspect_file(path: &Path, options: LoadOptions) -> Result<Inspection, Loa
             _ => other.push(import),
         }
     }
-    let module = facts.module_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| {
-        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "module".into())
-    });
+    let module = module_name(&facts, path);
     Ok(Inspection {
         path: path.to_owned(),
         kind: facts.kind,

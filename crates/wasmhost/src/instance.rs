@@ -319,17 +319,9 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
     Ok(builder.build_p1())
 }
 
+/// The module's own start fields (built at load) and this run's limits.
 fn start_fields(module: &LoadedModule, limits: &Limits) -> Vec<(&'static str, FieldValue)> {
-    let mut fields = vec![
-        ("module_path", module.path.display().to_string().into()),
-        ("module_size", module.size.into()),
-        ("module_sha256", module.sha256.as_str().into()),
-        ("lang_source", origin_name(module.lang.origin).into()),
-        ("lang_confidence", module.lang.confidence.into()),
-        ("lang_evidence", module.detection.evidence_summary().into()),
-        ("compile", module.compile_source.as_str().into()),
-        ("compile_ms", (module.compile_time.as_secs_f64() * 1000.0).into()),
-    ];
+    let mut fields = module.start_fields.clone();
     if let Some(t) = limits.timeout {
         fields.push(("timeout_ms", FieldValue::F64(t.as_secs_f64() * 1000.0)));
     }
@@ -340,14 +332,6 @@ fn start_fields(module: &LoadedModule, limits: &Limits) -> Vec<(&'static str, Fi
         fields.push(("max_memory", FieldValue::U64(m as u64)));
     }
     fields
-}
-
-fn origin_name(origin: wasmhost_detect::Origin) -> &'static str {
-    match origin {
-        wasmhost_detect::Origin::Override => "override",
-        wasmhost_detect::Origin::Detected => "detected",
-        wasmhost_detect::Origin::Environment => "environment",
-    }
 }
 
 /// Turns the error a guest call ended with into an exit code and an ending.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmhost_detect::{BinaryKind, Detection, Lang, ModuleFacts, Resolved};
+use wasmhost_log::FieldValue;
 use wasmtime::{InstancePre, Module};
 
 use crate::error::{one_line, LoadError};
@@ -55,6 +56,7 @@ pub struct LoadedModule {
     pub(crate) lang: Resolved,
     pub(crate) compile_source: CompileSource,
     pub(crate) compile_time: Duration,
+    pub(crate) start_fields: Vec<(&'static str, FieldValue)>,
     pub(crate) pre: InstancePre<InstanceState>,
 }
 
@@ -93,6 +95,24 @@ impl LoadedModule {
     }
 }
 
+/// Reads a module file, naming it in the error.
+pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })
+}
+
+/// The binary form of `bytes`: text format (`.wat`) is assembled, a binary
+/// is passed through.
+pub(crate) fn to_binary<'a>(path: &Path, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, LoadError> {
+    wat::parse_bytes(bytes).map_err(|e| LoadError::Invalid { path: path.to_owned(), reason: e.to_string().replace('\n', " ") })
+}
+
+/// The `name` section's module name, else the file stem.
+pub(crate) fn module_name(facts: &ModuleFacts<'_>, path: &Path) -> String {
+    facts.module_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "module".into())
+    })
+}
+
 impl Host {
     /// Loads a `.wasm` or `.wat` file. See [`Host::load_bytes`].
     pub fn load_file(&self, path: &Path) -> Result<LoadedModule, LoadError> {
@@ -101,8 +121,7 @@ impl Host {
 
     /// Loads a file with language options.
     pub fn load_file_with(&self, path: &Path, options: LoadOptions) -> Result<LoadedModule, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })?;
-        self.load_bytes(path, &bytes, options)
+        self.load_bytes(path, &read_module(path)?, options)
     }
 
     /// Loads a module from bytes (binary or text format); `path` names it in
@@ -110,16 +129,14 @@ impl Host {
     /// has none.
     pub fn load_bytes(&self, path: &Path, bytes: &[u8], options: LoadOptions) -> Result<LoadedModule, LoadError> {
         let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
-        let binary = wat::parse_bytes(bytes).map_err(|e| invalid(e.to_string().replace('\n', " ")))?;
+        let binary = to_binary(path, bytes)?;
         let facts = ModuleFacts::read(&binary);
         if facts.kind == BinaryKind::Component {
             return Err(LoadError::Component { path: path.to_owned() });
         }
         let detection = wasmhost_detect::detect_facts(&facts);
         let lang = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
-        let name = facts.module_name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "module".into())
-        });
+        let name = module_name(&facts, path);
         let sha256 = hex::encode(Sha256::digest(bytes));
 
         let started = Instant::now();
@@ -129,6 +146,18 @@ impl Host {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| LoadError::Link { path: path.to_owned(), reason: one_line(&e) })?;
+        // What every instance's `instance.start` event says of the module:
+        // the same for all of them, so built here once, not per instance.
+        let start_fields = vec![
+            ("module_path", path.display().to_string().into()),
+            ("module_size", (bytes.len() as u64).into()),
+            ("module_sha256", sha256.as_str().into()),
+            ("lang_source", lang.origin.as_str().into()),
+            ("lang_confidence", lang.confidence.into()),
+            ("lang_evidence", detection.evidence_summary().into()),
+            ("compile", compile_source.as_str().into()),
+            ("compile_ms", (compile_time.as_secs_f64() * 1000.0).into()),
+        ];
         Ok(LoadedModule {
             path: path.to_owned(),
             name,
@@ -138,6 +167,7 @@ impl Host {
             lang,
             compile_source,
             compile_time,
+            start_fields,
             pre,
         })
     }

@@ -289,11 +289,7 @@ fn guest_env(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 fn labels(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
     specs
         .iter()
-        .map(|spec| {
-            let (key, value) = spec.split_once('=').with_context(|| format!("--label {spec:?}: expected KEY=VALUE"))?;
-            InstanceContext::check_label_key(key).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}"))?;
-            Ok((key.to_owned(), value.to_owned()))
-        })
+        .map(|spec| InstanceContext::parse_label(spec).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}")))
         .collect()
 }
 
