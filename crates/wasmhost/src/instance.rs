@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use uuid::Uuid;
+use wasmhost_nn::{NnHost, WasiNnCtx};
 use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LogCounters, LogSender, Stream};
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -29,6 +30,23 @@ pub struct InstanceState {
     pub(crate) limiter: Limiter,
     /// The instance's UUIDv7: every line of the instance carries it.
     pub wasm_instance_id: Uuid,
+    /// The host's WASI-NN state, when NN is on.
+    nn_host: Option<Arc<NnHost>>,
+    /// The instance's WASI-NN context, made on its first NN call.
+    nn: Option<WasiNnCtx>,
+}
+
+impl InstanceState {
+    /// The instance's WASI-NN context; its calls are events on the
+    /// instance's log. Only reached through the NN imports, which are linked
+    /// only when the host has NN on.
+    pub(crate) fn nn_context(&mut self) -> &mut WasiNnCtx {
+        let (host, log) = (&self.nn_host, &self.limiter.log);
+        self.nn.get_or_insert_with(|| {
+            let host = host.as_ref().expect("NN imports are linked only when the host has NN state");
+            host.context(log.clone())
+        })
+    }
 }
 
 /// A host directory made visible to the guest (`--dir HOST::GUEST`).
@@ -183,7 +201,8 @@ impl Host {
             log: log.clone(),
             hits: Vec::new(),
         };
-        let mut store = Store::new(&self.engine, InstanceState { wasi, limiter, wasm_instance_id: id });
+        let state = InstanceState { wasi, limiter, wasm_instance_id: id, nn_host: self.nn.clone(), nn: None };
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         if let Some(fuel) = limits.fuel {
             store.set_fuel(fuel).map_err(|e| RunError::Instantiate(one_line(&e)))?;

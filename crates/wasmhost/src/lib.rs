@@ -11,7 +11,9 @@
 //! - [`Host::run`]: one instance, with its own UUIDv7 kept in the wasmtime
 //!   `Store` data, its stdout/stderr captured into an
 //!   [`InstanceLog`](wasmhost_log::InstanceLog) and sent to a
-//!   [`Pipeline`](wasmhost_log::Pipeline).
+//!   [`Pipeline`](wasmhost_log::Pipeline); its WASI-NN calls
+//!   ([`wasmhost_nn`], on when [`HostConfig::nn`] is set) are events on the
+//!   same log.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,3 +48,4 @@ pub use limits::{LimitHit, Limits};
 pub use module::{CompileSource, LoadOptions, LoadedModule};
 pub use trace::TraceParent;
 pub use wasmhost_detect::{Lang, Origin};
+pub use wasmhost_nn::{NamedGraph, NnBackendKind, NnConfig};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use wasmhost::{Host, HostConfig, Lang, Limits, Pooling, Preopen, RunOptions, Stdin};
+use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
 use wasmhost_log::{GraceExceeded, InstanceContext, Pipeline, RoutingConfig};
 
 use super::{log_sink, parse_duration, LogFormat};
@@ -66,6 +66,21 @@ pub struct RunArgs {
     /// wasmtime's spelling of the limits: `-W fuel=N,timeout=2s,max-memory-size=SIZE,max-table-elements=N`.
     #[arg(short = 'W', value_name = "KEY=VAL[,...]", value_delimiter = ',')]
     wasm_options: Vec<String>,
+    /// The WASI-NN backend for ONNX models: `tract` (pure Rust, built in) or
+    /// `ort` (onnxruntime, loaded from `$ORT_DYLIB_PATH`). WASI-NN is on for
+    /// every module that imports `wasi_ephemeral_nn`.
+    #[arg(long, value_name = "BACKEND", default_value = "tract")]
+    nn_backend: NnBackendKind,
+    /// Preload a model directory (holding `model.onnx`) that guests open with
+    /// `load_by_name` and the directory's name (as `-S nn-graph=onnx::DIR`).
+    #[arg(long = "nn-graph", value_name = "ENCODING::DIR")]
+    nn_graphs: Vec<NamedGraph>,
+    /// wasmtime's spelling of the WASI options: `-S nn[=y|n],nn-graph=ENCODING::DIR`.
+    #[arg(short = 'S', value_name = "KEY[=VAL][,...]", value_delimiter = ',')]
+    wasi_options: Vec<String>,
+    /// Leave WASI-NN out (as `-S nn=n`): modules importing it fail to link.
+    #[arg(long)]
+    no_nn: bool,
     /// Run this many instances of the module concurrently, each with its own
     /// instance id and task (load and smoke tests). Exit status: the first
     /// non-zero exit code, else 0.
@@ -86,6 +101,7 @@ enum CapturedStream {
 
 pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     apply_wasm_options(&mut args)?;
+    apply_wasi_options(&mut args)?;
     if !args.capture.contains(&CapturedStream::Stderr) {
         bail!("--capture must include stderr: guest stderr is always captured");
     }
@@ -102,7 +118,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         limits: Some(limits),
         ..RunOptions::default()
     };
-    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), ..HostConfig::default() };
+    let nn = (!args.no_nn).then(|| NnConfig { backend: args.nn_backend, graphs: args.nn_graphs.clone() });
+    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, ..HostConfig::default() };
     if args.no_cache {
         config.cache_dir = None;
     }
@@ -234,6 +251,21 @@ fn apply_wasm_options(args: &mut RunArgs) -> anyhow::Result<()> {
             "max-memory-size" => { args.max_memory.get_or_insert(parse_size(value).map_err(bad)?); }
             "max-table-elements" => { args.max_table_elements.get_or_insert(value.parse().map_err(|e| bad(format!("{e}")))?); }
             _ => bail!("-W {option:?}: supported keys are fuel, timeout, max-memory-size, max-table-elements"),
+        }
+    }
+    Ok(())
+}
+
+/// `-S nn`, `-S nn=n`, `-S nn-graph=ENCODING::DIR`, as `wasmtime run` spells
+/// them. Other WASI options of wasmtime's are refused by name, not ignored.
+fn apply_wasi_options(args: &mut RunArgs) -> anyhow::Result<()> {
+    for option in std::mem::take(&mut args.wasi_options) {
+        let (key, value) = option.split_once('=').unwrap_or((option.as_str(), "y"));
+        match (key, value) {
+            ("nn", "y" | "yes" | "true") => {}
+            ("nn", "n" | "no" | "false") => args.no_nn = true,
+            ("nn-graph", spec) => args.nn_graphs.push(spec.parse().with_context(|| format!("-S {option:?}"))?),
+            _ => bail!("-S {option:?}: supported are nn[=y|n] and nn-graph=ENCODING::DIR"),
         }
     }
     Ok(())

@@ -1,0 +1,261 @@
+//! The default WASI-NN backend: ONNX models run by `tract-onnx`, pure Rust,
+//! so inference works on a machine that has nothing but crates.io.
+//!
+//! It is plugged in through wasmtime-wasi-nn's public backend traits, like the
+//! stock backends. Tensors of any rank and of the types f16, f32, f64, u8,
+//! i32 and i64 are accepted; a tensor whose type, rank, dimensions or byte
+//! length do not fit the model's input is refused at `set_input` with an
+//! error the guest sees as `runtime_error`, never a panic.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use tract_onnx::prelude::{
+    tvec, DatumType, Framework, InferenceModelExt, IntoRunnable, Tensor as TractTensor, TypedFact,
+    TypedRunnableModel, TValue,
+};
+use tract_onnx::tract_hir::internal::DimLike;
+use tract_onnx::Onnx;
+use wasmtime_wasi_nn::backend::{
+    BackendError, BackendExecutionContext, BackendFromDir, BackendGraph, BackendInner, Id, NamedTensor,
+};
+use wasmtime_wasi_nn::wit::{ExecutionTarget, GraphEncoding, Tensor, TensorType};
+use wasmtime_wasi_nn::{ExecutionContext, Graph};
+
+/// The ONNX operator registry, built once: building it registers every
+/// operator, which costs more than loading a small model.
+static ONNX: LazyLock<Onnx> = LazyLock::new(tract_onnx::onnx);
+
+/// WASI-NN's `onnx` encoding, served by tract on the CPU.
+///
+/// ```
+/// use wasmhost_nn::TractBackend;
+/// use wasmtime_wasi_nn::backend::BackendInner;
+/// use wasmtime_wasi_nn::wit::ExecutionTarget;
+///
+/// let mut backend = TractBackend;
+/// // Bytes that are not a model are an error, not a panic.
+/// assert!(backend.load(&[b"not a model"], ExecutionTarget::Cpu).is_err());
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TractBackend;
+
+impl BackendInner for TractBackend {
+    fn encoding(&self) -> GraphEncoding {
+        GraphEncoding::Onnx
+    }
+
+    fn load(&mut self, builders: &[&[u8]], target: ExecutionTarget) -> Result<Graph, BackendError> {
+        let [model] = builders else {
+            return Err(BackendError::InvalidNumberOfBuilders(1, builders.len()));
+        };
+        if target != ExecutionTarget::Cpu {
+            return Err(backend_error(format!("tract runs models on the CPU only, not on {target:?}")));
+        }
+        let graph = TractGraph::parse(model)?;
+        Ok(Graph::from(Box::new(graph) as Box<dyn BackendGraph>))
+    }
+
+    fn as_dir_loadable(&mut self) -> Option<&mut dyn BackendFromDir> {
+        Some(self)
+    }
+}
+
+impl BackendFromDir for TractBackend {
+    /// Loads `DIR/model.onnx`, the file name wasmtime's own ONNX backend uses.
+    fn load_from_dir(&mut self, dir: &Path, target: ExecutionTarget) -> Result<Graph, BackendError> {
+        let path = dir.join("model.onnx");
+        let bytes = std::fs::read(&path).map_err(|e| backend_error(format!("{}: {e}", path.display())))?;
+        self.load(&[&bytes], target)
+    }
+}
+
+/// A parsed, optimised model, shared by every execution context made from it.
+struct TractGraph {
+    model: Arc<TypedRunnableModel>,
+    inputs: Vec<Port>,
+    outputs: Vec<Port>,
+}
+
+/// One input or output of a model: its name and what it holds.
+struct Port {
+    name: String,
+    fact: TypedFact,
+}
+
+impl TractGraph {
+    fn parse(bytes: &[u8]) -> Result<TractGraph, BackendError> {
+        // tract reports bad models as errors, but a hostile one could still
+        // reach a panic deep inside an operator: that is an error too.
+        let parsed = catch_unwind(|| {
+            ONNX.model_for_read(&mut &bytes[..])
+                .and_then(|model| model.into_optimized())
+                .and_then(|model| model.into_runnable())
+        });
+        let model = match parsed {
+            Ok(Ok(model)) => model,
+            Ok(Err(e)) => return Err(backend_error(format!("the ONNX model does not load: {e:#}"))),
+            Err(_) => return Err(backend_error("the ONNX model does not load: tract panicked".into())),
+        };
+        let typed = model.model();
+        let ports = |outlets: &[tract_onnx::prelude::OutletId]| -> Result<Vec<Port>, BackendError> {
+            outlets
+                .iter()
+                .map(|outlet| {
+                    let fact = typed.outlet_fact(*outlet).map_err(|e| backend_error(format!("{e:#}")))?.clone();
+                    Ok(Port { name: typed.node(outlet.node).name.clone(), fact })
+                })
+                .collect()
+        };
+        let inputs = ports(typed.input_outlets().map_err(|e| backend_error(format!("{e:#}")))?)?;
+        let outputs = ports(typed.output_outlets().map_err(|e| backend_error(format!("{e:#}")))?)?;
+        Ok(TractGraph { model, inputs, outputs })
+    }
+}
+
+impl BackendGraph for TractGraph {
+    fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
+        let context = TractContext {
+            model: self.model.clone(),
+            inputs: self.inputs.iter().map(|p| (p.name.clone(), p.fact.clone())).collect(),
+            output_names: self.outputs.iter().map(|p| p.name.clone()).collect(),
+            set: vec![None; self.inputs.len()],
+            results: Vec::new(),
+        };
+        Ok(ExecutionContext::from(Box::new(context) as Box<dyn BackendExecutionContext>))
+    }
+}
+
+/// The inputs a guest has set and the outputs of its last `compute`.
+struct TractContext {
+    model: Arc<TypedRunnableModel>,
+    inputs: Vec<(String, TypedFact)>,
+    output_names: Vec<String>,
+    set: Vec<Option<TValue>>,
+    results: Vec<TValue>,
+}
+
+impl TractContext {
+    fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
+        let found = match id {
+            Id::Index(i) => usize::try_from(*i).ok().filter(|i| *i < self.inputs.len()),
+            Id::Name(name) => self.inputs.iter().position(|(n, _)| n == name),
+        };
+        found.ok_or_else(|| backend_error(format!("the model has no input {id:?}; it has {}", self.inputs.len())))
+    }
+
+    fn output_index(&self, id: &Id) -> Result<usize, BackendError> {
+        let found = match id {
+            Id::Index(i) => usize::try_from(*i).ok().filter(|i| *i < self.output_names.len()),
+            Id::Name(name) => self.output_names.iter().position(|n| n == name),
+        };
+        found.ok_or_else(|| backend_error(format!("the model has no output {id:?}; it has {}", self.output_names.len())))
+    }
+
+    fn run(&mut self) -> Result<(), BackendError> {
+        let mut inputs = tvec![];
+        for (slot, (name, _)) in self.set.iter().zip(&self.inputs) {
+            let value = slot.clone().ok_or_else(|| backend_error(format!("input {name:?} was not set before compute")))?;
+            inputs.push(value);
+        }
+        let model = self.model.clone();
+        let outputs = match catch_unwind(AssertUnwindSafe(|| model.run(inputs))) {
+            Ok(Ok(outputs)) => outputs,
+            Ok(Err(e)) => return Err(backend_error(format!("compute failed: {e:#}"))),
+            Err(_) => return Err(backend_error("compute failed: tract panicked".into())),
+        };
+        self.results = outputs.into_iter().collect();
+        Ok(())
+    }
+}
+
+impl BackendExecutionContext for TractContext {
+    fn set_input(&mut self, id: Id, tensor: &Tensor) -> Result<(), BackendError> {
+        let index = self.input_index(&id)?;
+        let (name, fact) = &self.inputs[index];
+        let value = to_tract(tensor, fact).map_err(|e| backend_error(format!("input {index} ({name}): {e}")))?;
+        self.set[index] = Some(value.into());
+        Ok(())
+    }
+
+    fn compute(&mut self, inputs: Option<Vec<NamedTensor>>) -> Result<Option<Vec<NamedTensor>>, BackendError> {
+        let Some(named) = inputs else {
+            self.run()?;
+            return Ok(None);
+        };
+        for input in named {
+            self.set_input(Id::Name(input.name), &input.tensor)?;
+        }
+        self.run()?;
+        let outputs = (0..self.results.len())
+            .map(|i| Ok(NamedTensor { name: self.output_names[i].clone(), tensor: self.get_output(Id::Index(i as u32))? }))
+            .collect::<Result<_, BackendError>>()?;
+        Ok(Some(outputs))
+    }
+
+    fn get_output(&mut self, id: Id) -> Result<Tensor, BackendError> {
+        let index = self.output_index(&id)?;
+        let value = self.results.get(index).ok_or_else(|| backend_error("get_output before compute".into()))?;
+        from_tract(value)
+    }
+}
+
+/// The WASI-NN tensor types tract can hold, with their tract datum types.
+const TYPES: [(TensorType, DatumType); 6] = [
+    (TensorType::Fp16, DatumType::F16),
+    (TensorType::Fp32, DatumType::F32),
+    (TensorType::Fp64, DatumType::F64),
+    (TensorType::U8, DatumType::U8),
+    (TensorType::I32, DatumType::I32),
+    (TensorType::I64, DatumType::I64),
+];
+
+/// Checks a guest tensor against a model input and copies it into tract.
+fn to_tract(tensor: &Tensor, fact: &TypedFact) -> Result<TractTensor, String> {
+    let datum = TYPES
+        .iter()
+        .find(|(ty, _)| *ty == tensor.ty)
+        .map(|(_, dt)| *dt)
+        .ok_or_else(|| format!("tensor type {:?} is not supported", tensor.ty))?;
+    if datum != fact.datum_type {
+        return Err(format!("the model takes {:?}, the tensor is {:?}", fact.datum_type, tensor.ty));
+    }
+    let shape: Vec<usize> = tensor.dimensions.iter().map(|d| *d as usize).collect();
+    if shape.len() != fact.rank() {
+        return Err(format!("the model takes rank {} ({:?}), the tensor has dimensions {shape:?}", fact.rank(), fact.shape));
+    }
+    for (axis, (want, got)) in fact.shape.iter().zip(&shape).enumerate() {
+        // A symbolic dimension (e.g. a batch size `N`) takes any length.
+        if want.to_usize().is_ok_and(|want| want != *got) {
+            return Err(format!("dimension {axis} is {got}, the model takes {want} ({:?})", fact.shape));
+        }
+    }
+    let elements = shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d)).ok_or("the dimensions overflow")?;
+    let expected = elements.checked_mul(datum.size_of()).ok_or("the dimensions overflow")?;
+    if tensor.data.len() != expected {
+        return Err(format!("{} bytes of data for dimensions {shape:?} of {datum:?}, which take {expected}", tensor.data.len()));
+    }
+    // SAFETY: every datum type in TYPES is plain old data (any bit pattern is
+    // a value), and the byte length was checked against the shape above.
+    unsafe { TractTensor::from_raw_dt(datum, &shape, &tensor.data) }.map_err(|e| format!("{e:#}"))
+}
+
+/// Copies a tract output into a WASI-NN tensor (little-endian bytes).
+fn from_tract(value: &TractTensor) -> Result<Tensor, BackendError> {
+    let ty = TYPES
+        .iter()
+        .find(|(_, dt)| *dt == value.datum_type())
+        .map(|(ty, _)| *ty)
+        .ok_or_else(|| BackendError::UnsupportedTensorType(format!("{:?}", value.datum_type())))?;
+    let dimensions = value
+        .shape()
+        .iter()
+        .map(|d| u32::try_from(*d).map_err(|_| backend_error(format!("output dimension {d} does not fit in u32"))))
+        .collect::<Result<_, _>>()?;
+    Ok(Tensor { dimensions, ty, data: value.as_bytes().to_vec() })
+}
+
+fn backend_error(message: String) -> BackendError {
+    BackendError::BackendAccess(wasmtime::Error::msg(message))
+}
