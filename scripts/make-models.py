@@ -7,6 +7,9 @@ Writes, reproducibly (fixed seeds, fixed opset):
   OUT_DIR/mlp/model.onnx    a 4-8-3 MLP classifier: MatMul+Add+Relu, MatMul+Add, Softmax
   OUT_DIR/multi/model.onnx  two inputs of rank 2 and 3, two outputs: the MLP's
                             logits of `x`, and `2*sigmoid(y) - y` elementwise
+  OUT_DIR/wide/model.onnx   a larger MLP, 8x256 -> 512 -> 512 -> 10 with Softmax: enough
+                            work per compute that the benchmark measures inference,
+                            not call overhead
   OUT_DIR/expected.json     fixed inputs and the outputs numpy computes from the
                             same weights: an independent check of the backends
 
@@ -92,6 +95,29 @@ def main(out):
         initializers(weights) + [two])
     save(multi, os.path.join(out, "multi", "model.onnx"))
 
+    rng = np.random.default_rng(11)
+    sizes = [256, 512, 512, 10]
+    wide_weights = []
+    nodes, h = [], "x"
+    for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
+        w = (rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)).astype(np.float32)
+        b = (rng.standard_normal(n_out) * 0.1).astype(np.float32)
+        wide_weights.append((w, b))
+        nodes += [helper.make_node("MatMul", [h, f"w{i}"], [f"m{i}"]),
+                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"])]
+        h = f"a{i}"
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [h], [f"r{i}"]))
+            h = f"r{i}"
+    nodes.append(helper.make_node("Softmax", [h], ["probs"], axis=-1))
+    wide = helper.make_graph(
+        nodes, "wide",
+        [helper.make_tensor_value_info("x", f32, [8, 256])],
+        [helper.make_tensor_value_info("probs", f32, [8, 10])],
+        [numpy_helper.from_array(a, f"{k}{i}") for i, (w, b) in enumerate(wide_weights)
+         for a, k in ((w, "w"), (b, "b"))])
+    save(wide, os.path.join(out, "wide", "model.onnx"))
+
     cases = []
     for x in ([0.5, -1.0, 2.0, 0.25], [-0.3, 0.8, 0.1, -1.7], [3.0, 0.0, -2.5, 1.25]):
         xa = np.array([x], dtype=np.float32)
@@ -106,6 +132,16 @@ def main(out):
                              {"dims": [2, 2, 3], "data": y.ravel().tolist()}],
                   "outputs": [{"dims": [1, 3], "data": numpy_mlp(x, weights).ravel().tolist()},
                               {"dims": [2, 2, 3], "data": z.ravel().tolist()}]})
+    # The guests' `ramp` input: value i is (i % 17) / 17 - 0.5, in float32.
+    x = ((np.arange(8 * 256) % 17) / 17.0 - 0.5).astype(np.float32).reshape(8, 256)
+    a = x.astype(np.float64)
+    for i, (w, b) in enumerate(wide_weights):
+        a = a @ w.astype(np.float64) + b
+        if i < len(wide_weights) - 1:
+            a = np.maximum(a, 0)
+    cases.append({"model": "wide",
+                  "inputs": [{"dims": [8, 256], "data": "ramp"}],
+                  "outputs": [{"dims": [8, 10], "data": softmax(a).ravel().tolist()}]})
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump({"cases": cases}, f, indent=1)
 

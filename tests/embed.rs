@@ -261,3 +261,45 @@ async fn a_bad_nn_pointer_ends_only_its_instance() {
     assert_eq!(emitted.iter().filter(|l| l["event"] == "instance.error").count(), 3);
     assert_eq!(emitted.iter().filter(|l| l["event"] == "nn.compute").count(), 150);
 }
+
+/// A sink slower than inference: `nn.compute` events are made in synchronous
+/// host calls, which cannot wait for the pipeline, so the guest waits at its
+/// next epoch tick. It computes at the sink's pace instead of its events
+/// piling up in memory, and every event arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nn_events_slow_the_guest_to_a_slow_sinks_pace() {
+    /// Takes 50 µs per line it is given.
+    struct SlowSink(Shared);
+    impl std::io::Write for SlowSink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            for _ in buf.iter().filter(|b| **b == b'\n') {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            self.0.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let host = Host::new(config()).unwrap();
+    let module = host.load_file(&guest("c/nn")).unwrap();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/build/nn");
+    let out = Shared::default();
+    let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, SlowSink(out.clone()))), 64).unwrap();
+    let said = wasmhost::StdoutBuffer::new(1 << 16);
+    let options = RunOptions {
+        args: vec!["file:/nn/mlp/model.onnx".into(), "1x4=0.5,-1,2,0.25".into(), "--repeat".into(), "3000".into()],
+        preopens: vec![wasmhost::Preopen { host: models, guest: "/nn".into() }],
+        stdout_buffer: Some(wasmhost::StdoutBuffer::new(1 << 16)),
+        stderr_copy: Some(said.clone()),
+        ..RunOptions::default()
+    };
+    let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+    assert_eq!(outcome.exit_code, 0, "{:?}", outcome.ended);
+    let said = String::from_utf8(said.contents().to_vec()).unwrap();
+    let iter_ns: u64 = said.lines().find_map(|l| l.strip_prefix("iter_ns=")).and_then(|n| n.parse().ok()).expect(&said);
+    // Unthrottled, a round takes ~4 µs here; the sink takes 50 µs a line.
+    assert!(iter_ns >= 25_000, "the guest ran at {iter_ns} ns a round, faster than the sink can write");
+    pipeline.finish();
+    assert_eq!(lines(&out).iter().filter(|l| l["event"] == "nn.compute").count(), 3000);
+}

@@ -31,8 +31,11 @@ fn cases() -> Vec<Value> {
 /// `1x4=0.5,-1,2,0.25`: a tensor as the guests take it on their command line.
 fn tensor_arg(tensor: &Value) -> String {
     let dims: Vec<String> = tensor["dims"].as_array().unwrap().iter().map(|d| d.to_string()).collect();
-    let data: Vec<String> = tensor["data"].as_array().unwrap().iter().map(|v| format!("{}", v.as_f64().unwrap())).collect();
-    format!("{}={}", dims.join("x"), data.join(","))
+    let data = match tensor["data"].as_array() {
+        Some(values) => values.iter().map(|v| format!("{}", v.as_f64().unwrap())).collect::<Vec<_>>().join(","),
+        None => tensor["data"].as_str().expect("values or a generator name like ramp").to_owned(),
+    };
+    format!("{}={data}", dims.join("x"))
 }
 
 /// The guest's stdout `output N: v v v` lines, as numbers.

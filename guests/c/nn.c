@@ -4,7 +4,8 @@
 //   nn file:PATH|name:NAME [DIMS=V,V,...]... [--outputs N] [--repeat N]
 //      [--bad-pointer]
 //
-// DIMS is like 1x4; the values are f32. Every failing call prints
+// DIMS is like 1x4; the values are f32, or `ramp`: value i is
+// (i % 17) / 17 - 0.5 (big inputs without a long command line). Every failing call prints
 // "nn: CALL failed: errno E" on stderr and exits 3. --repeat N runs
 // set_input+compute+get_output N times and prints the mean per iteration as
 // "iter_ns=..." on stderr (the benchmark's guest side). --bad-pointer gives
@@ -62,11 +63,18 @@ static void parse_input(char *spec, tensor *t, uint32_t *dims) {
     *eq = 0;
     uint32_t rank = 0;
     for (char *d = strtok(spec, "x"); d && rank < MAX_RANK; d = strtok(NULL, "x")) dims[rank++] = (uint32_t)strtoul(d, NULL, 10);
-    size_t count = 1;
-    for (char *c = eq + 1; *c; c++) count += *c == ',';
-    float *data = malloc(count * sizeof(float));
-    size_t n = 0;
-    for (char *v = strtok(eq + 1, ","); v && n < count; v = strtok(NULL, ",")) data[n++] = strtof(v, NULL);
+    size_t count = 1, n = 0;
+    float *data;
+    if (!strcmp(eq + 1, "ramp")) {
+        for (uint32_t d = 0; d < rank; d++) count *= dims[d];
+        data = malloc(count * sizeof(float));
+        for (; data && n < count; n++) data[n] = (float)(n % 17) / 17.0f - 0.5f;
+    } else {
+        for (char *c = eq + 1; *c; c++) count += *c == ',';
+        data = malloc(count * sizeof(float));
+        for (char *v = strtok(eq + 1, ","); data && v && n < count; v = strtok(NULL, ",")) data[n++] = strtof(v, NULL);
+    }
+    if (!data) { fputs("nn: out of memory\n", stderr); exit(2); }
     *t = (tensor){dims, rank, TYPE_F32, (const uint8_t *)data, (uint32_t)(n * sizeof(float))};
 }
 

@@ -1,8 +1,9 @@
 //! Runs an ONNX model through WASI-NN (raw `wasi_ephemeral_nn` imports) and
 //! prints its outputs on stdout, as guests/c/nn.c does:
 //!
-//!   nn file:PATH|name:NAME [DIMS=V,V,...]... [--outputs N]
+//!   nn file:PATH|name:NAME [DIMS=V,V,...|DIMS=ramp]... [--outputs N]
 //!
+//! `ramp` fills the tensor with (i % 17) / 17 - 0.5, as the C guest does.
 //! A failing call prints "nn: CALL failed: errno E" on stderr and exits 3.
 use std::process::exit;
 
@@ -53,7 +54,11 @@ fn parse_input(spec: &str) -> (Vec<u32>, Vec<f32>) {
         Some(parts) => parts,
         None => fail(format!("input '{}' is not DIMS=VALUES", spec)),
     };
-    let dims = dims.split('x').map(|d| d.parse().unwrap_or_else(|_| fail(format!("bad dimension '{}'", d)))).collect();
+    let dims: Vec<u32> = dims.split('x').map(|d| d.parse().unwrap_or_else(|_| fail(format!("bad dimension '{}'", d)))).collect();
+    if values == "ramp" {
+        let count = dims.iter().product::<u32>() as usize;
+        return (dims, (0..count).map(|i| (i % 17) as f32 / 17.0 - 0.5).collect());
+    }
     let values = values.split(',').map(|v| v.parse().unwrap_or_else(|_| fail(format!("bad value '{}'", v)))).collect();
     (dims, values)
 }

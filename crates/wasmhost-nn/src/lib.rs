@@ -37,6 +37,9 @@ pub use host::{NamedGraph, NnBackendKind, NnConfig, NnHost};
 pub use observe::{NnEvent, NnObserver};
 pub use tract::TractBackend;
 pub use wasmtime_wasi_nn::witx::{add_to_linker, WasiNnCtx};
+/// The wasmtime-wasi-nn this crate is built on: its backend traits, for
+/// embedders that plug in a backend of their own.
+pub use wasmtime_wasi_nn;
 
 /// Why WASI-NN could not be set up for a host.
 #[derive(Debug, thiserror::Error)]

@@ -259,3 +259,79 @@ fn from_tract(value: &TractTensor) -> Result<Tensor, BackendError> {
 fn backend_error(message: String) -> BackendError {
     BackendError::BackendAccess(wasmtime::Error::msg(message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::prelude::{SymbolScope, TDim};
+
+    fn fact_of(datum: DatumType, dims: &[usize]) -> TypedFact {
+        TypedFact::dt_shape(datum, dims)
+    }
+
+    fn values<T: tract_onnx::prelude::Datum + Copy>(value: &TractTensor) -> Vec<T> {
+        value.to_plain_array_view::<T>().unwrap().iter().copied().collect()
+    }
+
+    fn f32_tensor(dims: &[u32], values: &[f32]) -> Tensor {
+        Tensor { dimensions: dims.to_vec(), ty: TensorType::Fp32, data: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
+    }
+
+    #[test]
+    fn tensors_that_fit_the_input_are_copied_exactly() {
+        let fact = fact_of(DatumType::F32, &[2, 2]);
+        let value = to_tract(&f32_tensor(&[2, 2], &[1.0, -2.5, 3.25, 0.0]), &fact).unwrap();
+        assert_eq!(value.shape(), &[2, 2]);
+        assert_eq!(values::<f32>(&value), [1.0, -2.5, 3.25, 0.0]);
+        let back = from_tract(&value).unwrap();
+        assert_eq!(back, f32_tensor(&[2, 2], &[1.0, -2.5, 3.25, 0.0]));
+
+        let fact = fact_of(DatumType::I64, &[3]);
+        let tensor = Tensor { dimensions: vec![3], ty: TensorType::I64, data: [7i64, -1, 1 << 40].iter().flat_map(|v| v.to_le_bytes()).collect() };
+        assert_eq!(values::<i64>(&to_tract(&tensor, &fact).unwrap()), [7, -1, 1 << 40]);
+    }
+
+    #[test]
+    fn mismatches_are_errors_that_say_what_differs() {
+        let fact = fact_of(DatumType::F32, &[1, 4]);
+        let cases = [
+            (f32_tensor(&[1, 5], &[0.0; 5]), "dimension 1 is 5, the model takes 4"),
+            (f32_tensor(&[4], &[0.0; 4]), "the model takes rank 2"),
+            (f32_tensor(&[1, 4], &[0.0; 3]), "12 bytes of data for dimensions [1, 4]"),
+            (Tensor { dimensions: vec![1, 4], ty: TensorType::I32, data: vec![0; 16] }, "the model takes F32"),
+            (Tensor { dimensions: vec![1, 4], ty: TensorType::Bf16, data: vec![0; 8] }, "Bf16 is not supported"),
+            (f32_tensor(&[u32::MAX, u32::MAX, u32::MAX], &[]), "rank"),
+        ];
+        for (tensor, says) in cases {
+            let error = to_tract(&tensor, &fact).unwrap_err();
+            assert!(error.contains(says), "{error:?} should say {says:?}");
+        }
+        // Dimensions whose product overflows are refused before any allocation.
+        let huge = fact_of(DatumType::F32, &[1, 1, 1]);
+        let symbolic = TypedFact::dt_shape(DatumType::F32, [TDim::from(SymbolScope::default().sym("N")), 1.into(), 1.into()]);
+        for fact in [huge, symbolic] {
+            let error = to_tract(&f32_tensor(&[u32::MAX, 1, 1], &[1.0]), &fact).unwrap_err();
+            assert!(error.contains("bytes of data") || error.contains("dimension 0"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_symbolic_dimension_takes_any_length() {
+        let batch = TDim::from(SymbolScope::default().sym("N"));
+        let fact = TypedFact::dt_shape(DatumType::F32, [batch, 2.into()]);
+        assert!(to_tract(&f32_tensor(&[3, 2], &[0.0; 6]), &fact).is_ok());
+        assert!(to_tract(&f32_tensor(&[3, 3], &[0.0; 9]), &fact).unwrap_err().contains("dimension 1 is 3"));
+    }
+
+    #[test]
+    fn load_refuses_what_tract_cannot_serve() {
+        let mut backend = TractBackend;
+        assert!(matches!(backend.load(&[b"a", b"b"], ExecutionTarget::Cpu), Err(BackendError::InvalidNumberOfBuilders(1, 2))));
+        let error = backend.load(&[b""], ExecutionTarget::Gpu).err().unwrap();
+        assert!(format!("{error:?}").contains("CPU only"), "{error:?}");
+        for garbage in [&b""[..], b"\x08\x07\x12\x00", &[0xff; 64]] {
+            let error = backend.load(&[garbage], ExecutionTarget::Cpu).err().expect("garbage does not load");
+            assert!(format!("{error:?}").contains("does not load"), "{error:?}");
+        }
+    }
+}

@@ -214,9 +214,16 @@ impl Host {
         let deadline = limits.timeout.map(|t| started + t);
         let stopping = self.stopping.clone();
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| match deadline {
+        store.epoch_deadline_callback(move |store| match deadline {
             _ if stopping.load(std::sync::atomic::Ordering::Relaxed) => Ok(UpdateDeadline::Interrupt),
             Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
+            // Events from synchronous host calls (WASI-NN's) cannot wait for
+            // a full pipeline where they are made; the guest waits for them
+            // here instead, so they never pile up for more than a tick.
+            _ if lock(&store.data().limiter.log).is_backlogged() => {
+                let log = store.data().limiter.log.clone();
+                Ok(UpdateDeadline::YieldCustom(1, Box::pin(async move { let _ = InstanceLog::drain(&log).await; })))
+            }
             _ => Ok(UpdateDeadline::Yield(1)),
         });
 
