@@ -51,6 +51,8 @@ run: build guests
 	@$(WASMHOST) run --log-format json $(B)/c/hello.wasm
 	@echo "== the same for a Rust guest, with a label"
 	@$(WASMHOST) run --log-format json --label job=demo $(B)/rust/hello.wasm
+	@echo "== WASI-NN: the C guest runs an ONNX classifier on tract; nn.load / nn.init / nn.compute are events of its instance"
+	@$(WASMHOST) run --log-format json --dir $(B)/nn::/nn $(B)/c/nn.wasm file:/nn/mlp/model.onnx 1x4=0.5,-1,2,0.25
 
 test: toolchains guests suites
 	$(CARGO) test --release --workspace

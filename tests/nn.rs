@@ -306,3 +306,25 @@ fn nn_can_be_left_out() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("supported are nn"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_bad_guest_pointer_ends_the_instance_with_one_line_not_a_backtrace() {
+    let dir = format!("{}::/nn", models().display());
+    let out = wasmhost()
+        .args(["run", "--log-format", "json", "--dir", &dir])
+        .arg(guest("c/nn"))
+        .args(["file:/nn/mlp/model.onnx", "1x4=1,2,3,4", "--bad-pointer"])
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let (json, other): (Vec<&str>, Vec<&str>) = stderr.lines().partition(|l| l.starts_with('{'));
+    assert_eq!(other.len(), 1, "one line from the panic hook, no backtrace: {other:?}");
+    assert!(other[0].starts_with("wasmhost: panic at ") && other[0].contains("guest error conversion"), "{other:?}");
+    let lines = json_lines(json.join("\n").as_bytes());
+    assert_schema_valid(&lines);
+    let errors = events(&lines, "instance.error");
+    assert!(errors[0]["msg"].as_str().unwrap().contains("a host function panicked: not implemented: guest error conversion"));
+    assert_eq!(events(&lines, "instance.exit")[0]["exit_code"], 1);
+}

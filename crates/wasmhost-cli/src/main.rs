@@ -30,6 +30,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    quiet_panics();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
@@ -44,4 +45,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Panics become one line on stderr. A host function that panics (e.g.
+/// wasmtime-wasi-nn 48 on a bad guest pointer) ends only its instance, which
+/// logs it as `instance.error`; Rust's default report — many lines, with a
+/// backtrace when `RUST_BACKTRACE` is set — would land in the middle of the
+/// JSON lines on stderr. `WASMHOST_BACKTRACE=1` brings the backtrace back.
+fn quiet_panics() {
+    if std::env::var_os("WASMHOST_BACKTRACE").is_some_and(|v| v == "1") {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("wasmhost: panic{location}: {}", message.replace('\n', " "));
+    }));
 }
