@@ -326,5 +326,36 @@ fn a_bad_guest_pointer_ends_the_instance_with_one_line_not_a_backtrace() {
     assert_schema_valid(&lines);
     let errors = events(&lines, "instance.error");
     assert!(errors[0]["msg"].as_str().unwrap().contains("a host function panicked: not implemented: guest error conversion"));
+    // Before it, the glue's own report of what the guest did wrong.
+    let nn_errors = events(&lines, "nn.error");
+    assert_eq!(nn_errors.len(), 1, "{lines:?}");
+    assert_eq!(nn_errors[0]["nn_call"], "set_input");
+    assert!(nn_errors[0]["error"].as_str().unwrap().contains("outside its memory: PtrOutOfBounds"), "{}", nn_errors[0]);
+    assert!(nn_errors[0]["seq"].as_u64() < errors[0]["seq"].as_u64());
     assert_eq!(events(&lines, "instance.exit")[0]["exit_code"], 1);
+}
+
+/// Errors wasmtime-wasi-nn's own glue finds (no backend is reached) are
+/// `nn.error` events too, and the guest gets the glue's error code.
+#[test]
+fn errors_the_glue_finds_itself_are_events_too() {
+    let model = "file:/nn/mlp/model.onnx".to_owned();
+    let input = "1x4=1,2,3,4".to_owned();
+    for (flags, call, errno, says) in [
+        (vec!["--encoding", "0"], "load", 6, "no backend here serves the openvino encoding"),
+        (vec!["--bad-context"], "compute", 6, "execution context handle is not one this instance made"),
+        (vec!["--out-max", "8"], "get_output", 7, "the output is 12 bytes, more than the guest's buffer"),
+    ] {
+        let mut args = vec![model.clone(), input.clone()];
+        args.extend(flags.iter().map(|f| f.to_string()));
+        let (out, lines) = run_nn(&[], "c/nn", &args);
+        assert_eq!(out.status.code(), Some(3), "{flags:?}: {}", text(&out.stderr));
+        let errors = events(&lines, "nn.error");
+        assert_eq!(errors.len(), 1, "{flags:?}: {lines:?}");
+        assert_eq!(errors[0]["nn_call"], call, "{flags:?}");
+        assert!(errors[0]["error"].as_str().unwrap().contains(says), "{flags:?}: {}", errors[0]);
+        let said: Vec<&str> = stderr_lines(&lines).iter().map(|l| l["msg"].as_str().unwrap()).collect();
+        assert!(said.contains(&format!("nn: {call} failed: errno {errno}").as_str()), "{said:?}");
+        assert_nn_events_tagged(&lines, "c");
+    }
 }

@@ -2,14 +2,17 @@
 // imports, declared by hand) and prints its outputs on stdout.
 //
 //   nn file:PATH|name:NAME [DIMS=V,V,...]... [--outputs N] [--repeat N]
-//      [--bad-pointer]
+//      [--bad-pointer] [--bad-context] [--encoding E] [--out-max BYTES]
 //
 // DIMS is like 1x4; the values are f32, or `ramp`: value i is
 // (i % 17) / 17 - 0.5 (big inputs without a long command line). Every failing call prints
 // "nn: CALL failed: errno E" on stderr and exits 3. --repeat N runs
 // set_input+compute+get_output N times and prints the mean per iteration as
 // "iter_ns=..." on stderr (the benchmark's guest side). --bad-pointer gives
-// set_input a tensor whose data lies outside linear memory.
+// set_input a tensor whose data lies outside linear memory; --bad-context
+// computes on a context handle it never got; --encoding loads with another
+// graph encoding (0 openvino, 1 onnx, ...); --out-max gives get_output a
+// smaller buffer.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,11 +91,15 @@ int main(int argc, char **argv) {
     if (argc < 2) { fputs("usage: nn file:PATH|name:NAME [DIMS=V,...]... [--outputs N] [--repeat N] [--bad-pointer]\n", stderr); return 2; }
     tensor inputs[MAX_INPUTS];
     uint32_t dims[MAX_INPUTS][MAX_RANK];
-    int n_inputs = 0, outputs = 1, repeat = 0, bad_pointer = 0;
+    int n_inputs = 0, outputs = 1, repeat = 0, bad_pointer = 0, bad_context = 0;
+    uint32_t encoding = ENCODING_ONNX, out_max = 4096;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--outputs") && i + 1 < argc) outputs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bad-pointer")) bad_pointer = 1;
+        else if (!strcmp(argv[i], "--bad-context")) bad_context = 1;
+        else if (!strcmp(argv[i], "--encoding") && i + 1 < argc) encoding = (uint32_t)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--out-max") && i + 1 < argc) out_max = (uint32_t)atoi(argv[++i]);
         else if (n_inputs < MAX_INPUTS) { parse_input(argv[i], &inputs[n_inputs], dims[n_inputs]); n_inputs++; }
     }
     if (bad_pointer && n_inputs > 0) inputs[0].data = (const uint8_t *)(uintptr_t)0xfffffff0u;
@@ -101,7 +108,7 @@ int main(int argc, char **argv) {
     if (!strncmp(argv[1], "file:", 5)) {
         graph_builder model;
         model.buf = read_file(argv[1] + 5, &model.len);
-        check(nn_load(&model, 1, ENCODING_ONNX, TARGET_CPU, &graph), "load");
+        check(nn_load(&model, 1, encoding, TARGET_CPU, &graph), "load");
     } else if (!strncmp(argv[1], "name:", 5)) {
         check(nn_load_by_name(argv[1] + 5, (uint32_t)strlen(argv[1] + 5), &graph), "load_by_name");
     } else {
@@ -116,9 +123,9 @@ int main(int argc, char **argv) {
     uint64_t started = now_ns();
     for (int it = 0; it < iterations; it++) {
         for (int i = 0; i < n_inputs; i++) check(nn_set_input(ctx, (uint32_t)i, &inputs[i]), "set_input");
-        check(nn_compute(ctx), "compute");
+        check(nn_compute(bad_context ? ctx + 100 : ctx), "compute");
         for (int o = 0; o < outputs && o < MAX_INPUTS; o++)
-            check(nn_get_output(ctx, (uint32_t)o, out + o * 4096, 4096, &written[o]), "get_output");
+            check(nn_get_output(ctx, (uint32_t)o, out + o * 4096, out_max < 4096 ? out_max : 4096, &written[o]), "get_output");
     }
     if (repeat > 0) fprintf(stderr, "iter_ns=%llu\n", (unsigned long long)((now_ns() - started) / (uint64_t)iterations));
 

@@ -31,6 +31,9 @@ enum Command {
 
 fn main() -> ExitCode {
     quiet_panics();
+    // WASI-NN glue errors become nn.error events (see wasmhost_nn::GlueErrors);
+    // wasmhost itself logs through slog, so this is the only subscriber.
+    let _ = tracing::subscriber::set_global_default(wasmhost::GlueErrors);
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),

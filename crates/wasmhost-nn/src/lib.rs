@@ -12,7 +12,8 @@
 //!
 //! The guest-facing ABI is wasmtime-wasi-nn's own witx glue
 //! ([`wasmtime_wasi_nn::witx::add_to_linker`]); this crate adds no host
-//! functions of its own.
+//! functions of its own. The errors that glue finds itself reach the
+//! instance's log through `tracing` ([`GlueErrors`], [`observe_glue`]).
 //!
 //! ```
 //! use wasmhost_nn::TractBackend;
@@ -24,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+mod glue;
 mod host;
 mod log;
 mod observe;
@@ -33,6 +35,7 @@ mod tract;
 
 use std::path::PathBuf;
 
+pub use glue::{observe_glue, GlueErrors};
 pub use host::{NamedGraph, NnBackendKind, NnConfig, NnHost};
 pub use observe::{NnEvent, NnObserver};
 pub use tract::TractBackend;

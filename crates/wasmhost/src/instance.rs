@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::future::Either;
 use futures_util::FutureExt;
 use uuid::Uuid;
-use wasmhost_nn::{NnHost, WasiNnCtx};
+use wasmhost_nn::{observe_glue, NnHost, WasiNnCtx};
 use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LogCounters, LogSender, Stream};
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -227,17 +228,22 @@ impl Host {
             _ => Ok(UpdateDeadline::Yield(1)),
         });
 
-        // A panic in a host function must end this instance only.
-        let call = AssertUnwindSafe(async {
+        let body = async {
             let instance = module.pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
             // The export exists (checked above); a wrong signature is an error here.
             let func = instance
                 .get_typed_func::<(), ()>(&mut store, entry)
                 .map_err(|e| RunError::Instantiate(format!("{entry}: {}", one_line(&e))))?;
             Ok::<_, RunError>(func.call_async(&mut store, ()).await)
-        })
-        .catch_unwind()
-        .await;
+        };
+        // Errors wasmtime-wasi-nn's glue finds itself reach this instance's
+        // log through `tracing` while the instance is polled.
+        let body = match self.nn.is_some() && module.imports_nn {
+            true => Either::Left(observe_glue(log.clone(), body)),
+            false => Either::Right(body),
+        };
+        // A panic in a host function must end this instance only.
+        let call = AssertUnwindSafe(body).catch_unwind().await;
         let duration = started.elapsed();
         // Whatever happened, the guest can write no more: its last partial
         // lines are emitted before the events that close its log.

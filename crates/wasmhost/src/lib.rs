@@ -48,4 +48,4 @@ pub use limits::{LimitHit, Limits};
 pub use module::{CompileSource, LoadOptions, LoadedModule};
 pub use trace::TraceParent;
 pub use wasmhost_detect::{Lang, Origin};
-pub use wasmhost_nn::{NamedGraph, NnBackendKind, NnConfig};
+pub use wasmhost_nn::{GlueErrors, NamedGraph, NnBackendKind, NnConfig};

@@ -57,6 +57,9 @@ pub struct LoadedModule {
     pub(crate) compile_source: CompileSource,
     pub(crate) compile_time: Duration,
     pub(crate) start_fields: Vec<(&'static str, FieldValue)>,
+    /// Whether it imports WASI-NN: only then are its instances' polls
+    /// watched for the NN glue's errors.
+    pub(crate) imports_nn: bool,
     pub(crate) pre: InstancePre<InstanceState>,
 }
 
@@ -146,6 +149,7 @@ impl Host {
             .linker
             .instantiate_pre(&module)
             .map_err(|e| LoadError::Link { path: path.to_owned(), reason: one_line(&e) })?;
+        let imports_nn = module.imports().any(|import| import.module() == "wasi_ephemeral_nn");
         // What every instance's `instance.start` event says of the module:
         // the same for all of them, so built here once, not per instance.
         let start_fields = vec![
@@ -168,6 +172,7 @@ impl Host {
             compile_source,
             compile_time,
             start_fields,
+            imports_nn,
             pre,
         })
     }
