@@ -56,6 +56,8 @@ run: build guests
 
 test: toolchains guests suites
 	$(CARGO) test --release --workspace
+	@# wasmhost-nn alone, as a library embedder builds it: without the ort feature.
+	$(CARGO) test --release -p wasmhost-nn --lib
 
 build:
 	$(CARGO) build --release -p wasmhost-cli

@@ -198,12 +198,25 @@ fn preloaded_graphs_open_by_name() {
 fn a_graph_that_does_not_preload_stops_the_host_with_a_clear_error() {
     let junk = tempfile::tempdir().unwrap();
     std::fs::write(junk.path().join("model.onnx"), b"\x08\x07garbage, not protobuf").unwrap();
-    for spec in [format!("onnx::{}", junk.path().display()), "onnx::/nonexistent/dir".into(), "no-encoding".into(), "tensorflow::/x".into()] {
-        let out = wasmhost().args(["run", "--nn-graph", &spec]).arg(guest("c/hello")).output().unwrap();
-        assert_ne!(out.status.code(), Some(0), "{spec}");
+    // A second graph named `mlp`: names must be unique.
+    let twin = tempfile::tempdir().unwrap();
+    std::fs::create_dir(twin.path().join("mlp")).unwrap();
+    std::fs::copy(models().join("mlp/model.onnx"), twin.path().join("mlp/model.onnx")).unwrap();
+    let mlp = format!("onnx::{}", models().join("mlp").display());
+    let specs: [(&[String], &str); 5] = [
+        (&[format!("onnx::{}", junk.path().display())], "the ONNX model does not load"),
+        (&["onnx::/nonexistent/dir".into()], "model.onnx: No such file"),
+        (&["no-encoding".into()], "is not ENCODING::DIR"),
+        (&["tensorflow::/x".into()], "the tract backend serves onnx, not tensorflow"),
+        (&[mlp, format!("onnx::{}", twin.path().join("mlp").display())], "a graph named \"mlp\" is already preloaded"),
+    ];
+    for (spec, says) in specs {
+        let flags: Vec<String> = spec.iter().flat_map(|s| ["--nn-graph".to_owned(), s.clone()]).collect();
+        let out = wasmhost().arg("run").args(&flags).arg(guest("c/hello")).output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{spec:?}");
         let stderr = text(&out.stderr);
-        assert!(stderr.contains("wasmhost: error") || stderr.contains("error: invalid value"), "{spec}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{spec}: {stderr}");
+        assert!(stderr.contains(says), "{spec:?}: {stderr}");
+        assert!(!stderr.contains("panic"), "{spec:?}: {stderr}");
     }
 }
 

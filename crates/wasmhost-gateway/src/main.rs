@@ -30,6 +30,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // WASI-NN errors found by wasmtime-wasi-nn's glue become nn.error lines of
+    // the instance; a gateway with a tracing subscriber of its own skips this.
+    let _ = tracing::subscriber::set_global_default(wasmhost::GlueErrors);
     let host = Arc::new(Host::new(HostConfig { pooling: Some(Pooling::default()), ..HostConfig::default() })?);
     let mut routes = Vec::new();
     for spec in &args.routes {

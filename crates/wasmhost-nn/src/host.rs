@@ -33,14 +33,17 @@ impl NnBackendKind {
         }
     }
 
-    fn backend(self) -> Backend {
+    /// A maker of fresh backends of this kind, or why this build has none.
+    fn maker(self) -> Result<fn() -> Backend, NnError> {
         match self {
-            NnBackendKind::Tract => Backend::from(TractBackend),
+            NnBackendKind::Tract => Ok(|| Backend::from(TractBackend)),
             #[cfg(feature = "ort")]
-            NnBackendKind::Ort => Backend::from(wasmtime_wasi_nn::backend::onnx::OnnxBackend::default()),
-            // NnHost::new refuses Ort when the feature is off.
+            NnBackendKind::Ort => {
+                crate::ort::init()?;
+                Ok(|| Backend::from(wasmtime_wasi_nn::backend::onnx::OnnxBackend::default()))
+            }
             #[cfg(not(feature = "ort"))]
-            NnBackendKind::Ort => Backend::from(TractBackend),
+            NnBackendKind::Ort => Err(NnError::OrtNotBuilt),
         }
     }
 }
@@ -114,31 +117,24 @@ pub struct NnConfig {
 /// ```
 pub struct NnHost {
     kind: NnBackendKind,
+    make_backend: fn() -> Backend,
     preloaded: Arc<HashMap<String, PreloadedGraph>>,
 }
 
 impl NnHost {
-    /// Checks the backend is usable (onnxruntime is present, for `ort`) and
-    /// preloads the named graphs.
+    /// Checks the backend is usable (built in; onnxruntime present, for
+    /// `ort`) and preloads the named graphs.
     pub fn new(config: &NnConfig) -> Result<NnHost, NnError> {
-        match config.backend {
-            NnBackendKind::Tract => {}
-            #[cfg(feature = "ort")]
-            NnBackendKind::Ort => {
-                crate::ort::init()?;
-            }
-            #[cfg(not(feature = "ort"))]
-            NnBackendKind::Ort => return Err(NnError::OrtNotBuilt),
-        }
+        let make_backend = config.backend.maker()?;
         let mut preloaded = HashMap::new();
-        let mut backend = config.backend.backend();
+        let mut backend = make_backend();
         for spec in &config.graphs {
             let (name, graph) = preload(config.backend, &mut backend, spec)?;
             if preloaded.insert(name.clone(), graph).is_some() {
                 return Err(NnError::Graph { dir: spec.dir.clone(), message: format!("a graph named {name:?} is already preloaded") });
             }
         }
-        Ok(NnHost { kind: config.backend, preloaded: Arc::new(preloaded) })
+        Ok(NnHost { kind: config.backend, make_backend, preloaded: Arc::new(preloaded) })
     }
 
     /// The backend in use.
@@ -150,7 +146,7 @@ impl NnHost {
     /// execution contexts, every call reported to `observer`.
     pub fn context(&self, observer: Arc<dyn NnObserver>) -> WasiNnCtx {
         let name = self.kind.as_str();
-        let backend = ObservedBackend::new(self.kind.backend(), name, observer.clone());
+        let backend = ObservedBackend::new((self.make_backend)(), name, observer.clone());
         let registry = ObservedRegistry::new(self.preloaded.clone(), name, observer);
         WasiNnCtx::new([Backend::from(backend)], Registry::from(registry))
     }
@@ -171,4 +167,27 @@ fn preload(kind: NnBackendKind, backend: &mut Backend, spec: &NamedGraph) -> Res
 
 fn graph_name(dir: &Path) -> Option<String> {
     dir.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(not(feature = "ort"))]
+    #[test]
+    fn ort_needs_the_feature() {
+        let config = NnConfig { backend: NnBackendKind::Ort, graphs: Vec::new() };
+        assert!(matches!(NnHost::new(&config), Err(NnError::OrtNotBuilt)));
+    }
+
+    #[test]
+    fn graphs_need_an_encoding_this_backend_serves_and_a_model() {
+        let dir = std::env::temp_dir();
+        let wrong = NamedGraph { encoding: "openvino".into(), dir: dir.clone() };
+        let error = NnHost::new(&NnConfig { graphs: vec![wrong], ..NnConfig::default() }).err().unwrap();
+        assert!(error.to_string().contains("the tract backend serves onnx, not openvino"), "{error}");
+        let empty = NamedGraph { encoding: "onnx".into(), dir: dir.join("wasmhost-nn-no-such-dir") };
+        let error = NnHost::new(&NnConfig { graphs: vec![empty], ..NnConfig::default() }).err().unwrap();
+        assert!(error.to_string().contains("model.onnx"), "{error}");
+    }
 }
