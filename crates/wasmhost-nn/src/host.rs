@@ -118,7 +118,7 @@ pub struct NnConfig {
 pub struct NnHost {
     kind: NnBackendKind,
     make_backend: fn() -> Backend,
-    preloaded: Arc<HashMap<String, PreloadedGraph>>,
+    preloaded: HashMap<String, PreloadedGraph>,
 }
 
 impl NnHost {
@@ -134,7 +134,7 @@ impl NnHost {
                 return Err(NnError::Graph { dir: spec.dir.clone(), message: format!("a graph named {name:?} is already preloaded") });
             }
         }
-        Ok(NnHost { kind: config.backend, make_backend, preloaded: Arc::new(preloaded) })
+        Ok(NnHost { kind: config.backend, make_backend, preloaded })
     }
 
     /// The backend in use.
@@ -147,7 +147,7 @@ impl NnHost {
     pub fn context(&self, observer: Arc<dyn NnObserver>) -> WasiNnCtx {
         let name = self.kind.as_str();
         let backend = ObservedBackend::new((self.make_backend)(), name, observer.clone());
-        let registry = ObservedRegistry::new(self.preloaded.clone(), name, observer);
+        let registry = ObservedRegistry::new(&self.preloaded, name, observer);
         WasiNnCtx::new([Backend::from(backend)], Registry::from(registry))
     }
 }

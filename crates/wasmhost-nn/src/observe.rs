@@ -181,37 +181,40 @@ pub(crate) struct PreloadedGraph {
     pub(crate) model_bytes: u64,
 }
 
-/// One instance's view of the host's preloaded graphs: each `load_by_name`
-/// is reported, hit or miss, and its contexts report to the instance.
+/// One instance's view of the host's preloaded graphs: each lookup (the
+/// witx glue's `load_by_name`, the wit glue's too) is reported, hit or miss,
+/// and the contexts made from the graphs report to the instance.
 pub(crate) struct ObservedRegistry {
-    preloaded: Arc<HashMap<String, PreloadedGraph>>,
-    /// The graphs this instance opened, wrapped for its observer.
-    opened: HashMap<String, Graph>,
+    /// The host's graphs, each wrapped for this instance's observer.
+    graphs: HashMap<String, PreloadedGraph>,
     backend: &'static str,
     observer: Arc<dyn NnObserver>,
 }
 
 impl ObservedRegistry {
-    pub(crate) fn new(preloaded: Arc<HashMap<String, PreloadedGraph>>, backend: &'static str, observer: Arc<dyn NnObserver>) -> Self {
-        ObservedRegistry { preloaded, opened: HashMap::new(), backend, observer }
+    pub(crate) fn new(preloaded: &HashMap<String, PreloadedGraph>, backend: &'static str, observer: Arc<dyn NnObserver>) -> Self {
+        let graphs = preloaded
+            .iter()
+            .map(|(name, p)| {
+                let graph = observed_graph(p.graph.clone(), backend, observer.clone());
+                (name.clone(), PreloadedGraph { graph, ..p.clone() })
+            })
+            .collect();
+        ObservedRegistry { graphs, backend, observer }
     }
-}
 
-impl GraphRegistry for ObservedRegistry {
-    fn get(&self, name: &str) -> Option<&Graph> {
-        self.opened.get(name).or_else(|| self.preloaded.get(name).map(|p| &p.graph))
-    }
-
-    fn get_mut(&mut self, name: &str) -> Option<&mut Graph> {
-        let Some(preloaded) = self.preloaded.get(name) else {
-            let mut known: Vec<&str> = self.preloaded.keys().map(String::as_str).collect();
+    /// Reports the lookup of `name`: `nn.load` for a preloaded graph, else
+    /// `nn.error` listing the names there are.
+    fn report(&self, name: &str) {
+        let Some(preloaded) = self.graphs.get(name) else {
+            let mut known: Vec<&str> = self.graphs.keys().map(String::as_str).collect();
             known.sort_unstable();
             let message = match known.is_empty() {
                 true => format!("no graph named {name:?}: none is preloaded (--nn-graph)"),
                 false => format!("no graph named {name:?}; preloaded: {}", known.join(", ")),
             };
             self.observer.nn_event(NnEvent::Error { call: "load_by_name", message });
-            return None;
+            return;
         };
         self.observer.nn_event(NnEvent::Load {
             backend: self.backend,
@@ -221,8 +224,18 @@ impl GraphRegistry for ObservedRegistry {
             graph: Some(name.to_owned()),
             duration: Duration::ZERO,
         });
-        let (backend, observer) = (self.backend, self.observer.clone());
-        Some(self.opened.entry(name.to_owned()).or_insert_with(|| observed_graph(preloaded.graph.clone(), backend, observer)))
+    }
+}
+
+impl GraphRegistry for ObservedRegistry {
+    fn get(&self, name: &str) -> Option<&Graph> {
+        self.report(name);
+        self.graphs.get(name).map(|p| &p.graph)
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut Graph> {
+        self.report(name);
+        self.graphs.get_mut(name).map(|p| &mut p.graph)
     }
 }
 
