@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::*;
 use serde_json::Value;
@@ -59,18 +59,27 @@ fn assert_close(got: &[Vec<f64>], case: &Value, what: &str) {
     }
 }
 
-/// Runs an NN guest with the models directory mounted at /nn.
-fn run_nn(extra: &[&str], guest_name: &str, guest_args: &[String]) -> (Output, Vec<Value>) {
-    let dir = format!("{}::/nn", models().display());
-    let guest_path = guest(guest_name);
-    let mut args: Vec<String> = vec!["run".into(), "--log-format".into(), "json".into(), "--dir".into(), dir];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push(guest_path.display().to_string());
-    args.extend(guest_args.iter().cloned());
-    let out = wasmhost().args(&args).env_remove("ORT_DYLIB_PATH").output().expect("running wasmhost");
+/// `wasmhost run` of an NN guest, JSON logs, the models directory mounted at /nn.
+fn nn_command(extra: &[&str], guest_name: &str, guest_args: &[String]) -> Command {
+    let mut cmd = wasmhost();
+    cmd.args(["run", "--log-format", "json", "--dir", &format!("{}::/nn", models().display())])
+        .args(extra)
+        .arg(guest(guest_name))
+        .args(guest_args)
+        .env_remove("ORT_DYLIB_PATH");
+    cmd
+}
+
+/// Runs it; its stderr must be schema-valid JSON lines.
+fn run_logged(mut cmd: Command) -> (Output, Vec<Value>) {
+    let out = cmd.output().expect("running wasmhost");
     let lines = json_lines(&out.stderr);
     assert_schema_valid(&lines);
     (out, lines)
+}
+
+fn run_nn(extra: &[&str], guest_name: &str, guest_args: &[String]) -> (Output, Vec<Value>) {
+    run_logged(nn_command(extra, guest_name, guest_args))
 }
 
 fn case_args(case: &Value, model: &str) -> Vec<String> {
@@ -141,15 +150,11 @@ fn ort_backend_agrees_with_numpy_too() {
     let library = onnxruntime_library();
     for case in cases() {
         let model = format!("file:/nn/{}/model.onnx", case["model"].as_str().unwrap());
-        let dir = format!("{}::/nn", models().display());
-        let mut args = vec!["run".to_owned(), "--log-format".into(), "json".into(), "--nn-backend".into(), "ort".into()];
-        args.extend(["--dir".to_owned(), dir, guest("c/nn").display().to_string()]);
-        args.extend(case_args(&case, &model));
-        let out = wasmhost().args(&args).env("ORT_DYLIB_PATH", &library).output().expect("running wasmhost");
+        let mut cmd = nn_command(&["--nn-backend", "ort"], "c/nn", &case_args(&case, &model));
+        cmd.env("ORT_DYLIB_PATH", &library);
+        let (out, lines) = run_logged(cmd);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         assert_close(&outputs(&out.stdout), &case, &format!("ort {model}"));
-        let lines = json_lines(&out.stderr);
-        assert_schema_valid(&lines);
         assert_eq!(events(&lines, "nn.compute")[0]["backend"], "ort");
     }
 }
@@ -322,14 +327,8 @@ fn nn_can_be_left_out() {
 
 #[test]
 fn a_bad_guest_pointer_ends_the_instance_with_one_line_not_a_backtrace() {
-    let dir = format!("{}::/nn", models().display());
-    let out = wasmhost()
-        .args(["run", "--log-format", "json", "--dir", &dir])
-        .arg(guest("c/nn"))
-        .args(["file:/nn/mlp/model.onnx", "1x4=1,2,3,4", "--bad-pointer"])
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .unwrap();
+    let args = ["file:/nn/mlp/model.onnx".to_owned(), "1x4=1,2,3,4".into(), "--bad-pointer".into()];
+    let out = nn_command(&[], "c/nn", &args).env("RUST_BACKTRACE", "1").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     let (json, other): (Vec<&str>, Vec<&str>) = stderr.lines().partition(|l| l.starts_with('{'));

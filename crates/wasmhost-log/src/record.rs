@@ -161,6 +161,20 @@ pub enum FieldValue {
     Bool(bool),
 }
 
+impl FieldValue {
+    /// A duration as the log format writes it: milliseconds, as a float
+    /// (the `*_ms` fields).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wasmhost_log::FieldValue;
+    /// assert_eq!(FieldValue::millis(Duration::from_micros(1500)), FieldValue::F64(1.5));
+    /// ```
+    pub fn millis(duration: std::time::Duration) -> FieldValue {
+        FieldValue::F64(duration.as_secs_f64() * 1000.0)
+    }
+}
+
 impl From<String> for FieldValue {
     fn from(v: String) -> Self {
         FieldValue::Str(v)

@@ -15,7 +15,6 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -54,10 +53,7 @@ pub async fn observe_glue<F: Future>(observer: Arc<dyn NnObserver>, future: F) -
     let mut future = std::pin::pin!(future);
     std::future::poll_fn(|cx| {
         let _current = Current::set(observer.clone());
-        match future.as_mut().poll(cx) {
-            Poll::Ready(output) => Poll::Ready(output),
-            Poll::Pending => Poll::Pending,
-        }
+        future.as_mut().poll(cx)
     })
     .await
 }

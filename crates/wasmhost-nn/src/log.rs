@@ -3,7 +3,6 @@
 //! own output does.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use wasmhost_log::{lock, FieldValue, InstanceLog, Level};
 
@@ -11,7 +10,6 @@ use crate::{NnEvent, NnObserver};
 
 impl NnObserver for Mutex<InstanceLog> {
     fn nn_event(&self, event: NnEvent) {
-        let ms = |d: Duration| FieldValue::F64(d.as_secs_f64() * 1000.0);
         let mut log = lock(self);
         match event {
             NnEvent::Load { backend, encoding, target, model_bytes, graph, duration } => {
@@ -24,7 +22,7 @@ impl NnObserver for Mutex<InstanceLog> {
                     ("encoding", encoding.into()),
                     ("target", target.into()),
                     ("model_bytes", FieldValue::U64(model_bytes)),
-                    ("duration_ms", ms(duration)),
+                    ("duration_ms", FieldValue::millis(duration)),
                 ];
                 if let Some(name) = graph {
                     fields.push(("graph", name.into()));
@@ -35,13 +33,13 @@ impl NnObserver for Mutex<InstanceLog> {
                 Level::Info,
                 "nn.init",
                 format!("execution context ready on {backend}"),
-                vec![("backend", backend.into()), ("duration_ms", ms(duration))],
+                vec![("backend", backend.into()), ("duration_ms", FieldValue::millis(duration))],
             ),
             NnEvent::Compute { backend, duration } => log.event(
                 Level::Debug,
                 "nn.compute",
                 format!("inference on {backend} took {:.3} ms", duration.as_secs_f64() * 1000.0),
-                vec![("backend", backend.into()), ("duration_ms", ms(duration))],
+                vec![("backend", backend.into()), ("duration_ms", FieldValue::millis(duration))],
             ),
             NnEvent::Error { call, message } => log.event(
                 Level::Error,

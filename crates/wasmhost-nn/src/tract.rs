@@ -74,14 +74,14 @@ impl BackendFromDir for TractBackend {
 /// A parsed, optimised model, shared by every execution context made from it.
 struct TractGraph {
     model: Arc<TypedRunnableModel>,
-    inputs: Vec<Port>,
-    outputs: Vec<Port>,
+    ports: Arc<Ports>,
 }
 
-/// One input or output of a model: its name and what it holds.
-struct Port {
-    name: String,
-    fact: TypedFact,
+/// What a model takes and gives: its inputs (name and fact, to check
+/// tensors against) and its outputs' names.
+struct Ports {
+    inputs: Vec<(String, TypedFact)>,
+    outputs: Vec<String>,
 }
 
 impl TractGraph {
@@ -99,18 +99,16 @@ impl TractGraph {
             Err(_) => return Err(backend_error("the ONNX model does not load: tract panicked".into())),
         };
         let typed = model.model();
-        let ports = |outlets: &[tract_onnx::prelude::OutletId]| -> Result<Vec<Port>, BackendError> {
-            outlets
-                .iter()
-                .map(|outlet| {
-                    let fact = typed.outlet_fact(*outlet).map_err(|e| backend_error(format!("{e:#}")))?.clone();
-                    Ok(Port { name: typed.node(outlet.node).name.clone(), fact })
-                })
-                .collect()
-        };
-        let inputs = ports(typed.input_outlets().map_err(|e| backend_error(format!("{e:#}")))?)?;
-        let outputs = ports(typed.output_outlets().map_err(|e| backend_error(format!("{e:#}")))?)?;
-        Ok(TractGraph { model, inputs, outputs })
+        let tract_error = |e: tract_onnx::prelude::TractError| backend_error(format!("{e:#}"));
+        let name = |outlet: &tract_onnx::prelude::OutletId| typed.node(outlet.node).name.clone();
+        let inputs = typed
+            .input_outlets()
+            .map_err(tract_error)?
+            .iter()
+            .map(|outlet| Ok((name(outlet), typed.outlet_fact(*outlet).map_err(tract_error)?.clone())))
+            .collect::<Result<_, BackendError>>()?;
+        let outputs = typed.output_outlets().map_err(tract_error)?.iter().map(name).collect();
+        Ok(TractGraph { model, ports: Arc::new(Ports { inputs, outputs }) })
     }
 }
 
@@ -118,9 +116,8 @@ impl BackendGraph for TractGraph {
     fn init_execution_context(&self) -> Result<ExecutionContext, BackendError> {
         let context = TractContext {
             model: self.model.clone(),
-            inputs: self.inputs.iter().map(|p| (p.name.clone(), p.fact.clone())).collect(),
-            output_names: self.outputs.iter().map(|p| p.name.clone()).collect(),
-            set: vec![None; self.inputs.len()],
+            ports: self.ports.clone(),
+            set: vec![None; self.ports.inputs.len()],
             results: Vec::new(),
         };
         Ok(ExecutionContext::from(Box::new(context) as Box<dyn BackendExecutionContext>))
@@ -130,32 +127,25 @@ impl BackendGraph for TractGraph {
 /// The inputs a guest has set and the outputs of its last `compute`.
 struct TractContext {
     model: Arc<TypedRunnableModel>,
-    inputs: Vec<(String, TypedFact)>,
-    output_names: Vec<String>,
+    ports: Arc<Ports>,
     set: Vec<Option<TValue>>,
     results: Vec<TValue>,
 }
 
+/// The position `id` names among a model's inputs or outputs (`kind`).
+fn port_index<'a>(id: &Id, mut names: impl ExactSizeIterator<Item = &'a str>, kind: &str) -> Result<usize, BackendError> {
+    let count = names.len();
+    let found = match id {
+        Id::Index(i) => usize::try_from(*i).ok().filter(|i| *i < count),
+        Id::Name(name) => names.position(|n| n == name),
+    };
+    found.ok_or_else(|| backend_error(format!("the model has no {kind} {id:?}; it has {count}")))
+}
+
 impl TractContext {
-    fn input_index(&self, id: &Id) -> Result<usize, BackendError> {
-        let found = match id {
-            Id::Index(i) => usize::try_from(*i).ok().filter(|i| *i < self.inputs.len()),
-            Id::Name(name) => self.inputs.iter().position(|(n, _)| n == name),
-        };
-        found.ok_or_else(|| backend_error(format!("the model has no input {id:?}; it has {}", self.inputs.len())))
-    }
-
-    fn output_index(&self, id: &Id) -> Result<usize, BackendError> {
-        let found = match id {
-            Id::Index(i) => usize::try_from(*i).ok().filter(|i| *i < self.output_names.len()),
-            Id::Name(name) => self.output_names.iter().position(|n| n == name),
-        };
-        found.ok_or_else(|| backend_error(format!("the model has no output {id:?}; it has {}", self.output_names.len())))
-    }
-
     fn run(&mut self) -> Result<(), BackendError> {
         let mut inputs = tvec![];
-        for (slot, (name, _)) in self.set.iter().zip(&self.inputs) {
+        for (slot, (name, _)) in self.set.iter().zip(&self.ports.inputs) {
             let value = slot.clone().ok_or_else(|| backend_error(format!("input {name:?} was not set before compute")))?;
             inputs.push(value);
         }
@@ -172,8 +162,8 @@ impl TractContext {
 
 impl BackendExecutionContext for TractContext {
     fn set_input(&mut self, id: Id, tensor: &Tensor) -> Result<(), BackendError> {
-        let index = self.input_index(&id)?;
-        let (name, fact) = &self.inputs[index];
+        let index = port_index(&id, self.ports.inputs.iter().map(|(n, _)| n.as_str()), "input")?;
+        let (name, fact) = &self.ports.inputs[index];
         let value = to_tract(tensor, fact).map_err(|e| backend_error(format!("input {index} ({name}): {e}")))?;
         self.set[index] = Some(value.into());
         Ok(())
@@ -189,13 +179,13 @@ impl BackendExecutionContext for TractContext {
         }
         self.run()?;
         let outputs = (0..self.results.len())
-            .map(|i| Ok(NamedTensor { name: self.output_names[i].clone(), tensor: self.get_output(Id::Index(i as u32))? }))
+            .map(|i| Ok(NamedTensor { name: self.ports.outputs[i].clone(), tensor: self.get_output(Id::Index(i as u32))? }))
             .collect::<Result<_, BackendError>>()?;
         Ok(Some(outputs))
     }
 
     fn get_output(&mut self, id: Id) -> Result<Tensor, BackendError> {
-        let index = self.output_index(&id)?;
+        let index = port_index(&id, self.ports.outputs.iter().map(String::as_str), "output")?;
         let value = self.results.get(index).ok_or_else(|| backend_error("get_output before compute".into()))?;
         from_tract(value)
     }

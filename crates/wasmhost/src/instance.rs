@@ -238,7 +238,8 @@ impl Host {
         };
         // Errors wasmtime-wasi-nn's glue finds itself reach this instance's
         // log through `tracing` while the instance is polled.
-        let body = match self.nn.is_some() && module.imports_nn {
+        // (A module that imports WASI-NN only links on a host that has it.)
+        let body = match module.imports_nn {
             true => Either::Left(observe_glue(log.clone(), body)),
             false => Either::Right(body),
         };
@@ -282,7 +283,6 @@ impl Host {
 
 fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration: Duration, fuel_used: Option<u64>) {
     let mut log = lock(log);
-    let ms = |d: Duration| FieldValue::F64(d.as_secs_f64() * 1000.0);
     match ended {
         Ended::Exit => {}
         Ended::Trap { code, message, backtrace } => {
@@ -296,7 +296,7 @@ fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration:
             Level::Error,
             "instance.timeout",
             format!("stopped after {:.0} ms: the timeout is {} ms", duration.as_secs_f64() * 1000.0, limit.as_millis()),
-            vec![("timeout_ms", ms(*limit)), ("elapsed_ms", ms(duration))],
+            vec![("timeout_ms", FieldValue::millis(*limit)), ("elapsed_ms", FieldValue::millis(duration))],
         ),
         Ended::Limit(LimitHit::OutOfFuel { limit }) => log.event(
             Level::Error,
@@ -308,7 +308,7 @@ fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration:
         Ended::Stopped => log.event(Level::Warn, "instance.stopped", "stopped: the host is shutting down".into(), Vec::new()),
         Ended::Error { message } => log.event(Level::Error, "instance.error", message.clone(), Vec::new()),
     }
-    let mut fields = vec![("exit_code", FieldValue::from(exit_code)), ("duration_ms", ms(duration))];
+    let mut fields = vec![("exit_code", FieldValue::from(exit_code)), ("duration_ms", FieldValue::millis(duration))];
     if let Some(fuel) = fuel_used {
         fields.push(("fuel_used", FieldValue::U64(fuel)));
     }
@@ -355,7 +355,7 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
 fn start_fields(module: &LoadedModule, limits: &Limits) -> Vec<(&'static str, FieldValue)> {
     let mut fields = module.start_fields.clone();
     if let Some(t) = limits.timeout {
-        fields.push(("timeout_ms", FieldValue::F64(t.as_secs_f64() * 1000.0)));
+        fields.push(("timeout_ms", FieldValue::millis(t)));
     }
     if let Some(f) = limits.fuel {
         fields.push(("fuel_limit", FieldValue::U64(f)));

@@ -160,7 +160,7 @@ impl Host {
             ("lang_confidence", lang.confidence.into()),
             ("lang_evidence", detection.evidence_summary().into()),
             ("compile", compile_source.as_str().into()),
-            ("compile_ms", (compile_time.as_secs_f64() * 1000.0).into()),
+            ("compile_ms", FieldValue::millis(compile_time)),
         ];
         Ok(LoadedModule {
             path: path.to_owned(),
