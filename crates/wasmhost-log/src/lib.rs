@@ -48,6 +48,6 @@ pub use instance_log::{lock, InstanceLog, LogCounters};
 pub use pipeline::{GraceExceeded, LogSender, Pipeline, PipelineClosed, PipelineReport, Policy, SinkReport, SinkSpec};
 pub use rotate::RotatingFile;
 pub use router::{Route, RouteError, Router};
-pub use record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
+pub use record::{FieldValue, InstanceContext, Level, LogRecord, Stream, DEFAULT_STREAM_LABELS, RESERVED_KEYS};
 pub use sink::{Sink, WriterSink};
 pub use time::rfc3339_nanos;

@@ -81,11 +81,25 @@ pub struct InstanceContext {
     pub labels: Vec<(String, String)>,
 }
 
-/// Keys the format writes itself; labels may not reuse them.
-pub(crate) const RESERVED_KEYS: &[&str] = &[
+/// Keys the format writes itself; labels (and fields lifted from a guest's own
+/// log line) may not reuse them.
+pub const RESERVED_KEYS: &[&str] = &[
     "v", "ts", "level", "msg", "lang", "module", "wasm_instance_id", "task_id", "stream", "seq",
     "event", "continued", "invalid_utf8",
 ];
+
+/// The fields that are stream labels in Loki's data model when nothing else is
+/// configured: the few low-cardinality values that name a stream. Everything
+/// else in a line (`wasm_instance_id`, `seq`, `msg`, ...) is reached through a
+/// parser such as `| json`, as in Loki. One definition serves both the labels a
+/// Loki push sends and the labels `wasmhost logs` treats as a stream's, so a
+/// query answers the same on a file and in Loki.
+///
+/// ```
+/// assert!(wasmhost_log::DEFAULT_STREAM_LABELS.contains(&"lang"));
+/// assert!(!wasmhost_log::DEFAULT_STREAM_LABELS.contains(&"wasm_instance_id"));
+/// ```
+pub const DEFAULT_STREAM_LABELS: &[&str] = &["job", "lang", "module", "stream"];
 
 impl InstanceContext {
     /// A context with no task and no labels.
