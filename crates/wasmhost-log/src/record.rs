@@ -352,4 +352,13 @@ impl wasmhost_logql::LabelSource for LogRecord {
             }
         }
     }
+
+    /// Every field of the record's JSON line, for routes whose pipeline
+    /// rewrites labels (`| label_format`, `| drop`, …).
+    fn all_labels(&self) -> wasmhost_logql::Labels {
+        const OWN: [&str; 13] =
+            ["level", "msg", "lang", "module", "wasm_instance_id", "stream", "task_id", "seq", "event", "continued", "invalid_utf8", "v", "ts"];
+        let names = OWN.iter().copied().chain(self.fields.iter().map(|(k, _)| *k)).chain(self.ctx.labels.iter().map(|(k, _)| k.as_str()));
+        names.filter_map(|n| self.label(n).map(|v| (n.to_owned(), v.into_owned()))).collect()
+    }
 }

@@ -1,6 +1,7 @@
-//! Routes: which sinks a record goes to, decided by LogQL stream selectors
-//! with optional line and label filters over the record's own fields,
-//! compiled once.
+//! Routes: which sinks a record goes to, decided by LogQL log queries over
+//! the record's own fields (its selector sees every field, as the record's
+//! JSON line has them; line filters see `msg`), compiled once. A route may
+//! use any log-pipeline stage; metric queries are refused.
 
 use wasmhost_logql::{parse, LogQuery, ParseError, Query};
 
@@ -25,7 +26,7 @@ pub enum RouteError {
         /// Why.
         error: ParseError,
     },
-    /// A metric query, `| json` or `| line_format`.
+    /// A metric query.
     #[error("route {query:?}: {reason}")]
     NotRoutable {
         /// The query.
@@ -68,7 +69,6 @@ impl Router {
         let Query::Log(log) = parsed else {
             return Err(RouteError::NotRoutable { query: query.into(), reason: "a route is a log query, not a metric".into() });
         };
-        log.check_routable().map_err(|reason| RouteError::NotRoutable { query: query.into(), reason })?;
         self.routes.push(Route { query: log, sinks, continue_matching });
         Ok(self)
     }

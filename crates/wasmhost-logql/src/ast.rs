@@ -1,6 +1,22 @@
-//! The parsed form of a LogQL query.
+//! The parsed form of a LogQL query. Every node prints back as LogQL
+//! (`Display`, in `print.rs`), and `parse(print(ast)) == ast`.
 
 use std::time::Duration;
+
+/// A compiled regex that compares by its source text, so ASTs compare.
+#[derive(Debug, Clone)]
+pub struct Re {
+    /// The regex as written (Go RE2 syntax).
+    pub source: String,
+    /// Compiled for Rust, with Go's meanings of `\d`, `\w`, `\s`, `\b`.
+    pub regex: regex::Regex,
+}
+
+impl PartialEq for Re {
+    fn eq(&self, other: &Re) -> bool {
+        self.source == other.source && self.regex.as_str() == other.regex.as_str()
+    }
+}
 
 /// A comparison of a label with a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +31,7 @@ pub enum MatchOp {
     NotRe,
 }
 
-/// A comparison of a label with a number.
+/// A comparison of a label with a number, a duration or a byte size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumOp {
     /// `==` (or `=`)
@@ -33,42 +49,93 @@ pub enum NumOp {
 }
 
 /// `label op "value"`, compiled.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Matcher {
     /// The label.
     pub label: String,
     /// The comparison.
     pub op: MatchOp,
-    /// The value as written.
+    /// The value as written (unescaped).
     pub value: String,
-    /// For `=~` and `!~`: the anchored regex.
-    pub regex: Option<regex::Regex>,
+    /// For `=~` and `!~`: the anchored regex, with Go's RE2 class meanings.
+    pub regex: Option<Re>,
 }
 
-/// A line filter: `|= "x"`, `!= "x"`, `|~ "re"`, `!~ "re"`.
-#[derive(Debug, Clone)]
-pub struct LineFilter {
-    /// Keep lines that contain / match (`|=`, `|~`), or that do not.
-    pub keep_matching: bool,
-    /// The text, for `|=` and `!=`.
+/// What a line filter compares the line with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineOp {
+    /// `|=`: contains.
+    Contains,
+    /// `!=`: does not contain.
+    NotContains,
+    /// `|~`: the regex matches somewhere.
+    Match,
+    /// `!~`: the regex matches nowhere.
+    NotMatch,
+    /// `|>`: the pattern matches.
+    Pattern,
+    /// `!>`: the pattern does not match.
+    NotPattern,
+}
+
+/// One value of a line filter, compiled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineValue {
+    /// The text as written.
     pub text: String,
-    /// The regex, for `|~` and `!~` (unanchored, as in Loki).
-    pub regex: Option<regex::Regex>,
+    /// For `|~`/`!~`: the unanchored regex.
+    pub regex: Option<Re>,
+    /// For `|>`/`!>`: the pattern.
+    pub pattern: Option<crate::pattern::Pattern>,
+}
+
+/// A line filter: `|= "x"`, `!= "x" or "y"`, `|~ "re"`, `|> "<_> x <_>"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineFilter {
+    /// The comparison.
+    pub op: LineOp,
+    /// The values joined by `or` (Loki 3): a positive filter passes when
+    /// any matches, a negative one when none does.
+    pub values: Vec<LineValue>,
+}
+
+/// The unit a label filter's value is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A plain number: `> 10`.
+    Number,
+    /// A Go duration: `> 250ms` (compared in seconds).
+    Duration,
+    /// A byte size: `> 20MB` (compared in bytes).
+    Bytes,
 }
 
 /// A label filter expression after a `|`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum LabelFilter {
     /// A string comparison.
     Str(Matcher),
-    /// A numeric comparison.
+    /// A numeric, duration or bytes comparison.
     Num {
         /// The label.
         label: String,
         /// The comparison.
         op: NumOp,
-        /// The number.
+        /// The value in the unit's base (seconds, bytes).
         value: f64,
+        /// The value as written, for printing.
+        text: String,
+        /// How the label's value is read.
+        unit: Unit,
+    },
+    /// `label = ip("10.0.0.0/8")` (or `!=`).
+    Ip {
+        /// The label.
+        label: String,
+        /// `true` for `=`, `false` for `!=`.
+        equal: bool,
+        /// The address, range or CIDR as written.
+        spec: String,
     },
     /// Both.
     And(Box<LabelFilter>, Box<LabelFilter>),
@@ -76,21 +143,83 @@ pub enum LabelFilter {
     Or(Box<LabelFilter>, Box<LabelFilter>),
 }
 
+/// `| label_format` items.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelFormat {
+    /// `dst=src`: rename.
+    Rename {
+        /// The new name.
+        dst: String,
+        /// The label renamed.
+        src: String,
+    },
+    /// `dst="{{...}}"`: a template.
+    Template {
+        /// The label set.
+        dst: String,
+        /// The template.
+        template: crate::template::Template,
+    },
+}
+
+/// `| drop a, b="x"` and `| keep` items.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelName {
+    /// A plain name.
+    Name(String),
+    /// A name with a matcher: only when it matches.
+    Matcher(Matcher),
+}
+
+/// How `| unwrap` reads a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversion {
+    /// As a float.
+    Plain,
+    /// `duration(label)` / `duration_seconds(label)`: a Go duration, in seconds.
+    Duration,
+    /// `bytes(label)`: a byte size, in bytes.
+    Bytes,
+}
+
 /// One stage of a log pipeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
     /// A line filter.
     Line(LineFilter),
-    /// `| json`: the line's JSON fields become labels.
-    Json,
+    /// `| json` or `| json a="b.c", d`: fields become labels.
+    Json(Vec<(String, String)>),
+    /// `| logfmt [--strict] [--keep-empty] [a, b="c"]`.
+    Logfmt {
+        /// `--strict`: stop at the first malformed pair.
+        strict: bool,
+        /// `--keep-empty`: keep standalone keys as empty labels.
+        keep_empty: bool,
+        /// Extraction parameters.
+        params: Vec<(String, String)>,
+    },
+    /// `| regexp "(?P<name>...)"`.
+    Regexp(Re),
+    /// `| pattern "<a> - <b>"`.
+    Pattern(crate::pattern::Pattern),
+    /// `| unpack`: a promtail `pack`ed line.
+    Unpack,
     /// A label filter.
     Label(LabelFilter),
-    /// `| line_format "template"` with `{{.label}}` placeholders.
-    LineFormat(String),
+    /// `| line_format "template"`.
+    LineFormat(crate::template::Template),
+    /// `| label_format a=b, c="{{...}}"`.
+    LabelFormat(Vec<LabelFormat>),
+    /// `| drop a, b="x"`.
+    Drop(Vec<LabelName>),
+    /// `| keep a, b="x"`.
+    Keep(Vec<LabelName>),
+    /// `| decolorize`: strips ANSI colour sequences.
+    Decolorize,
 }
 
 /// A log query: a stream selector and a pipeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogQuery {
     /// The stream selector's matchers.
     pub selector: Vec<Matcher>,
@@ -112,12 +241,34 @@ pub enum Grouping {
 pub enum RangeFn {
     /// Lines in the range.
     CountOverTime,
-    /// Lines per second in the range.
+    /// Lines (or unwrapped values) per second.
     Rate,
+    /// A counter's per-second rate, from unwrapped values.
+    RateCounter,
     /// Bytes of the lines in the range.
     BytesOverTime,
     /// Bytes per second.
     BytesRate,
+    /// 1 when there is no line in the range.
+    AbsentOverTime,
+    /// Sum of unwrapped values.
+    SumOverTime,
+    /// Average of unwrapped values.
+    AvgOverTime,
+    /// Minimum of unwrapped values.
+    MinOverTime,
+    /// Maximum of unwrapped values.
+    MaxOverTime,
+    /// Population standard deviation of unwrapped values.
+    StddevOverTime,
+    /// Population variance of unwrapped values.
+    StdvarOverTime,
+    /// φ-quantile of unwrapped values.
+    QuantileOverTime,
+    /// The first unwrapped value.
+    FirstOverTime,
+    /// The last unwrapped value.
+    LastOverTime,
 }
 
 /// A vector aggregation over a metric query.
@@ -133,35 +284,140 @@ pub enum VectorFn {
     Max,
     /// `avg`
     Avg,
+    /// `stddev`
+    Stddev,
+    /// `stdvar`
+    Stdvar,
+    /// `topk(k, …)`
+    Topk,
+    /// `bottomk(k, …)`
+    Bottomk,
+    /// `sort`
+    Sort,
+    /// `sort_desc`
+    SortDesc,
+}
+
+/// A binary operator between metric expressions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `^`
+    Pow,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `and`
+    And,
+    /// `or`
+    Or,
+    /// `unless`
+    Unless,
+}
+
+/// `on (…)` / `ignoring (…)` and `group_left`/`group_right`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VectorMatching {
+    /// `Some(true, labels)`: `on`; `Some(false, labels)`: `ignoring`.
+    pub on: Option<(bool, Vec<String>)>,
+    /// `Some(true, …)`: `group_left (…)`; `Some(false, …)`: `group_right (…)`.
+    pub group: Option<(bool, Vec<String>)>,
+}
+
+/// An unwrap: which label becomes the sample value, then post-filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unwrap {
+    /// The label.
+    pub label: String,
+    /// How it is read.
+    pub conversion: Conversion,
+    /// Label filters after the unwrap (`| unwrap x | __error__=""`).
+    pub post_filters: Vec<LabelFilter>,
 }
 
 /// A metric query.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MetricQuery {
-    /// `count_over_time({…} | … [5m]) by (…)`.
+    /// `count_over_time({…} | … [5m] offset 1h)`, `quantile_over_time(0.9, … | unwrap x [5m]) by (…)`.
     Range {
         /// The function.
         func: RangeFn,
-        /// The log query it counts.
+        /// The parameter (quantile's φ).
+        param: Option<f64>,
+        /// The log query it reads.
         query: LogQuery,
+        /// The unwrap, for the `*_over_time` family.
+        unwrap: Option<Unwrap>,
         /// The range.
         range: Duration,
-        /// An optional grouping.
+        /// The offset.
+        offset: Option<Duration>,
+        /// An optional grouping (only where Loki allows one).
         grouping: Option<Grouping>,
     },
-    /// `sum by (…) (metric)`.
+    /// `sum by (…) (metric)`, `topk(3, metric)`.
     Vector {
         /// The function.
         func: VectorFn,
         /// The grouping (none: everything in one group).
         grouping: Option<Grouping>,
+        /// topk/bottomk's k.
+        param: Option<f64>,
         /// What it aggregates.
         inner: Box<MetricQuery>,
+    },
+    /// `a + on (x) b`, `a > bool 3`.
+    Binary {
+        /// The operator.
+        op: BinOp,
+        /// The `bool` modifier of comparisons.
+        bool_modifier: bool,
+        /// `on`/`ignoring`/`group_*`.
+        matching: VectorMatching,
+        /// Left side.
+        lhs: Box<MetricQuery>,
+        /// Right side.
+        rhs: Box<MetricQuery>,
+    },
+    /// A number.
+    Literal(f64),
+    /// `vector(1)`.
+    Vector1(f64),
+    /// `label_replace(v, "dst", "$1", "src", "re")`.
+    LabelReplace {
+        /// The input.
+        inner: Box<MetricQuery>,
+        /// The label set.
+        dst: String,
+        /// The replacement, with `$1`/`${name}`.
+        replacement: String,
+        /// The label read.
+        src: String,
+        /// The anchored regex.
+        regex: Re,
     },
 }
 
 /// A whole query.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Query {
     /// Lines.
     Log(LogQuery),

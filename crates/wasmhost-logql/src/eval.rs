@@ -1,66 +1,101 @@
-//! Evaluating a query over JSON lines.
-//!
-//! Stream labels are the line's own top-level fields (strings, numbers and
-//! booleans as text). `| json` adds every field, nested ones flattened with
-//! `_` and names cleaned to `[A-Za-z0-9_]`, or sets `__error__` to
-//! `JSONParserErr` on a line that is not a JSON object. A missing label
-//! equals `""`, as in Loki.
+//! Running log pipelines over lines, with Loki's data model: a line's
+//! stream labels are only the configured low-cardinality set (taken from
+//! the line's top-level JSON fields of those names); everything else is
+//! reached through parsers (`| json`, `| logfmt`, …), exactly as in Loki.
+//! Parser and filter errors flag the line with `__error__` and
+//! `__error_details__` rather than dropping it, as Loki does.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-
-use serde_json::Value;
+use std::net::IpAddr;
 
 use crate::ast::*;
+use crate::json::{self, JVal};
 
 /// Labels of one line.
 pub type Labels = BTreeMap<String, String>;
+
+/// The label Loki flags errors with.
+pub const ERROR_LABEL: &str = "__error__";
+/// The label with the error's details.
+pub const ERROR_DETAILS_LABEL: &str = "__error_details__";
 
 /// Where label values come from: a parsed line's labels, or a log record's
 /// own fields, so routes and queries share one matcher.
 pub trait LabelSource {
     /// The value of `name`, or `None` when the line has no such label.
-    fn label(&self, name: &str) -> Option<std::borrow::Cow<'_, str>>;
+    fn label(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// Every label, for pipelines that rewrite labels.
+    fn all_labels(&self) -> Labels;
 }
 
 impl LabelSource for Labels {
-    fn label(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
-        self.get(name).map(|v| std::borrow::Cow::Borrowed(v.as_str()))
+    fn label(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(|v| Cow::Borrowed(v.as_str()))
+    }
+    fn all_labels(&self) -> Labels {
+        self.clone()
     }
 }
 
 impl Matcher {
-    /// Whether `labels` satisfy this matcher.
-    pub fn matches(&self, labels: &(impl LabelSource + ?Sized)) -> bool {
-        let value = labels.label(&self.label);
-        let value = value.as_deref().unwrap_or("");
+    /// Whether a label's value (missing: `""`) satisfies this matcher.
+    pub fn matches_value(&self, value: &str) -> bool {
         match self.op {
             MatchOp::Eq => value == self.value,
             MatchOp::Ne => value != self.value,
-            MatchOp::Re => self.regex.as_ref().is_some_and(|r| r.is_match(value)),
-            MatchOp::NotRe => !self.regex.as_ref().is_some_and(|r| r.is_match(value)),
+            MatchOp::Re => self.regex.as_ref().is_some_and(|r| r.regex.is_match(value)),
+            MatchOp::NotRe => !self.regex.as_ref().is_some_and(|r| r.regex.is_match(value)),
         }
+    }
+
+    /// Whether `labels` satisfy this matcher.
+    pub fn matches(&self, labels: &(impl LabelSource + ?Sized)) -> bool {
+        self.matches_value(labels.label(&self.label).as_deref().unwrap_or(""))
     }
 }
 
-impl LabelFilter {
-    /// Whether `labels` pass this filter.
-    pub fn matches(&self, labels: &(impl LabelSource + ?Sized)) -> bool {
-        match self {
-            LabelFilter::Str(m) => m.matches(labels),
-            LabelFilter::Num { label, op, value } => {
-                // A value that is not a number does not pass a numeric filter.
-                let Some(v) = labels.label(label).and_then(|v| v.trim().parse::<f64>().ok()) else { return false };
-                match op {
-                    NumOp::Eq => v == *value,
-                    NumOp::Ne => v != *value,
-                    NumOp::Gt => v > *value,
-                    NumOp::Ge => v >= *value,
-                    NumOp::Lt => v < *value,
-                    NumOp::Le => v <= *value,
-                }
+/// An `ip("…")` filter's address, range or CIDR.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IpSpec {
+    /// One address.
+    Addr(IpAddr),
+    /// `a-b`, inclusive.
+    Range(IpAddr, IpAddr),
+    /// `addr/bits`.
+    Cidr(IpAddr, u8),
+}
+
+impl IpSpec {
+    /// Parses Loki's `ip()` argument.
+    pub fn parse(spec: &str) -> Option<IpSpec> {
+        let spec = spec.trim();
+        if let Some((a, bits)) = spec.split_once('/') {
+            let a: IpAddr = a.trim().parse().ok()?;
+            let bits: u8 = bits.trim().parse().ok()?;
+            let max = if a.is_ipv4() { 32 } else { 128 };
+            return (bits <= max).then_some(IpSpec::Cidr(a, bits));
+        }
+        if let Some((a, b)) = spec.split_once('-') {
+            let (a, b): (IpAddr, IpAddr) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+            return (a.is_ipv4() == b.is_ipv4()).then_some(IpSpec::Range(a, b));
+        }
+        spec.parse().ok().map(IpSpec::Addr)
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32u32),
+            IpAddr::V6(v) => (u128::from(v), 128u32),
+        };
+        match *self {
+            IpSpec::Addr(a) => a == ip,
+            IpSpec::Range(a, b) => a.is_ipv4() == ip.is_ipv4() && bits(a).0 <= bits(ip).0 && bits(ip).0 <= bits(b).0,
+            IpSpec::Cidr(net, n) => {
+                let ((net, width), (ip, iw)) = (bits(net), bits(ip));
+                let shift = width - u32::from(n);
+                width == iw && (shift >= 128 || net >> shift == ip >> shift)
             }
-            LabelFilter::And(a, b) => a.matches(labels) && b.matches(labels),
-            LabelFilter::Or(a, b) => a.matches(labels) || b.matches(labels),
         }
     }
 }
@@ -76,135 +111,407 @@ pub struct Passed {
     pub ts: Option<i128>,
 }
 
+/// The state of one line going through a pipeline.
+struct LineState<'l> {
+    text: Cow<'l, str>,
+    labels: Labels,
+    /// The stream labels' names: a parsed label of the same name gets `_extracted`.
+    base: Vec<String>,
+    /// The parsed JSON of the original line, reused by `| json` while the text is unchanged.
+    parsed: Option<Result<Vec<(Cow<'l, str>, JVal<'l>)>, &'static str>>,
+    changed: bool,
+}
+
+impl LineState<'_> {
+    fn has_error(&self) -> bool {
+        self.labels.contains_key(ERROR_LABEL)
+    }
+    fn set_error(&mut self, kind: &str, details: String) {
+        if !self.has_error() {
+            self.labels.insert(ERROR_LABEL.into(), kind.into());
+            self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
+        }
+    }
+    /// Sets a parsed label, renamed `<name>_extracted` when a stream label has the name.
+    fn set_parsed(&mut self, name: &str, value: String) {
+        let mut key = name.to_owned();
+        if self.base.iter().any(|b| *b == key) {
+            key.push_str("_extracted");
+        }
+        self.labels.insert(key, value);
+    }
+}
+
 impl LogQuery {
-    /// Runs one line through the selector and the pipeline.
+    /// Runs one JSON line through the selector and the pipeline. Stream
+    /// labels are the line's top-level fields named in `stream_labels`.
     ///
     /// ```
-    /// let q = match wasmhost_logql::parse(r#"{lang="go"} |= "panic""#).unwrap() {
+    /// let q = match wasmhost_logql::parse(r#"{lang="go"} |= "panic" | json"#).unwrap() {
     ///     wasmhost_logql::Query::Log(q) => q,
     ///     _ => unreachable!(),
     /// };
-    /// assert!(q.run(r#"{"lang":"go","msg":"panic: boom"}"#).is_some());
-    /// assert!(q.run(r#"{"lang":"c","msg":"panic: boom"}"#).is_none());
+    /// let passed = q.run(r#"{"lang":"go","seq":3,"msg":"panic: boom"}"#, &["lang"]).unwrap();
+    /// assert_eq!(passed.labels["lang"], "go");
+    /// assert_eq!(passed.labels["lang_extracted"], "go");
+    /// assert_eq!(passed.labels["seq"], "3");
+    /// assert!(q.run(r#"{"lang":"c","msg":"panic: boom"}"#, &["lang"]).is_none());
     /// ```
-    pub fn run(&self, line: &str) -> Option<Passed> {
-        let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_str(line).ok();
+    pub fn run(&self, line: &str, stream_labels: &[impl AsRef<str>]) -> Option<Passed> {
+        let parsed = json::parse_object(line);
         let mut labels = Labels::new();
-        if let Some(fields) = &parsed {
+        let mut ts = None;
+        if let Ok(fields) = &parsed {
             for (k, v) in fields {
-                if let Some(text) = scalar(v) {
-                    labels.insert(k.clone(), text);
+                if k == "ts" {
+                    if let JVal::Str(s) = v {
+                        ts = parse_rfc3339(s);
+                    }
+                }
+                if stream_labels.iter().any(|s| s.as_ref() == k) {
+                    if let Some(text) = v.scalar_text().filter(|t| !t.is_empty()) {
+                        labels.insert(k.to_string(), text.into_owned());
+                    }
                 }
             }
         }
         if !self.selector.iter().all(|m| m.matches(&labels)) {
             return None;
         }
-        let mut text = line.to_owned();
+        let base = labels.keys().cloned().collect();
+        let mut state = LineState { text: Cow::Borrowed(line), labels, base, parsed: Some(parsed), changed: false };
+        self.run_stages(&mut state)?;
+        Some(Passed { text: state.text.into_owned(), labels: state.labels, ts })
+    }
+
+    /// For routing: whether a record passes this query — labels come from
+    /// `labels` (a record's own fields), line filters see `line`. Metric
+    /// stages cannot appear here (a route is a log query).
+    pub fn matches_record(&self, labels: &(impl LabelSource + ?Sized), line: &str) -> bool {
+        if !self.selector.iter().all(|m| m.matches(labels)) {
+            return false;
+        }
+        // Fast path: filters only, read in place.
+        if self.stages.iter().all(|s| matches!(s, Stage::Line(_) | Stage::Label(LabelFilter::Str(_)))) {
+            return self.stages.iter().all(|stage| match stage {
+                Stage::Line(f) => f.passes(line),
+                Stage::Label(LabelFilter::Str(m)) => m.matches(labels),
+                _ => true,
+            });
+        }
+        let all = labels.all_labels();
+        let base = all.keys().cloned().collect();
+        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, parsed: None, changed: true };
+        self.run_stages(&mut state).is_some()
+    }
+
+    fn run_stages<'l>(&self, st: &mut LineState<'l>) -> Option<()> {
         for stage in &self.stages {
             match stage {
                 Stage::Line(f) => {
-                    if !f.passes(&text) {
+                    if !f.passes(&st.text) {
                         return None;
                     }
                 }
-                Stage::Json => match &parsed {
-                    Some(fields) => flatten("", fields, &mut labels),
-                    None => {
-                        labels.insert("__error__".into(), "JSONParserErr".into());
+                Stage::Json(params) => {
+                    let owned;
+                    let result = if st.changed {
+                        owned = json::parse_object(&st.text).map(|f| {
+                            let mut out = Vec::new();
+                            flatten_or_select(&f, params, &mut out);
+                            out
+                        });
+                        owned
+                    } else {
+                        match st.parsed.as_ref() {
+                            Some(Ok(f)) => {
+                                let mut out = Vec::new();
+                                flatten_or_select(f, params, &mut out);
+                                Ok(out)
+                            }
+                            Some(Err(e)) => Err(*e),
+                            None => Err(json::OBJECT_ERR),
+                        }
+                    };
+                    match result {
+                        Ok(pairs) => {
+                            for (k, v) in pairs {
+                                st.set_parsed(&k, v);
+                            }
+                        }
+                        Err(details) => st.set_error("JSONParserErr", details.into()),
                     }
+                }
+                Stage::Logfmt { strict, keep_empty, params } => match logfmt(&st.text, *strict, *keep_empty) {
+                    Ok(pairs) => {
+                        if params.is_empty() {
+                            for (k, v) in pairs {
+                                let mut key = String::new();
+                                json::sanitize_key(&k, true, &mut key);
+                                st.set_parsed(&key, v);
+                            }
+                        } else {
+                            for (name, key) in params {
+                                let v = pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
+                                st.set_parsed(name, v);
+                            }
+                        }
+                    }
+                    Err(details) => st.set_error("LogfmtParserErr", details),
+                },
+                Stage::Regexp(re) => {
+                    if let Some(caps) = re.regex.captures(&st.text) {
+                        let found: Vec<(String, String)> = re
+                            .regex
+                            .capture_names()
+                            .flatten()
+                            .filter_map(|n| caps.name(n).map(|m| (n.to_owned(), m.as_str().to_owned())))
+                            .collect();
+                        for (k, v) in found {
+                            st.set_parsed(&k, v);
+                        }
+                    }
+                }
+                Stage::Pattern(p) => {
+                    let found: Vec<(String, String)> = p.captures(&st.text).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+                    for (k, v) in found {
+                        st.set_parsed(&k, v);
+                    }
+                }
+                Stage::Unpack => match json::parse_object(&st.text) {
+                    Ok(fields) => {
+                        let mut entry = None;
+                        let mut found = Vec::new();
+                        for (k, v) in &fields {
+                            if let JVal::Str(s) = v {
+                                if k == "_entry" {
+                                    entry = Some(s.to_string());
+                                } else {
+                                    found.push((k.to_string(), s.to_string()));
+                                }
+                            }
+                        }
+                        for (k, v) in found {
+                            st.set_parsed(&k, v);
+                        }
+                        if let Some(e) = entry {
+                            st.text = Cow::Owned(e);
+                            st.changed = true;
+                        }
+                    }
+                    Err(details) => st.set_error("JSONParserErr", details.into()),
                 },
                 Stage::Label(f) => {
-                    if !f.matches(&labels) {
+                    if !f.process(&mut st.labels) {
                         return None;
                     }
                 }
-                Stage::LineFormat(template) => text = render(template, &labels),
+                Stage::LineFormat(t) => {
+                    let labels = &st.labels;
+                    let text = t.render(&|n| labels.get(n).cloned(), &st.text);
+                    st.text = Cow::Owned(text);
+                    st.changed = true;
+                }
+                Stage::LabelFormat(items) => {
+                    for item in items {
+                        match item {
+                            LabelFormat::Rename { dst, src } => {
+                                let v = st.labels.remove(src).unwrap_or_default();
+                                st.labels.insert(dst.clone(), v);
+                            }
+                            LabelFormat::Template { dst, template } => {
+                                let labels = &st.labels;
+                                let v = template.render(&|n| labels.get(n).cloned(), &st.text);
+                                st.labels.insert(dst.clone(), v);
+                            }
+                        }
+                    }
+                }
+                Stage::Drop(items) => st.labels.retain(|k, v| !items.iter().any(|i| i.selects(k, v))),
+                // Loki holds errors apart from the labels: `keep` leaves them (only `drop` removes them).
+                Stage::Keep(items) => {
+                    st.labels.retain(|k, v| k == ERROR_LABEL || k == ERROR_DETAILS_LABEL || items.iter().any(|i| i.selects(k, v)))
+                }
+                Stage::Decolorize => {
+                    let text = decolorize(&st.text);
+                    st.text = Cow::Owned(text);
+                    st.changed = true;
+                }
             }
         }
-        let ts = parsed.as_ref().and_then(|f| f.get("ts")).and_then(Value::as_str).and_then(parse_rfc3339);
-        Some(Passed { text, labels, ts })
+        Some(())
     }
+}
+
+impl LabelName {
+    fn selects(&self, name: &str, value: &str) -> bool {
+        match self {
+            LabelName::Name(n) => n == name,
+            LabelName::Matcher(m) => m.label == name && m.matches_value(value),
+        }
+    }
+}
+
+fn flatten_or_select(fields: &[(Cow<'_, str>, JVal<'_>)], params: &[(String, String)], out: &mut Vec<(String, String)>) {
+    if params.is_empty() {
+        json::flatten(fields, &mut String::new(), &mut |k, v| out.push((k.to_owned(), v.into_owned())));
+    } else {
+        for (name, expr) in params {
+            let v = json::parse_path(expr).and_then(|p| json::select(fields, &p)).unwrap_or_default();
+            out.push((name.clone(), v));
+        }
+    }
+}
+
+/// `key=value key="quoted value" flag` pairs; in strict mode a malformed
+/// pair is an error, otherwise it is skipped.
+fn logfmt(line: &str, strict: bool, keep_empty: bool) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        let key_end = rest.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(rest.len());
+        let key = &rest[..key_end];
+        rest = &rest[key_end..];
+        if key.is_empty() {
+            if strict {
+                return Err(format!("logfmt syntax error at pos {}: unexpected '='", line.len() - rest.len() + 1));
+            }
+            rest = rest.trim_start_matches('=');
+        }
+        if let Some(after) = rest.strip_prefix('=') {
+            let value;
+            if after.starts_with('"') {
+                match unquote_logfmt(after) {
+                    Some((v, len)) => {
+                        value = v;
+                        rest = &after[len..];
+                    }
+                    None => {
+                        if strict {
+                            return Err(format!("logfmt syntax error at pos {}: unterminated quoted value", line.len() + 1));
+                        }
+                        value = after[1..].to_owned();
+                        rest = "";
+                    }
+                }
+            } else {
+                let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                value = after[..end].to_owned();
+                rest = &after[end..];
+            }
+            if !key.is_empty() {
+                out.push((key.to_owned(), value));
+            }
+        } else if !key.is_empty() && keep_empty {
+            out.push((key.to_owned(), String::new()));
+        }
+        rest = rest.trim_start();
+    }
+    Ok(out)
+}
+
+fn unquote_logfmt(s: &str) -> Option<(String, usize)> {
+    crate::parse::unquote(s).ok()
+}
+
+fn decolorize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl LineFilter {
     /// Whether `line` passes this filter.
     pub fn passes(&self, line: &str) -> bool {
-        let hit = match &self.regex {
-            Some(r) => r.is_match(line),
-            None => line.contains(&self.text),
+        let hit = |v: &LineValue| match (&v.regex, &v.pattern) {
+            (Some(r), _) => r.regex.is_match(line),
+            (_, Some(p)) => p.matches(line),
+            _ => line.contains(v.text.as_str()),
         };
-        hit == self.keep_matching
-    }
-}
-
-impl LogQuery {
-    /// For routing: whether a record passes this query without parsing a
-    /// line — labels come from `labels`, line filters see `line`. Only
-    /// selectors, line filters and label filters may be used (checked by
-    /// [`LogQuery::check_routable`]).
-    pub fn matches_record(&self, labels: &(impl LabelSource + ?Sized), line: &str) -> bool {
-        self.selector.iter().all(|m| m.matches(labels))
-            && self.stages.iter().all(|stage| match stage {
-                Stage::Line(f) => f.passes(line),
-                Stage::Label(f) => f.matches(labels),
-                Stage::Json | Stage::LineFormat(_) => true,
-            })
-    }
-
-    /// Routes filter a record's own fields: `| json` and `| line_format`
-    /// have nothing to do there and are refused.
-    pub fn check_routable(&self) -> Result<(), String> {
-        match self.stages.iter().find(|s| matches!(s, Stage::Json | Stage::LineFormat(_))) {
-            Some(Stage::Json) => Err("a route matches the line's own fields: `| json` is not needed (nor allowed)".into()),
-            Some(_) => Err("a route cannot reformat lines: `| line_format` is not allowed".into()),
-            None => Ok(()),
+        let any = self.values.iter().any(hit);
+        match self.op {
+            LineOp::Contains | LineOp::Match | LineOp::Pattern => any,
+            LineOp::NotContains | LineOp::NotMatch | LineOp::NotPattern => !any,
         }
     }
 }
 
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+/// Go's `strconv.ParseFloat` error text.
+fn float_err(v: &str) -> String {
+    format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(v))
+}
+
+/// Go's `%q` of a string (enough for error details).
+fn go_quote(v: &str) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Reads a value in a unit; the error is Go's message.
+pub(crate) fn convert(v: &str, unit: Unit) -> Result<f64, String> {
+    match unit {
+        Unit::Number => v.trim().parse::<f64>().ok().filter(|_| !v.trim().is_empty()).ok_or_else(|| float_err(v)),
+        Unit::Duration => crate::parse::parse_duration(v.trim()).ok_or_else(|| format!("time: invalid duration {}", go_quote(v))),
+        Unit::Bytes => crate::parse::parse_bytes(v).ok_or_else(|| format!("strconv.ParseFloat: parsing {}: invalid syntax", go_quote(v))),
     }
 }
 
-/// Loki's `| json`: nested keys joined with `_`, characters outside
-/// `[A-Za-z0-9_]` replaced by `_`; arrays are skipped.
-fn flatten(prefix: &str, fields: &serde_json::Map<String, Value>, labels: &mut Labels) {
-    for (k, v) in fields {
-        let clean: String = k.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
-        let key = if prefix.is_empty() { clean } else { format!("{prefix}_{clean}") };
-        match v {
-            Value::Object(inner) => flatten(&key, inner, labels),
-            Value::Array(_) => {}
-            Value::Null => {
-                labels.insert(key, String::new());
-            }
-            other => {
-                if let Some(text) = scalar(other) {
-                    labels.insert(key, text);
+impl LabelFilter {
+    /// Loki's label filter: whether the line stays; a numeric comparison
+    /// on a value that is not a number keeps the line and flags it with
+    /// `__error__="LabelFilterErr"` (a line already flagged passes
+    /// numeric filters: only string matchers can remove it).
+    pub fn process(&self, labels: &mut Labels) -> bool {
+        match self {
+            LabelFilter::Str(m) => m.matches(labels),
+            LabelFilter::Num { label, op, value, unit, .. } => {
+                if labels.contains_key(ERROR_LABEL) {
+                    return true;
+                }
+                let Some(raw) = labels.get(label) else { return false };
+                match convert(raw, *unit) {
+                    Ok(v) => match op {
+                        NumOp::Eq => v == *value,
+                        NumOp::Ne => v != *value,
+                        NumOp::Gt => v > *value,
+                        NumOp::Ge => v >= *value,
+                        NumOp::Lt => v < *value,
+                        NumOp::Le => v <= *value,
+                    },
+                    Err(details) => {
+                        labels.insert(ERROR_LABEL.into(), "LabelFilterErr".into());
+                        labels.insert(ERROR_DETAILS_LABEL.into(), details);
+                        true
+                    }
                 }
             }
+            LabelFilter::Ip { label, equal, spec } => {
+                if labels.contains_key(ERROR_LABEL) {
+                    return true;
+                }
+                let Some(spec) = IpSpec::parse(spec) else { return false };
+                let hit = labels.get(label).and_then(|v| v.trim().parse::<IpAddr>().ok()).is_some_and(|ip| spec.contains(ip));
+                hit == *equal
+            }
+            LabelFilter::And(a, b) => {
+                let l = a.process(labels);
+                let r = b.process(labels);
+                l && r
+            }
+            LabelFilter::Or(a, b) => a.process(labels) || b.process(labels),
         }
     }
-}
-
-fn render(template: &str, labels: &Labels) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find("}}") else { break };
-        let name = rest[open + 2..open + close].trim().trim_start_matches('.');
-        out.push_str(labels.get(name).map(String::as_str).unwrap_or(""));
-        rest = &rest[open + close + 2..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Nanoseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
@@ -227,11 +534,11 @@ pub fn parse_rfc3339(ts: &str) -> Option<i128> {
         let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
         nanos = padded.parse().ok()?;
     }
-    let offset_secs = match &ts[i..] {
+    let offset_secs = match ts.get(i..)? {
         "Z" | "z" => 0,
         tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) => {
             let sign = if tz.starts_with('-') { -1 } else { 1 };
-            sign * (tz[1..3].parse::<i64>().ok()? * 3600 + tz[4..6].parse::<i64>().ok()? * 60)
+            sign * (tz.get(1..3)?.parse::<i64>().ok()? * 3600 + tz.get(4..6)?.parse::<i64>().ok()? * 60)
         }
         _ => return None,
     };
@@ -244,99 +551,4 @@ pub fn parse_rfc3339(ts: &str) -> Option<i128> {
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + h * 3600 + mi * 60 + s - offset_secs;
     Some(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
-}
-
-/// One series of a metric result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Its labels.
-    pub labels: Labels,
-    /// Its value.
-    pub value: f64,
-}
-
-impl MetricQuery {
-    /// Evaluates over `lines` as an instant query at the newest `ts` among
-    /// them (local files have no "now"): the range covers `(end - range, end]`.
-    /// Lines without a `ts` count as at the end. Series come sorted by labels.
-    pub fn evaluate<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> Vec<Sample> {
-        let mut passed: Vec<Passed> = Vec::new();
-        let query = self.log_query();
-        for line in lines {
-            if let Some(p) = query.run(line) {
-                passed.push(p);
-            }
-        }
-        let end = passed.iter().filter_map(|p| p.ts).max().unwrap_or(0);
-        self.samples(&passed, end)
-    }
-
-    fn log_query(&self) -> &LogQuery {
-        match self {
-            MetricQuery::Range { query, .. } => query,
-            MetricQuery::Vector { inner, .. } => inner.log_query(),
-        }
-    }
-
-    fn samples(&self, passed: &[Passed], end: i128) -> Vec<Sample> {
-        match self {
-            MetricQuery::Range { func, range, grouping, .. } => {
-                let start = end - range.as_nanos() as i128;
-                let mut series: BTreeMap<Labels, f64> = BTreeMap::new();
-                for p in passed {
-                    let ts = p.ts.unwrap_or(end);
-                    if ts <= start || ts > end {
-                        continue;
-                    }
-                    let amount = match func {
-                        RangeFn::CountOverTime | RangeFn::Rate => 1.0,
-                        RangeFn::BytesOverTime | RangeFn::BytesRate => p.text.len() as f64,
-                    };
-                    *series.entry(group(&p.labels, grouping.as_ref())).or_default() += amount;
-                }
-                let per_second = matches!(func, RangeFn::Rate | RangeFn::BytesRate);
-                series
-                    .into_iter()
-                    .map(|(labels, v)| Sample { labels, value: if per_second { v / range.as_secs_f64() } else { v } })
-                    .collect()
-            }
-            MetricQuery::Vector { func, grouping, inner } => {
-                let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
-                for s in inner.samples(passed, end) {
-                    let key = match grouping {
-                        Some(g) => group(&s.labels, Some(g)),
-                        None => Labels::new(),
-                    };
-                    groups.entry(key).or_default().push(s.value);
-                }
-                groups
-                    .into_iter()
-                    .map(|(labels, vs)| {
-                        let value = match func {
-                            VectorFn::Sum => vs.iter().sum(),
-                            VectorFn::Count => vs.len() as f64,
-                            VectorFn::Min => vs.iter().cloned().fold(f64::INFINITY, f64::min),
-                            VectorFn::Max => vs.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
-                            VectorFn::Avg => vs.iter().sum::<f64>() / vs.len() as f64,
-                        };
-                        Sample { labels, value }
-                    })
-                    .collect()
-            }
-        }
-    }
-}
-
-fn group(labels: &Labels, grouping: Option<&Grouping>) -> Labels {
-    match grouping {
-        None => labels.clone(),
-        Some(Grouping::By(keep)) => labels.iter().filter(|(k, _)| keep.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-        Some(Grouping::Without(drop)) => labels.iter().filter(|(k, _)| !drop.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-    }
-}
-
-/// `{a="1", b="2"} 3` as Loki's CLI prints a sample.
-pub fn format_sample(sample: &Sample) -> String {
-    let labels: Vec<String> = sample.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{{{}}} {}", labels.join(", "), sample.value)
 }

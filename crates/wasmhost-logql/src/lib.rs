@@ -1,33 +1,52 @@
-//! A LogQL parser and evaluator for JSON log lines, as wasmhost writes them.
+//! LogQL that Grafana Loki agrees with, over JSON-lines files.
 //!
-//! Supported: stream selectors (`=`, `!=`, `=~`, `!~`), line filters (`|=`,
-//! `!=`, `|~`, `!~`), `| json` with Loki's rules (nested keys flattened with
-//! `_`, other characters replaced by `_`, `__error__` on lines that are not
-//! JSON), label filters (string and numeric comparisons, `and`/`or`/`,`,
-//! parentheses), `| line_format` with `{{.label}}`, the range aggregations
-//! `count_over_time`, `rate`, `bytes_over_time`, `bytes_rate` with `by`/
-//! `without`, and the vector aggregations `sum`, `count`, `min`, `max`, `avg`.
-//! Anything else is a [`ParseError::Unsupported`] that names the construct.
+//! Loki's data model: a line's stream labels are only the configured
+//! low-cardinality set (the caller passes it; wasmhost's is
+//! `wasmhost_log::DEFAULT_STREAM_LABELS`), taken from the line's top-level
+//! fields of those names. Everything else — `wasm_instance_id`, `seq`, `msg`
+//! — is reached through parsers (`| json`, `| logfmt`, …), exactly as in
+//! Loki, so `count_over_time({job="gateway"}[5m])` is one series per stream.
+//!
+//! The grammar is LogQL v3 (see the crate README section in the workspace
+//! README for what is and is not implemented); validation follows Loki with
+//! Loki's wording ([`ParseError::Invalid`]); errors in pipelines flag lines
+//! with `__error__`/`__error_details__`, and a metric query whose samples
+//! carry `__error__` fails with Loki's pipeline error ([`EvalError`]).
 //!
 //! ```
-//! use wasmhost_logql::{parse, Query};
+//! use wasmhost_logql::{parse, MetricEvaluator, MetricResult, Query, Steps};
 //! let lines = [
-//!     r#"{"ts":"2026-11-25T18:00:00Z","lang":"rust","task_id":1,"msg":"a"}"#,
-//!     r#"{"ts":"2026-11-25T18:00:01Z","lang":"rust","task_id":1,"msg":"b"}"#,
-//!     r#"{"ts":"2026-11-25T18:00:02Z","lang":"go","task_id":2,"msg":"c"}"#,
-//!     "not json",
+//!     r#"{"ts":"2026-11-25T18:00:00Z","job":"gw","lang":"rust","task_id":1,"msg":"a"}"#,
+//!     r#"{"ts":"2026-11-25T18:00:01Z","job":"gw","lang":"rust","task_id":1,"msg":"b"}"#,
+//!     r#"{"ts":"2026-11-25T18:00:02Z","job":"gw","lang":"go","task_id":2,"msg":"c"}"#,
 //! ];
-//! let Query::Metric(q) = parse(r#"count_over_time({lang=~".+"} | json | __error__="" [5m]) by (lang)"#).unwrap() else { panic!() };
-//! let samples = q.evaluate(lines);
+//! let q = r#"sum by (lang, task_id) (count_over_time({job="gw"} | json | __error__="" [5m]))"#;
+//! let Query::Metric(q) = parse(q).unwrap() else { panic!() };
+//! let mut ev = MetricEvaluator::new(q, Steps::Instant(None), vec!["job".into(), "lang".into()]);
+//! for l in lines {
+//!     ev.push(l);
+//! }
+//! let MetricResult::Vector { samples, .. } = ev.finish().unwrap() else { panic!() };
 //! assert_eq!(samples.len(), 2);
-//! assert_eq!((samples[1].labels["lang"].as_str(), samples[1].value), ("rust", 2.0));
+//! assert_eq!((samples[1].0["lang"].as_str(), samples[1].0["task_id"].as_str(), samples[1].1), ("rust", "1", 2.0));
 //! ```
 #![warn(missing_docs)]
 
+mod api;
 mod ast;
 mod eval;
+mod json;
+mod metric;
 mod parse;
+mod pattern;
+mod print;
+mod template;
 
+pub use api::{format_time, format_value, in_window, metric_json, run_query, Direction, Options, StreamsCollector};
 pub use ast::*;
-pub use eval::{format_sample, parse_rfc3339, LabelSource, Labels, Passed, Sample};
-pub use parse::{parse, ParseError};
+pub use eval::{parse_rfc3339, IpSpec, LabelSource, Labels, Passed, ERROR_DETAILS_LABEL, ERROR_LABEL};
+pub use metric::{prom_labels, EvalError, MetricEvaluator, MetricResult, Steps};
+pub use parse::{go_regex, parse, parse_bytes, parse_duration, ParseError, MAX_DEPTH};
+pub use pattern::Pattern;
+pub use print::quote;
+pub use template::{Template, FUNCTIONS};

@@ -1,0 +1,374 @@
+//! A small zero-copy JSON reader with Loki's `| json` rules: numbers keep
+//! their text as written (`1.50` stays `1.50`, as Loki's jsonparser hands
+//! them over), strings are unescaped (a lone surrogate becomes U+FFFD, as in
+//! Go), and errors carry the messages of the parser Loki uses
+//! (buger/jsonparser), which Loki puts in `__error_details__`.
+//!
+//! Own code rather than serde_json: serde_json reformats numbers and builds
+//! a map per object; this reader borrows from the line and is the hot path
+//! of `{…} | json | …` queries.
+
+use std::borrow::Cow;
+
+/// Deepest nesting accepted: deeper input is an error, never a stack overflow.
+const MAX_DEPTH: usize = 128;
+
+/// A JSON value borrowing from its line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JVal<'a> {
+    /// A string, unescaped.
+    Str(Cow<'a, str>),
+    /// A number, as written.
+    Num(&'a str),
+    /// `true`/`false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// An array.
+    Arr(Vec<JVal<'a>>),
+    /// An object, keys in order (duplicates kept).
+    Obj(Vec<(Cow<'a, str>, JVal<'a>)>),
+}
+
+impl JVal<'_> {
+    /// The text a label gets from a scalar (`None` for arrays and objects;
+    /// `null` is the empty string).
+    pub fn scalar_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            JVal::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+            JVal::Num(n) => Some(Cow::Borrowed(n)),
+            JVal::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            JVal::Null => Some(Cow::Borrowed("")),
+            _ => None,
+        }
+    }
+}
+
+pub const OBJECT_ERR: &str = "Value looks like object, but can't find closing '}' symbol";
+const STRING_ERR: &str = "Value is string, but can't find closing '\"' symbol";
+const ARRAY_ERR: &str = "Value is array, but can't find closing ']' symbol";
+const VALUE_ERR: &str = "Value looks like Number/Boolean/None, but can't find its end: ',' or '}' symbol";
+const MALFORMED: &str = "Malformed JSON error";
+const ESCAPE_ERR: &str = "Encountered an invalid escape sequence in a string";
+
+/// Parses `line` as one JSON object; the error is Loki's `__error_details__`.
+pub fn parse_object(line: &str) -> Result<Vec<(Cow<'_, str>, JVal<'_>)>, &'static str> {
+    let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
+    r.ws();
+    if r.b.get(r.i) != Some(&b'{') {
+        return Err(OBJECT_ERR);
+    }
+    match r.value(0)? {
+        JVal::Obj(fields) => {
+            r.ws();
+            if r.i != r.b.len() {
+                return Err(MALFORMED);
+            }
+            Ok(fields)
+        }
+        _ => Err(OBJECT_ERR),
+    }
+}
+
+struct Reader<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<JVal<'a>, &'static str> {
+        if depth > MAX_DEPTH {
+            return Err(MALFORMED);
+        }
+        self.ws();
+        match self.b.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(JVal::Obj(fields));
+                }
+                loop {
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return Err(OBJECT_ERR);
+                    }
+                    let key = self.string()?;
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b':') {
+                        return Err(OBJECT_ERR);
+                    }
+                    self.i += 1;
+                    let v = self.value(depth + 1)?;
+                    fields.push((key, v));
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(JVal::Obj(fields));
+                        }
+                        _ => return Err(OBJECT_ERR),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(JVal::Arr(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(JVal::Arr(items));
+                        }
+                        _ => return Err(ARRAY_ERR),
+                    }
+                }
+            }
+            Some(b'"') => Ok(JVal::Str(self.string()?)),
+            Some(b't') => self.word("true", JVal::Bool(true)),
+            Some(b'f') => self.word("false", JVal::Bool(false)),
+            Some(b'n') => self.word("null", JVal::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.i;
+                while matches!(self.b.get(self.i), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+                    self.i += 1;
+                }
+                let text = &self.s[start..self.i];
+                if text.parse::<f64>().is_err() {
+                    return Err(VALUE_ERR);
+                }
+                Ok(JVal::Num(text))
+            }
+            _ => Err(MALFORMED),
+        }
+    }
+
+    fn word(&mut self, w: &str, v: JVal<'a>) -> Result<JVal<'a>, &'static str> {
+        if self.s[self.i..].starts_with(w) {
+            self.i += w.len();
+            Ok(v)
+        } else {
+            Err(VALUE_ERR)
+        }
+    }
+
+    /// At a `"`: the unescaped string.
+    fn string(&mut self) -> Result<Cow<'a, str>, &'static str> {
+        self.i += 1;
+        let start = self.i;
+        // Fast path: no escapes.
+        loop {
+            match self.b.get(self.i) {
+                None => return Err(STRING_ERR),
+                Some(b'"') => {
+                    let s = &self.s[start..self.i];
+                    self.i += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(_) => self.i += 1,
+            }
+        }
+        let mut out = String::from(&self.s[start..self.i]);
+        loop {
+            match self.b.get(self.i) {
+                None => return Err(STRING_ERR),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    let e = *self.b.get(self.i + 1).ok_or(STRING_ERR)?;
+                    self.i += 2;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let c = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with("\\u") {
+                                let save = self.i;
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&lo) {
+                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+                                } else {
+                                    self.i = save;
+                                    None
+                                }
+                            } else {
+                                char::from_u32(hi)
+                            };
+                            out.push(c.unwrap_or('\u{fffd}'));
+                        }
+                        _ => return Err(ESCAPE_ERR),
+                    }
+                }
+                Some(_) => {
+                    let ch = self.s[self.i..].chars().next().unwrap_or('\u{fffd}');
+                    out.push(ch);
+                    self.i += ch.len_utf8();
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, &'static str> {
+        let h = self.s.get(self.i..self.i + 4).ok_or(ESCAPE_ERR)?;
+        let v = u32::from_str_radix(h, 16).map_err(|_| ESCAPE_ERR)?;
+        self.i += 4;
+        Ok(v)
+    }
+}
+
+/// Loki's label-name cleaning: characters outside `[A-Za-z0-9_]` become
+/// `_`; a top-level key starting with a digit gets a `_` in front.
+pub fn sanitize_key(key: &str, top: bool, out: &mut String) {
+    let key = key.trim();
+    if top && key.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        out.push('_');
+    }
+    out.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
+}
+
+/// Every scalar of `fields`, nested keys joined with `_`, arrays skipped (as
+/// Loki's `| json` without parameters does).
+pub fn flatten<'v>(fields: &'v [(Cow<'_, str>, JVal<'_>)], prefix: &mut String, f: &mut impl FnMut(&str, Cow<'v, str>)) {
+    let len = prefix.len();
+    for (k, v) in fields {
+        if !prefix.is_empty() {
+            prefix.push('_');
+        }
+        sanitize_key(k, len == 0, prefix);
+        match v {
+            JVal::Obj(inner) => flatten(inner, prefix, f),
+            JVal::Arr(_) => {}
+            other => {
+                if let Some(text) = other.scalar_text() {
+                    f(prefix, text);
+                }
+            }
+        }
+        prefix.truncate(len);
+    }
+}
+
+/// One step of a `| json a="b.c[0]"` path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathStep {
+    /// An object key.
+    Key(String),
+    /// An array index.
+    Index(usize),
+}
+
+/// Parses Loki's JSON expression syntax: `a.b`, `a[0]`, `["a b"].c`.
+pub fn parse_path(expr: &str) -> Option<Vec<PathStep>> {
+    let mut steps = Vec::new();
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'.' if !steps.is_empty() => i += 1,
+            b'[' => {
+                let close = expr[i..].find(']')? + i;
+                let inner = expr[i + 1..close].trim();
+                if let Some(q) = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                    steps.push(PathStep::Key(q.to_owned()));
+                } else {
+                    steps.push(PathStep::Index(inner.parse().ok()?));
+                }
+                i = close + 1;
+            }
+            _ => {
+                let end = expr[i..].find(['.', '[']).map_or(b.len(), |e| e + i);
+                if end == i {
+                    return None;
+                }
+                steps.push(PathStep::Key(expr[i..end].to_owned()));
+                i = end;
+            }
+        }
+    }
+    (!steps.is_empty()).then_some(steps)
+}
+
+/// The value at `path`: scalars as text, objects and arrays as their JSON.
+pub fn select(fields: &[(Cow<'_, str>, JVal<'_>)], path: &[PathStep]) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    let PathStep::Key(k) = first else { return None };
+    let mut v = &fields.iter().rev().find(|(key, _)| key == k)?.1;
+    for step in rest {
+        v = match (step, v) {
+            (PathStep::Key(k), JVal::Obj(f)) => &f.iter().rev().find(|(key, _)| key == k)?.1,
+            (PathStep::Index(n), JVal::Arr(a)) => a.get(*n)?,
+            _ => return None,
+        };
+    }
+    Some(match v.scalar_text() {
+        Some(t) => t.into_owned(),
+        None => to_json(v),
+    })
+}
+
+fn to_json(v: &JVal<'_>) -> String {
+    match v {
+        JVal::Str(s) => serde_json::to_string(s.as_ref()).unwrap_or_default(),
+        JVal::Num(n) => (*n).to_owned(),
+        JVal::Bool(b) => b.to_string(),
+        JVal::Null => "null".into(),
+        JVal::Arr(a) => format!("[{}]", a.iter().map(to_json).collect::<Vec<_>>().join(",")),
+        JVal::Obj(f) => format!(
+            "{{{}}}",
+            f.iter().map(|(k, v)| format!("{}:{}", serde_json::to_string(k.as_ref()).unwrap_or_default(), to_json(v))).collect::<Vec<_>>().join(",")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_their_text_and_strings_unescape() {
+        let f = parse_object(r#"{"a":1.50,"b":"x\u00e9\ud800y","c":null,"1st":true,"d":{"e-f":[1],"g":2}}"#).unwrap();
+        let mut got = Vec::new();
+        flatten(&f, &mut String::new(), &mut |k, v| got.push((k.to_owned(), v.into_owned())));
+        let want = [("a", "1.50"), ("b", "xé\u{fffd}y"), ("c", ""), ("_1st", "true"), ("d_g", "2")];
+        assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
+        assert_eq!(select(&f, &parse_path(r#"d["e-f"][0]"#).unwrap()).as_deref(), Some("1"));
+        assert_eq!(select(&f, &parse_path("d").unwrap()).as_deref(), Some(r#"{"e-f":[1],"g":2}"#));
+    }
+
+    #[test]
+    fn errors_are_jsonparser_messages_and_depth_is_bounded() {
+        assert_eq!(parse_object("plain text"), Err(OBJECT_ERR));
+        assert_eq!(parse_object(r#"{"a":"x"#), Err(STRING_ERR));
+        assert_eq!(parse_object(r#"{"a":[1,2}"#), Err(ARRAY_ERR));
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(parse_object(&deep), Err(MALFORMED));
+    }
+}

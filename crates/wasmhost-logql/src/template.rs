@@ -1,0 +1,347 @@
+//! `line_format`/`label_format` templates: the part of Go `text/template`
+//! Loki queries use — text, `{{ .label }}`, pipelines `{{ .a | ToUpper }}`,
+//! function calls with string/number arguments, `{{if}}…{{else}}…{{end}}`,
+//! `{{-`/`-}}` trimming — and Loki's string functions (listed in
+//! [`FUNCTIONS`]). Every value is a string, as every label is.
+//!
+//! Own code: the `gtmpl` crate was considered, but it evaluates over its own
+//! `Value` type and needs a `Context` built per line (a map copy of all
+//! labels for every line); this small interpreter reads labels in place.
+
+/// The functions a template may call.
+pub const FUNCTIONS: &[&str] = &[
+    "ToLower", "ToUpper", "lower", "upper", "title", "trim", "trimSpace", "trimPrefix", "trimSuffix", "trimAll", "replace", "Replace",
+    "default", "contains", "hasPrefix", "hasSuffix", "repeat", "substr", "regexReplaceAll", "regexReplaceAllLiteral", "printf", "len",
+    "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "add", "sub", "mul", "div", "mod", "alignLeft", "alignRight",
+];
+
+/// A compiled template.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// The template as written.
+    pub source: String,
+    nodes: Vec<Node>,
+}
+
+impl PartialEq for Template {
+    fn eq(&self, other: &Template) -> bool {
+        self.source == other.source
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Text(String),
+    Action(Vec<Command>),
+    If(Vec<Command>, Vec<Node>, Vec<Node>),
+}
+
+type Command = Vec<Arg>;
+
+#[derive(Debug, Clone)]
+enum Arg {
+    /// `.name` (`.` alone: the empty name, unused by Loki).
+    Field(String),
+    Str(String),
+    Func(String),
+}
+
+enum Tok {
+    Text(String),
+    Action(String),
+}
+
+impl Template {
+    /// Compiles `source`; the error says what is wrong.
+    pub fn new(source: &str) -> Result<Template, String> {
+        let mut toks = Vec::new();
+        let mut rest = source;
+        let mut trim_next = false;
+        while let Some(open) = rest.find("{{") {
+            let mut text = &rest[..open];
+            if trim_next {
+                text = text.trim_start();
+            }
+            let after = &rest[open + 2..];
+            let (trim_left, inner_start) = if after.starts_with("- ") || after.starts_with("-\t") { (true, 1) } else { (false, 0) };
+            if trim_left {
+                text = text.trim_end();
+            }
+            toks.push(Tok::Text(text.to_owned()));
+            let close = after.find("}}").ok_or("unclosed action")?;
+            let mut inner = &after[inner_start..close];
+            trim_next = inner.ends_with(" -") || inner.ends_with("\t-");
+            if trim_next {
+                inner = &inner[..inner.len() - 1];
+            }
+            toks.push(Tok::Action(inner.trim().to_owned()));
+            rest = &after[close + 2..];
+        }
+        toks.push(Tok::Text(if trim_next { rest.trim_start() } else { rest }.to_owned()));
+        let mut it = toks.into_iter();
+        let (nodes, end) = block(&mut it)?;
+        if end.is_some() {
+            return Err(format!("unexpected {{{{{}}}}}", end.unwrap_or_default()));
+        }
+        Ok(Template { source: source.to_owned(), nodes })
+    }
+
+    /// Renders with `label` giving values (missing: empty) and `line` as `__line__`.
+    pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
+        let mut out = String::new();
+        render(&self.nodes, label, line, &mut out);
+        out
+    }
+}
+
+/// Parses nodes up to `{{else}}`/`{{end}}` (returned) or the end.
+fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String>), String> {
+    let mut nodes = Vec::new();
+    while let Some(tok) = it.next() {
+        match tok {
+            Tok::Text(t) if t.is_empty() => {}
+            Tok::Text(t) => nodes.push(Node::Text(t)),
+            Tok::Action(a) if a == "end" || a == "else" => return Ok((nodes, Some(a))),
+            Tok::Action(a) if a.starts_with("/*") => {}
+            Tok::Action(a) => {
+                if let Some(cond) = a.strip_prefix("if ") {
+                    let cond = pipeline(cond)?;
+                    let (then, end) = block(it)?;
+                    let otherwise = match end.as_deref() {
+                        Some("else") => {
+                            let (o, end) = block(it)?;
+                            if end.as_deref() != Some("end") {
+                                return Err("missing {{end}}".into());
+                            }
+                            o
+                        }
+                        Some("end") => Vec::new(),
+                        _ => return Err("missing {{end}}".into()),
+                    };
+                    nodes.push(Node::If(cond, then, otherwise));
+                } else {
+                    nodes.push(Node::Action(pipeline(&a)?));
+                }
+            }
+        }
+    }
+    Ok((nodes, None))
+}
+
+fn pipeline(text: &str) -> Result<Vec<Command>, String> {
+    let mut commands = vec![Vec::new()];
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        let c = rest.as_bytes()[0];
+        if c == b'|' {
+            commands.push(Vec::new());
+            rest = rest[1..].trim_start();
+            continue;
+        }
+        let arg = if c == b'"' || c == b'`' {
+            let (s, len) = crate::parse::unquote(rest).map_err(|e| e.to_string())?;
+            rest = &rest[len..];
+            Arg::Str(s)
+        } else {
+            let end = rest.find([' ', '\t', '|']).unwrap_or(rest.len());
+            let word = &rest[..end];
+            rest = &rest[end..];
+            if let Some(name) = word.strip_prefix('.') {
+                Arg::Field(name.to_owned())
+            } else if word.parse::<f64>().is_ok() {
+                Arg::Str(word.to_owned())
+            } else if FUNCTIONS.contains(&word) || word == "__line__" {
+                Arg::Func(word.to_owned())
+            } else {
+                return Err(format!("function {word:?} not defined"));
+            }
+        };
+        commands.last_mut().ok_or("empty pipeline")?.push(arg);
+        rest = rest.trim_start();
+    }
+    if commands.iter().any(Vec::is_empty) {
+        return Err("missing value for command".into());
+    }
+    Ok(commands)
+}
+
+fn render(nodes: &[Node], label: &dyn Fn(&str) -> Option<String>, line: &str, out: &mut String) {
+    for node in nodes {
+        match node {
+            Node::Text(t) => out.push_str(t),
+            Node::Action(p) => out.push_str(&run(p, label, line)),
+            Node::If(cond, then, otherwise) => {
+                let v = run(cond, label, line);
+                render(if truthy(&v) { then } else { otherwise }, label, line, out);
+            }
+        }
+    }
+}
+
+fn truthy(v: &str) -> bool {
+    !v.is_empty() && v != "false" && v != "0"
+}
+
+fn run(p: &[Command], label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
+    let mut prev: Option<String> = None;
+    for cmd in p {
+        let value = |a: &Arg| match a {
+            Arg::Field(n) => label(n).unwrap_or_default(),
+            Arg::Str(s) => s.clone(),
+            Arg::Func(f) if f == "__line__" => line.to_owned(),
+            Arg::Func(_) => String::new(),
+        };
+        let result = match &cmd[0] {
+            Arg::Func(f) if f != "__line__" => {
+                let mut args: Vec<String> = cmd[1..].iter().map(value).collect();
+                args.extend(prev.take());
+                call(f, &args)
+            }
+            first => value(first),
+        };
+        prev = Some(result);
+    }
+    prev.unwrap_or_default()
+}
+
+fn num(s: &str) -> f64 {
+    s.trim().parse().unwrap_or(0.0)
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        v.to_string()
+    }
+}
+
+fn call(f: &str, a: &[String]) -> String {
+    let arg = |i: usize| a.get(i).map(String::as_str).unwrap_or("");
+    let last = a.last().map(String::as_str).unwrap_or("");
+    let b = |x: bool| x.to_string();
+    match f {
+        "ToLower" | "lower" => last.to_lowercase(),
+        "ToUpper" | "upper" => last.to_uppercase(),
+        "title" => last
+            .split(' ')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            })
+            .collect::<Vec<String>>()
+            .join(" "),
+        "trim" | "trimSpace" => last.trim().to_owned(),
+        "trimPrefix" => last.strip_prefix(arg(0)).unwrap_or(last).to_owned(),
+        "trimSuffix" => last.strip_suffix(arg(0)).unwrap_or(last).to_owned(),
+        "trimAll" => last.trim_matches(|c| arg(0).contains(c)).to_owned(),
+        "replace" => last.replace(arg(0), arg(1)),
+        "Replace" => {
+            let n = num(arg(3));
+            if n < 0.0 {
+                arg(0).replace(arg(1), arg(2))
+            } else {
+                arg(0).replacen(arg(1), arg(2), n as usize)
+            }
+        }
+        "default" => {
+            if a.len() < 2 || last.is_empty() {
+                arg(0).to_owned()
+            } else {
+                last.to_owned()
+            }
+        }
+        "contains" => b(last.contains(arg(0))),
+        "hasPrefix" => b(last.starts_with(arg(0))),
+        "hasSuffix" => b(last.ends_with(arg(0))),
+        "repeat" => last.repeat(num(arg(0)).max(0.0) as usize),
+        "substr" => {
+            let chars: Vec<char> = last.chars().collect();
+            let start = (num(arg(0)).max(0.0) as usize).min(chars.len());
+            let end = if num(arg(1)) < 0.0 { chars.len() } else { (num(arg(1)) as usize).min(chars.len()) };
+            chars[start..end.max(start)].iter().collect()
+        }
+        "regexReplaceAll" | "regexReplaceAllLiteral" => match regex::Regex::new(&crate::parse::go_regex(arg(0))) {
+            Ok(re) if f == "regexReplaceAll" => re.replace_all(arg(1), arg(2)).into_owned(),
+            Ok(re) => re.replace_all(arg(1), regex::NoExpand(arg(2))).into_owned(),
+            Err(_) => String::new(),
+        },
+        "printf" => {
+            let mut out = String::new();
+            let mut args = a[1.min(a.len())..].iter();
+            let mut chars = arg(0).chars().peekable();
+            while let Some(c) = chars.next() {
+                if c != '%' {
+                    out.push(c);
+                    continue;
+                }
+                match chars.next() {
+                    Some('%') => out.push('%'),
+                    Some('d') => out.push_str(&fmt_num(num(args.next().map(String::as_str).unwrap_or("")).trunc())),
+                    Some(_) => out.push_str(args.next().map(String::as_str).unwrap_or("%!v(MISSING)")),
+                    None => out.push('%'),
+                }
+            }
+            out
+        }
+        "len" => last.chars().count().to_string(),
+        "eq" => b(arg(0) == arg(1)),
+        "ne" => b(arg(0) != arg(1)),
+        "lt" | "le" | "gt" | "ge" => {
+            let (x, y) = (arg(0), arg(1));
+            let ord = match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(p), Ok(q)) => p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal),
+                _ => x.cmp(y),
+            };
+            b(match f {
+                "lt" => ord.is_lt(),
+                "le" => ord.is_le(),
+                "gt" => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+        "and" => a.iter().find(|v| !truthy(v)).unwrap_or(&last.to_owned()).clone(),
+        "or" => a.iter().find(|v| truthy(v)).unwrap_or(&last.to_owned()).clone(),
+        "not" => b(!truthy(last)),
+        "add" => fmt_num(a.iter().map(|v| num(v)).sum()),
+        "sub" => fmt_num(num(arg(0)) - num(arg(1))),
+        "mul" => fmt_num(a.iter().map(|v| num(v)).product()),
+        "div" if num(arg(1)) != 0.0 => fmt_num((num(arg(0)) / num(arg(1))).trunc()),
+        "mod" if num(arg(1)) != 0.0 => fmt_num(num(arg(0)) % num(arg(1))),
+        "alignLeft" | "alignRight" => {
+            let n = num(arg(0)).max(0.0) as usize;
+            let chars: Vec<char> = last.chars().collect();
+            if chars.len() >= n {
+                chars[..n].iter().collect()
+            } else if f == "alignLeft" {
+                format!("{last:<n$}")
+            } else {
+                format!("{last:>n$}")
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn render_map(t: &Template, labels: &BTreeMap<String, String>, line: &str) -> String {
+        t.render(&|n| labels.get(n).cloned(), line)
+    }
+
+    #[test]
+    fn go_template_subset() {
+        let labels: BTreeMap<String, String> =
+            [("a", "Hello"), ("n", "3"), ("e", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let r = |s: &str| render_map(&Template::new(s).unwrap(), &labels, "the line");
+        assert_eq!(r("{{.a}} {{ .a | ToUpper }} {{ ToLower .a }}"), "Hello HELLO hello");
+        assert_eq!(r(r#"{{ .e | default "none" }}|{{ if .e }}y{{ else }}n{{ end }}"#), "none|n");
+        assert_eq!(r(r#"{{ printf "%s=%d" .a .n }} {{ __line__ | replace "line" "row" }}"#), "Hello=3 the row");
+        assert_eq!(r("x  {{- .a -}}  y"), "xHelloy");
+        assert!(Template::new("{{ nope .a }}").is_err());
+        assert!(Template::new("{{ if .a }}x").is_err());
+    }
+}

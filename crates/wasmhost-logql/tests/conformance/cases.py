@@ -1,0 +1,224 @@
+# Writes the conformance case files. Expected answers are written out by
+# hand from Loki's documented semantics; this script only spares retyping
+# the shared input lines.
+import json, os
+OUT = os.path.dirname(os.path.abspath(__file__))
+def L(sec, **kw):
+    d = {"ts": "2026-11-25T18:00:%02dZ" % sec}
+    d.update(kw)
+    return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+def ns(sec): return str((1795629600 + sec) * 10**9)
+g1 = L(1, job="gw", lang="rust", module="api", stream="stderr", level="info", wasm_instance_id="i1", task_id=1, seq=1, msg="GET /a 200")
+g2 = L(2, job="gw", lang="rust", module="api", stream="stderr", level="error", wasm_instance_id="i1", task_id=1, seq=2, msg="GET /b 500")
+g3 = L(3, job="gw", lang="go", module="api", stream="stdout", level="info", wasm_instance_id="i2", task_id=2, seq=1, msg="POST /c 201")
+g4 = L(4, job="batch", lang="c", module="cron", stream="stderr", level="warn", wasm_instance_id="i3", task_id=3, seq=1, msg="slow")
+G = [g1, g2, g3, g4]
+RUST = {"job": "gw", "lang": "rust", "module": "api", "stream": "stderr"}
+GO = {"job": "gw", "lang": "go", "module": "api", "stream": "stdout"}
+C = {"job": "batch", "lang": "c", "module": "cron", "stream": "stderr"}
+def streams(*s): return {"status": "success", "data": {"resultType": "streams", "result": [{"stream": l, "values": v} for l, v in s]}}
+def vector(t, *s): return {"status": "success", "data": {"resultType": "vector", "result": [{"metric": l, "value": [t, v]} for l, v in s]}}
+def matrix(*s): return {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": l, "values": v} for l, v in s]}}
+def scalar(t, v): return {"status": "success", "data": {"resultType": "scalar", "result": [t, v]}}
+T1 = "2026-11-25T18:01:00Z"; t1 = 1795629660
+def case(name, query, lines=G, **kw):
+    c = {"name": name, "query": query, "lines": lines}
+    c.update(kw)
+    return c
+EMPTY_ERR = "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
+
+files = {}
+files["01_selectors.json"] = [
+    case("equality selector: one stream per stream-label set, newest first", '{job="gw"}',
+         expect=streams((GO, [[ns(3), g3]]), (RUST, [[ns(2), g2], [ns(1), g1]]))),
+    case("regex selector is anchored", '{lang=~"r|go"}', expect=streams((GO, [[ns(3), g3]]))),
+    case("non-stream fields are not labels: wasm_instance_id needs | json", '{wasm_instance_id="i1"}', expect=streams()),
+    case("empty-compatible regex refused", '{job=~".*"}', error=EMPTY_ERR),
+    case("only negative matchers refused", '{job!="gw"}', error=EMPTY_ERR),
+    case("an empty-compatible matcher next to a real one is fine", '{job=~".*", lang="go"}', expect=streams((GO, [[ns(3), g3]]))),
+    case("forward direction", '{job="gw"} |= "GET"', direction="forward", expect=streams((RUST, [[ns(1), g1], [ns(2), g2]]))),
+    case("limit keeps the newest", '{job="gw"}', limit=1, expect=streams((GO, [[ns(3), g3]]))),
+    case("range window for log queries", '{job="gw"}', start="2026-11-25T18:00:02Z", end="2026-11-25T18:00:03Z", step="1s",
+         expect=streams((RUST, [[ns(2), g2]]))),
+    case("stream labels override for foreign files", '{service="db"}', stream_labels=["service"],
+         lines=[L(1, service="db", level="error"), L(2, service="web")], expect=streams(({"service": "db"}, [[ns(1), L(1, service="db", level="error")]]))),
+    case("# comments", '{job="gw"} # every gateway line\n |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
+]
+u1 = L(1, job="u", msg="code \u0663"); u2 = L(2, job="u", msg="caf\u00e9"); u3 = L(3, job="u", msg="cafe 7")
+files["02_line_filters.json"] = [
+    case("contains", '{job="gw"} |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
+    case("not contains", '{job="gw"} != "GET"', expect=streams((GO, [[ns(3), g3]]))),
+    case("regex, unanchored, Go syntax", '{job="gw"} |~ "/[ab] 2\\\\d\\\\d"', expect=streams((RUST, [[ns(1), g1]]))),
+    case("not regex", '{job="gw"} !~ "GET|POST"', expect=streams()),
+    case("\\d is ASCII-only as in Go's RE2", '{job="u"} |~ "code \\\\d"', lines=[u1, u2, u3], expect=streams()),
+    case("\\w is ASCII-only as in Go's RE2", '{job="u"} |~ "caf\\\\w"', lines=[u1, u2, u3], expect=streams(({"job": "u"}, [[ns(3), u3]]))),
+    case("\\D matches a non-ASCII digit", '{job="u"} |~ "code \\\\D\\""', lines=[u1, u2, u3], expect=streams(({"job": "u"}, [[ns(1), u1]]))),
+    case("Loki 3 line filter or", '{job="gw"} |= "/a" or "/c"', expect=streams((GO, [[ns(3), g3]]), (RUST, [[ns(1), g1]]))),
+    case("negative line filter or: none may match", '{job="gw"} != "/a" or "/c"', expect=streams((RUST, [[ns(2), g2]]))),
+    case("pattern line filter", '{job="gw"} |> "<_> /b <_>"', expect=streams((RUST, [[ns(2), g2]]))),
+    case("negative pattern line filter", '{job="gw"} !> "<_>GET<_>"', expect=streams((GO, [[ns(3), g3]]))),
+    case("backtick strings are raw", '{job="gw"} |~ `/c \\d+`', expect=streams((GO, [[ns(3), g3]]))),
+]
+def ext(base, d):
+    out = dict(base)
+    for k, v in d.items():
+        out[k + "_extracted" if k in base else k] = v
+    return out
+g2_all = ext(RUST, {"ts": "2026-11-25T18:00:02Z", "job": "gw", "lang": "rust", "module": "api", "stream": "stderr", "level": "error",
+                    "wasm_instance_id": "i1", "task_id": "1", "seq": "2", "msg": "GET /b 500"})
+nested = json.dumps({"ts": "2026-11-25T18:00:01Z", "job": "n", "req": {"path": "/x", "user-agent": "curl", "hdr": {"a-b": 1}},
+                     "list": [1, 2], "nil": None, "1st": "x", "num": 1.50, "big": 1e3, "esc": "a\"b\u00e9"}, separators=(",", ":"), ensure_ascii=True).replace("1.5,", "1.50,").replace("1000.0", "1e3")
+col = L(1, job="col", msg="\u001b[31mred\u001b[0m")
+lf = L(1, job="lf", msg='status=500 dur=15ms path="/a b" flag')
+pk = L(1, job="pk", app="x", _entry="original line")
+files["03_parsers.json"] = [
+    case("| json: everything but the stream labels arrives here; clashes get _extracted", '{job="gw"} | json | level="error"',
+         expect=streams((g2_all, [[ns(2), g2]]))),
+    case("| json with parameters", '{lang="go"} | json level, id="wasm_instance_id"',
+         expect=streams((dict(GO, level="info", id="i2"), [[ns(3), g3]]))),
+    case("| json nested keys, sanitised names, leading digit, number text kept", '{job="n"} | json | line_format "{{.req_path}} {{.req_user_agent}} {{.req_hdr_a_b}} {{._1st}} {{.num}} {{.big}} [{{.nil}}] {{.esc}}" | keep job',
+         lines=[nested], expect=streams(({"job": "n"}, [[ns(1), "/x curl 1 x 1.50 1e3 [] a\"b\u00e9"]]))),
+    case("| json path expressions", '{job="n"} | json p="req.path", a="req[\\"user-agent\\"]", l="list[1]" | keep p, a, l',
+         lines=[nested], expect=streams(({"p": "/x", "a": "curl", "l": "2"}, [[ns(1), nested]]))),
+    case("| json error keeps the line, flagged", '{lang="go"} | json | line_format "{{.msg}}" | json | keep job',
+         expect=streams(({"job": "gw", "__error__": "JSONParserErr", "__error_details__": "Value looks like object, but can't find closing '}' symbol"}, [[ns(3), "POST /c 201"]]))),
+    case("__error__=\"\" drops flagged lines", '{lang="go"} | json | line_format "{{.msg}}" | json | __error__=""', expect=streams()),
+    case("drop __error__ keeps the line, unflagged", '{lang="go"} | json | line_format "{{.msg}}" | json | drop __error__, __error_details__ | keep job',
+         expect=streams(({"job": "gw"}, [[ns(3), "POST /c 201"]]))),
+    case("| logfmt", '{job="lf"} | json msg | line_format "{{.msg}}" | logfmt | keep status, dur, path',
+         lines=[lf], expect=streams(({"status": "500", "dur": "15ms", "path": "/a b"}, [[ns(1), 'status=500 dur=15ms path="/a b" flag']]))),
+    case("| logfmt with parameters", '{job="lf"} | json msg | line_format "{{.msg}}" | logfmt s="status", path | keep s, path',
+         lines=[lf], expect=streams(({"s": "500", "path": "/a b"}, [[ns(1), 'status=500 dur=15ms path="/a b" flag']]))),
+    case("| logfmt --keep-empty keeps standalone keys", '{job="lf"} | json msg | line_format "{{.msg}}" | logfmt --keep-empty | keep flag',
+         lines=[lf], expect=streams(({"flag": ""}, [[ns(1), 'status=500 dur=15ms path="/a b" flag']]))),
+    case("| regexp", '{lang="go"} | json msg | line_format "{{.msg}}" | regexp "(?P<method>\\\\w+) (?P<path>\\\\S+)" | keep method, path',
+         expect=streams(({"method": "POST", "path": "/c"}, [[ns(3), "POST /c 201"]]))),
+    case("| pattern", '{lang="go"} | json msg | line_format "{{.msg}}" | pattern "<method> <_> <status>" | keep method, status',
+         expect=streams(({"method": "POST", "status": "201"}, [[ns(3), "POST /c 201"]]))),
+    case("| pattern needs a named capture", '{lang="go"} | pattern "<_> x"', error="at least one capture is required"),
+    case("| unpack", '{job="pk"} | unpack', lines=[pk],
+         expect=streams(({"job": "pk", "job_extracted": "pk", "ts": "2026-11-25T18:00:01Z", "app": "x"}, [[ns(1), "original line"]]))),
+    case("| decolorize", '{job="col"} | json msg | line_format "{{.msg}}" | decolorize | keep job', lines=[col],
+         expect=streams(({"job": "col"}, [[ns(1), "red"]]))),
+]
+files["04_formats.json"] = [
+    case("line_format with Loki's template functions and if/else", '{lang="go"} | json | line_format "{{.level | ToUpper}} {{ printf \\"%s-%d\\" .module .task_id }} {{ if eq .level \\"info\\" }}ok{{ else }}bad{{ end }} {{ __line__ | len }}" | keep job',
+         expect=streams(({"job": "gw"}, [[ns(3), "INFO api-2 ok %d" % len(g3)]]))),
+    case("line_format trims with {{- -}}", '{lang="go"} | json | line_format "a  {{- .level -}}  b" | keep job', expect=streams(({"job": "gw"}, [[ns(3), "ainfob"]]))),
+    case("line_format: unknown function is an error", '{lang="go"} | line_format "{{ nope .x }}"', error='function "nope" not defined'),
+    case("label_format rename and template", '{lang="go"} | json | label_format lvl=level, who="{{.module}}/{{.wasm_instance_id}}" | keep lvl, who, level',
+         expect=streams(({"lvl": "info", "who": "api/i2"}, [[ns(3), g3]]))),
+    case("drop with a matcher", '{lang="go"} | json level | drop level="info"', expect=streams((GO, [[ns(3), g3]]))),
+    case("drop with a matcher that does not match", '{lang="go"} | json level | drop level="error"', expect=streams((dict(GO, level="info"), [[ns(3), g3]]))),
+    case("keep", '{lang="go"} | json | keep lang, level', expect=streams(({"lang": "go", "level": "info"}, [[ns(3), g3]]))),
+]
+d1 = L(1, job="d", took="1.5s", size="2KB", addr="10.0.0.5"); d2 = L(2, job="d", took="250ms", size="500B", addr="192.168.1.1"); d3 = L(3, job="d", took="abc", size="1KiB", addr="::1")
+D = [d1, d2, d3]
+files["05_label_filters.json"] = [
+    case("`,` binds its right side to the end: a, b or c is a and (b or c)", '{job="gw"} | json | level="error", lang="go" or seq="1" | keep job', expect=streams()),
+    case("`and` binds tighter than `or`", '{job="gw"} | json | level="error" and lang="go" or seq="1" | keep job',
+         expect=streams(({"job": "gw"}, [[ns(3), g3], [ns(1), g1]]))),
+    case("parentheses", '{job="gw"} | json | (level="error" or level="warn") and seq=2 | keep job', expect=streams(({"job": "gw"}, [[ns(2), g2]]))),
+    case("numeric comparison", '{job="gw"} | json | seq >= 2 | keep job', expect=streams(({"job": "gw"}, [[ns(2), g2]]))),
+    case("numeric filter on a missing label drops the line", '{job="gw"} | json | nope > 1', expect=streams()),
+    case("numeric filter on a non-number keeps the line, flagged", '{lang="go"} | json | msg > 5 | keep job',
+         expect=streams(({"job": "gw", "__error__": "LabelFilterErr", "__error_details__": "strconv.ParseFloat: parsing \"POST /c 201\": invalid syntax"}, [[ns(3), g3]]))),
+    case("duration filter", '{job="d"} | json | took > 1s | keep job', lines=D,
+         expect=streams(({"job": "d", "__error__": "LabelFilterErr", "__error_details__": "time: invalid duration \"abc\""}, [[ns(3), d3]]), ({"job": "d"}, [[ns(1), d1]]))),
+    case("bytes filter", '{job="d"} | json | size >= 1KB | keep job', lines=D, expect=streams(({"job": "d"}, [[ns(3), d3], [ns(1), d1]]))),
+    case("ip filter, CIDR", '{job="d"} | json | addr = ip("10.0.0.0/8") | keep job', lines=D, expect=streams(({"job": "d"}, [[ns(1), d1]]))),
+    case("ip filter, negated range", '{job="d"} | json | addr != ip("10.0.0.0-10.0.0.9") | keep job', lines=D,
+         expect=streams(({"job": "d"}, [[ns(3), d3], [ns(2), d2]]))),
+    case("regex label filter is anchored", '{job="gw"} | json | msg=~"GET" | keep job', expect=streams()),
+]
+FULL = {"lang": "rust"}
+u = [L(1, job="u", lat="10"), L(2, job="u", lat="20"), L(3, job="u", lat="30"), L(4, job="u", lat="40")]
+files["06_range_aggregations.json"] = [
+    case("count_over_time: one series per stream", 'count_over_time({job="gw"}[5m])', time=T1, expect=vector(t1, (GO, "1"), (RUST, "2"))),
+    case("the portable grouped form", 'sum by (lang) (count_over_time({job=~".+"} | json | __error__="" [5m]))', time=T1,
+         expect=vector(t1, ({"lang": "c"}, "1"), ({"lang": "go"}, "1"), ({"lang": "rust"}, "2"))),
+    case("grouping count_over_time is refused", 'count_over_time({job="gw"} | json | __error__="" [5m]) by (lang, task_id)',
+         error='parse error : grouping not allowed for count_over_time aggregation\nhint: aggregate the result instead, which Loki and Prometheus accept: sum by (lang, task_id) (count_over_time({job="gw"} | json | __error__="" [5m]))'),
+    case("grouping rate is refused", 'rate({job="gw"}[5m]) by (lang)', error="grouping not allowed for rate aggregation"),
+    case("the default instant time is the newest ts", 'count_over_time({job="gw"}[2s])', expect=vector(1795629603, (GO, "1"), (RUST, "1"))),
+    case("rate", 'rate({job="gw"}[1m])', time=T1, expect=vector(t1, (GO, "0.016666666666666666"), (RUST, "0.03333333333333333"))),
+    case("bytes_over_time", 'bytes_over_time({job="gw"}[5m])', time=T1, expect=vector(t1, (GO, str(len(g3))), (RUST, str(len(g1) + len(g2))))),
+    case("bytes_rate", 'bytes_rate({lang="go"}[1s])', time="2026-11-25T18:00:03Z", expect=vector(1795629603, (GO, str(len(g3))))),
+    case("sum_over_time", 'sum_over_time({job="u"} | json lat | unwrap lat [5m])', lines=u, time=T1, expect=vector(t1, ({"job": "u"}, "100"))),
+    case("avg_over_time by", 'avg_over_time({job="u"} | json lat | unwrap lat [5m]) by (job)', lines=u, time=T1, expect=vector(t1, ({"job": "u"}, "25"))),
+    case("min/max", 'max_over_time({job="u"} | json lat | unwrap lat [5m]) - min_over_time({job="u"} | json lat | unwrap lat [5m])', lines=u, time=T1,
+         expect=vector(t1, ({"job": "u"}, "30"))),
+    case("first/last", 'last_over_time({job="u"} | json lat | unwrap lat [5m]) / first_over_time({job="u"} | json lat | unwrap lat [5m])', lines=u, time=T1,
+         expect=vector(t1, ({"job": "u"}, "4"))),
+    case("stddev_over_time", 'stddev_over_time({job="u"} | json lat | unwrap lat [5m])', lines=u, time=T1, expect=vector(t1, ({"job": "u"}, "11.180339887498949"))),
+    case("stdvar_over_time", 'stdvar_over_time({job="u"} | json lat | unwrap lat [5m])', lines=u, time=T1, expect=vector(t1, ({"job": "u"}, "125"))),
+    case("quantile_over_time", 'quantile_over_time(0.9, {job="u"} | json lat | unwrap lat [5m])', lines=u, time=T1, expect=vector(t1, ({"job": "u"}, "37"))),
+    case("rate with unwrap: sum per second", 'rate({job="u"} | json lat | unwrap lat [1m])', lines=u, time=T1, expect=vector(t1, ({"job": "u"}, "1.6666666666666667"))),
+    case("unwrap duration()", 'sum_over_time({job="d"} | json took | unwrap duration(took) | __error__="" [5m])', lines=D, time=T1,
+         expect=vector(t1, ({"job": "d"}, "1.75"))),
+    case("unwrap bytes()", 'sum_over_time({job="d"} | json size | unwrap bytes(size) [5m])', lines=D, time=T1, expect=vector(t1, ({"job": "d"}, "3524"))),
+    case("unwrap of a non-number fails the query, as in Loki", 'sum_over_time({job="d"} | json took | unwrap took [5m])', lines=D, time=T1,
+         error="pipeline error: 'SampleExtractionErr' for series: '{__error__=\"SampleExtractionErr\", __error_details__=\"strconv.ParseFloat: parsing \\\"1.5s\\\": invalid syntax\", job=\"d\"}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"SampleExtractionErr\")."),
+    case("a parser error fails a metric query", 'count_over_time({lang="go"} | json | line_format "{{.msg}}" | json [5m])', time=T1,
+         error="pipeline error: 'JSONParserErr' for series: '{__error__=\"JSONParserErr\", __error_details__=\"Value looks like object, but can't find closing '}' symbol\""),
+    case("a label filter error fails a metric query", 'count_over_time({lang="go"} | json msg | msg > 5 [5m])', time=T1,
+         error="pipeline error: 'LabelFilterErr' for series:"),
+    case("invalid aggregation without unwrap", 'sum_over_time({job="u"}[5m])', error="parse error : invalid aggregation sum_over_time without unwrap"),
+    case("invalid aggregation with unwrap", 'count_over_time({job="u"} | json lat | unwrap lat [5m])', error="parse error : invalid aggregation count_over_time with unwrap"),
+    case("absent_over_time of nothing", 'absent_over_time({job="nope"}[5m])', time=T1, expect=vector(t1, ({"job": "nope"}, "1"))),
+    case("absent_over_time of something", 'absent_over_time({job="gw"}[5m])', time=T1, expect=vector(t1)),
+    case("offset", 'count_over_time({job="gw"}[5m] offset 1m)', time="2026-11-25T18:06:00Z", expect=vector(1795629960, (GO, "1"), (RUST, "2"))),
+    case("without offset the window is empty", 'count_over_time({job="gw"}[5m])', time="2026-11-25T18:06:00Z", expect=vector(1795629960)),
+    case("(…)[5m]", 'count_over_time(({job="gw"} |= "GET")[5m])', time=T1, expect=vector(t1, (RUST, "2"))),
+    case("pipeline after the range", 'count_over_time({job="gw"}[5m] |= "GET")', time=T1, expect=vector(t1, (RUST, "2"))),
+    case("range query", 'sum(count_over_time({job="gw"}[1m]))', start="2026-11-25T18:00:00Z", end="2026-11-25T18:02:00Z", step="1m",
+         expect=matrix(({}, [[t1, "3"]]))),
+    case("range query with overlapping windows", 'sum(count_over_time({job="gw"}[1m]))', start="2026-11-25T18:00:00Z", end="2026-11-25T18:01:30Z", step="30s",
+         expect=matrix(({}, [[1795629630, "3"], [t1, "3"]]))),
+]
+VG = 'sum by (lang) (count_over_time({job=~".+"}[5m]))'
+VM = 'sum by (module) (count_over_time({job=~".+"}[5m]))'
+files["07_vector_and_binary.json"] = [
+    case("count", 'count(count_over_time({job=~".+"}[5m]))', time=T1, expect=vector(t1, ({}, "3"))),
+    case("avg without", 'avg without (stream) (count_over_time({job=~".+"}[5m]))', time=T1,
+         expect=vector(t1, ({"job": "batch", "lang": "c", "module": "cron"}, "1"), ({"job": "gw", "lang": "go", "module": "api"}, "1"), ({"job": "gw", "lang": "rust", "module": "api"}, "2"))),
+    case("max", 'max(' + VG + ')', time=T1, expect=vector(t1, ({}, "2"))),
+    case("stddev", 'stddev(' + VM + ')', time=T1, expect=vector(t1, ({}, "1"))),
+    case("topk", 'topk(1, ' + VG + ')', time=T1, expect=vector(t1, ({"lang": "rust"}, "2"))),
+    case("bottomk", 'bottomk(1, ' + VM + ')', time=T1, expect=vector(t1, ({"module": "cron"}, "1"))),
+    case("sort", 'sort(' + VM + ')', time=T1, expect=vector(t1, ({"module": "cron"}, "1"), ({"module": "api"}, "3"))),
+    case("sort_desc", 'sort_desc(' + VM + ')', time=T1, expect=vector(t1, ({"module": "api"}, "3"), ({"module": "cron"}, "1"))),
+    case("vector / vector", 'sum(count_over_time({job="gw"}[5m])) / sum(count_over_time({job=~".+"}[5m]))', time=T1, expect=vector(t1, ({}, "0.75"))),
+    case("filtering comparison", VG + ' > 1', time=T1, expect=vector(t1, ({"lang": "rust"}, "2"))),
+    case("bool comparison", VG + ' > bool 1', time=T1, expect=vector(t1, ({"lang": "c"}, "0"), ({"lang": "go"}, "0"), ({"lang": "rust"}, "1"))),
+    case("on + group_left", 'sum by (lang, module) (count_over_time({job=~".+"}[5m])) / on (module) group_left ' + VM, time=T1,
+         expect=vector(t1, ({"lang": "c", "module": "cron"}, "1"), ({"lang": "go", "module": "api"}, "0.3333333333333333"), ({"lang": "rust", "module": "api"}, "0.6666666666666666"))),
+    case("one-to-one needs unique matches", 'sum by (lang, module) (count_over_time({job=~".+"}[5m])) / on (module) ' + VM, time=T1, error="many-to-one matching must be explicit"),
+    case("and", VG + ' and on (lang) sum by (lang) (count_over_time({job="gw"}[5m]))', time=T1, expect=vector(t1, ({"lang": "go"}, "1"), ({"lang": "rust"}, "2"))),
+    case("unless", VG + ' unless on (lang) sum by (lang) (count_over_time({job="gw"}[5m]))', time=T1, expect=vector(t1, ({"lang": "c"}, "1"))),
+    case("or", 'sum by (lang) (count_over_time({job="gw"}[5m])) or ' + VG, time=T1, expect=vector(t1, ({"lang": "c"}, "1"), ({"lang": "go"}, "1"), ({"lang": "rust"}, "2"))),
+    case("vector() and arithmetic precedence", 'vector(1) + 2 * 3 ^ 2', time=T1, expect=vector(t1, ({}, "19"))),
+    case("literals only: a scalar", '1 + 2 * 3', time=T1, expect=scalar(t1, "7")),
+    case("label_replace", 'label_replace(sum by (lang) (count_over_time({job="gw"}[5m])), "l2", "x-$1", "lang", "(r).*")', time=T1,
+         expect=vector(t1, ({"l2": "x-r", "lang": "rust"}, "2"), ({"lang": "go"}, "1"))),
+    case("sort refuses grouping", 'sort(' + VG + ') by (lang)', error="grouping not allowed for sort aggregation"),
+    case("topk needs a positive integer", 'topk(0, ' + VG + ')', error="invalid parameter"),
+    case("set operators refuse literals", VG + ' and 1', error="unexpected literal for right leg of logical/set binary operation (and)"),
+]
+files["08_syntax_errors.json"] = [
+    case("unterminated selector", '{job="x"', error="parse error at byte 8"),
+    case("empty selector", '{}', error="parse error at byte 1: syntax error: unexpected }, expecting IDENTIFIER"),
+    case("dangling pipe", '{job="x"} |', error="parse error at byte 11"),
+    case("range without aggregation", '{job="x"}[5m]', error="needs a range aggregation"),
+    case("aggregation without range", 'count_over_time({job="x"})', error="expected `[`"),
+    case("bad duration", 'rate({job="x"}[5minutes])', error='not a valid duration string: "5minutes"'),
+    case("bad regex", '{job=~"("}', error="error parsing regexp"),
+    case("unknown function", 'nope({job="x"}[5m])', error='unexpected IDENTIFIER "nope"'),
+    case("unwrap outside a range aggregation", '{job="x"} | unwrap lat', error="unwrap is only allowed in a range aggregation"),
+    case("too deep", '{job="x"} | ' + "(" * 300 + 'a="1"' + ")" * 300, error="query nested deeper than 256 levels"),
+]
+for name, cases in files.items():
+    with open(os.path.join(OUT, name), "w") as f:
+        json.dump(cases, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+print(sum(len(c) for c in files.values()))
