@@ -43,8 +43,15 @@ fn the_seed_queries_run_as_written_on_real_output() {
     assert_eq!(got.len(), 5, "start, 3 lines, exit");
     assert_eq!(got.iter().collect::<Vec<_>>(), expected);
 
-    // 2. count_over_time({job="gateway"} | json | __error__="" [5m]) by (lang, task_id)
-    let query = r#"count_over_time({job="gateway"} | json | __error__="" [5m]) by (lang, task_id)"#;
+    // 2. The seed's `count_over_time(…) by (lang, task_id)` is refused as Loki refuses it,
+    //    with the portable form as a hint; that form answers.
+    let invalid = r#"count_over_time({job="gateway"} | json | __error__="" [5m]) by (lang, task_id)"#;
+    let out = wasmhost().arg("logs").arg(invalid).arg(&log).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("grouping not allowed for count_over_time aggregation"), "{err}");
+    let query = r#"sum by (lang, task_id) (count_over_time({job="gateway"} | json | __error__="" [5m]))"#;
+    assert!(err.contains(query), "the hint gives the portable form: {err}");
     let out = wasmhost().arg("logs").arg(query).arg(&log).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let mut want: BTreeMap<String, usize> = BTreeMap::new();
@@ -53,6 +60,29 @@ fn the_seed_queries_run_as_written_on_real_output() {
     }
     let want: Vec<String> = want.into_iter().map(|(k, n)| format!("{k} {n}")).collect();
     assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), want);
+
+    // The same as Loki's query API answer, and Loki's data model: without a
+    // parser the series are the streams (job, lang, module, stream), not the lines.
+    let out = wasmhost().args(["logs", "--output", "json", r#"count_over_time({job="gateway"}[5m])"#]).arg(&log).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], "success");
+    assert_eq!(answer["data"]["resultType"], "vector");
+    let mut streams: BTreeMap<String, usize> = BTreeMap::new();
+    for l in all.iter().filter(|l| l["job"] == "gateway") {
+        *streams.entry(format!("{}/{}/{}", l["lang"], l["module"], l["stream"])).or_default() += 1;
+    }
+    let got: BTreeMap<String, usize> = answer["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let m = &s["metric"];
+            assert_eq!(m.as_object().unwrap().len(), 4, "only stream labels: {m}");
+            (format!("{}/{}/{}", m["lang"], m["module"], m["stream"]), s["value"][1].as_str().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(got, streams);
 
     // Lines from stdin, and a line_format.
     let out = wasmhost()
@@ -65,12 +95,28 @@ fn the_seed_queries_run_as_written_on_real_output() {
 
 #[test]
 fn bad_queries_are_clear_errors() {
-    for (query, says) in [(r#"{job="x"} | logfmt"#, "logfmt"), (r#"{job="x""#, "expected"), ("topk(3, x)", "topk")] {
+    let deep = format!(r#"{{job="x"}} | {}a="1"{}"#, "(".repeat(20_000), ")".repeat(20_000));
+    for (query, says) in [
+        (r#"{job="x""#, "expected"),
+        ("topk(3, x)", "unexpected IDENTIFIER"),
+        (r#"{job=~".*"}"#, "at least one regexp or equality matcher that does not have an empty-compatible value"),
+        // Issue #18 item 7: deep nesting is an error, not a stack overflow.
+        (deep.as_str(), "nested deeper than 256 levels"),
+    ] {
         let out = wasmhost().args(["logs", query, "/dev/null"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{query}");
         let err = text(&out.stderr);
         assert!(err.starts_with("wasmhost: error: query") && err.contains(says), "{query}: {err}");
     }
+    // A metric query over lines its pipeline flags fails as Loki's does.
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("flagged.log");
+    std::fs::write(&lines, "{\"ts\":\"2026-11-25T18:00:00Z\",\"job\":\"x\",\"n\":\"abc\"}\n").unwrap();
+    let out = wasmhost().args(["logs", r#"count_over_time({job="x"} | json | n > 1 [5m])"#]).arg(&lines).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("pipeline error: 'LabelFilterErr' for series:"), "{}", text(&out.stderr));
+    let out = wasmhost().args(["logs", r#"count_over_time({job="x"} | json | n > 1 | __error__="" [5m])"#]).arg(&lines).output().unwrap();
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), String::new()));
     let out = wasmhost().args(["logs", r#"{job="x"}"#, "/no/such/file"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/no/such/file"));

@@ -204,13 +204,16 @@ fn sigterm_stops_the_guest_and_keeps_everything_accepted() {
 #[test]
 fn bad_configs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
+    let deep_route = format!("[[routes]]\nmatch = '{{lang=\"rust\"}} | {}a=\"1\"{}'\nsinks = [\"default\"]\n", "(".repeat(10_000), ")".repeat(10_000));
     for (body, says) in [
         ("[sinks.x]\ntype = \"carrier-pigeon\"\n", "carrier-pigeon"),
-        ("[[routes]]\nmatch = '{lang=\"rust\"} | json'\nsinks = [\"default\"]\n", "| json"),
+        ("[[routes]]\nmatch = 'count_over_time({lang=\"rust\"}[5m])'\nsinks = [\"default\"]\n", "not a metric"),
         ("[[routes]]\nmatch = '{lang=\"rust\"}'\nsinks = [\"nowhere\"]\n", "nowhere"),
         ("[[routes]]\nmatch = '{lang=rust}'\nsinks = [\"default\"]\n", "route"),
         ("[sinks.f]\ntype = \"file\"\n", "path"),
         ("unknown_key = 1\n", "unknown_key"),
+        // Issue #18 item 7: deep nesting in a route is an error, not a stack overflow.
+        (deep_route.as_str(), "nested deeper than 256 levels"),
     ] {
         let config = dir.path().join("bad.toml");
         std::fs::write(&config, body).unwrap();

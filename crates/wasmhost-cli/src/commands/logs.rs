@@ -1,13 +1,37 @@
 //! `wasmhost logs QUERY [FILES...]`: a LogQL query over JSON-lines files (or
-//! stdin), printing matching lines or, for metric queries, one sample a line.
+//! stdin) with Loki's data model and answers: `--output json` is Loki's
+//! query API JSON, `text` is for people, `raw` is the lines alone.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Args;
-use wasmhost_logql::{format_sample, parse, Query};
+use clap::{Args, ValueEnum};
+use wasmhost_logql::{
+    format_time, format_value, in_window, metric_json, parse, parse_duration, parse_rfc3339, prom_labels, Direction, MetricEvaluator,
+    MetricResult, Query, Steps, StreamsCollector,
+};
+
+/// How results are written.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    /// Loki's query API JSON (`{"status":"success","data":{"resultType":…}}`).
+    Json,
+    /// Labels and values for people (the default on a terminal).
+    Text,
+    /// Log lines as they are; metric samples as text (the default otherwise).
+    Raw,
+}
+
+/// Which end of the results `--limit` keeps.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Dir {
+    /// Newest first (Loki's default).
+    Backward,
+    /// Oldest first.
+    Forward,
+}
 
 /// Arguments of `wasmhost logs`.
 #[derive(Args)]
@@ -16,36 +40,144 @@ pub struct LogsArgs {
     query: String,
     /// JSON-lines files to read (default: stdin).
     files: Vec<PathBuf>,
+    /// Stream labels: the top-level fields that are Loki stream labels
+    /// (default: the set the Loki sink pushes: job,lang,module,stream).
+    /// Everything else is reached through `| json`, as in Loki.
+    #[arg(long, value_delimiter = ',')]
+    stream_labels: Option<Vec<String>>,
+    /// Instant query time (RFC 3339 or Unix seconds). Default: the newest
+    /// `ts` in the input (a file has no "now").
+    #[arg(long, conflicts_with_all = ["from", "since"])]
+    time: Option<String>,
+    /// Range query start (RFC 3339 or Unix seconds); makes a metric query a range query.
+    #[arg(long)]
+    from: Option<String>,
+    /// Range query end (default: now).
+    #[arg(long)]
+    to: Option<String>,
+    /// Range query start relative to `--to`, e.g. `1h`.
+    #[arg(long, conflicts_with = "from")]
+    since: Option<String>,
+    /// Range query resolution, e.g. `1m` (default: Loki's, range/250, at least 1s).
+    #[arg(long)]
+    step: Option<String>,
+    /// At most this many log lines (default: all; with `--output json` set
+    /// one to bound memory).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Which lines `--limit` keeps and their order in `--output json`.
+    #[arg(long, value_enum, default_value = "backward")]
+    direction: Dir,
+    /// Output format (default: text on a terminal, raw otherwise).
+    #[arg(long, value_enum)]
+    output: Option<Output>,
+}
+
+/// Nanoseconds since the epoch of RFC 3339 text or Unix seconds.
+fn parse_time(text: &str) -> anyhow::Result<i128> {
+    if let Some(ns) = parse_rfc3339(text) {
+        return Ok(ns);
+    }
+    let secs: f64 = text.parse().with_context(|| format!("{text:?} is neither RFC 3339 nor Unix seconds"))?;
+    Ok((secs * 1e9) as i128)
+}
+
+fn parse_dur(text: &str) -> anyhow::Result<i128> {
+    let secs = parse_duration(text).filter(|s| *s > 0.0).with_context(|| format!("{text:?} is not a duration like 5m"))?;
+    Ok((secs * 1e9) as i128)
+}
+
+fn now_ns() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }
 
 pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let query = parse(&args.query).with_context(|| format!("query {:?}", args.query))?;
+    let query = parse(&args.query).with_context(|| {
+        // A long query is named by its start: the error says what is wrong with it.
+        let shown: String = args.query.chars().take(120).collect();
+        let more = if shown.len() < args.query.len() { "…" } else { "" };
+        format!("query {shown:?}{more}")
+    })?;
+    let stream_labels: Vec<String> =
+        args.stream_labels.clone().unwrap_or_else(|| wasmhost_log::DEFAULT_STREAM_LABELS.iter().map(|s| s.to_string()).collect());
+    let ranged = args.from.is_some() || args.to.is_some() || args.since.is_some() || args.step.is_some();
+    let steps = if ranged {
+        let end = match &args.to {
+            Some(t) => parse_time(t).context("--to")?,
+            None => now_ns(),
+        };
+        let start = match (&args.from, &args.since) {
+            (Some(f), _) => parse_time(f).context("--from")?,
+            (None, Some(s)) => end - parse_dur(s).context("--since")?,
+            (None, None) => end - 3_600_000_000_000,
+        };
+        anyhow::ensure!(start <= end, "the range ends before it starts");
+        let step = match &args.step {
+            Some(s) => parse_dur(s).context("--step")?,
+            // Loki's default: a 250th of the range, at least a second.
+            None => (((end - start) / 1_000_000_000) / 250).max(1) * 1_000_000_000,
+        };
+        Steps::Range { start, end, step }
+    } else {
+        Steps::Instant(args.time.as_deref().map(parse_time).transpose().context("--time")?)
+    };
+    let output = args.output.unwrap_or(if std::io::stdout().is_terminal() { Output::Text } else { Output::Raw });
     let mut readers: Vec<(String, Box<dyn BufRead>)> = Vec::new();
     if args.files.is_empty() {
         readers.push(("stdin".into(), Box::new(BufReader::new(std::io::stdin()))));
     }
     for path in &args.files {
         let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        readers.push((path.display().to_string(), Box::new(BufReader::new(file))));
+        readers.push((path.display().to_string(), Box::new(BufReader::with_capacity(1 << 20, file))));
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match query {
-        Query::Log(q) => each_line(readers, |line| match q.run(line) {
-            // A reader that went away (`| head`) ends the output.
-            Some(passed) => writeln!(out, "{}", passed.text).is_ok(),
-            None => true,
-        })?,
-        Query::Metric(q) => {
-            let mut lines = Vec::new();
+        Query::Log(q) => {
+            let window = match steps {
+                Steps::Range { start, end, .. } => Some((start, end)),
+                Steps::Instant(_) => None,
+            };
+            if output == Output::Json {
+                let direction = if args.direction == Dir::Forward { Direction::Forward } else { Direction::Backward };
+                let mut c = StreamsCollector::new(args.limit, direction);
+                each_line(readers, |line| {
+                    if let Some(p) = q.run(line, &stream_labels).filter(|p| in_window(p, window)) {
+                        c.push(p);
+                    }
+                    true
+                })?;
+                let _ = writeln!(out, "{}", c.finish());
+            } else {
+                let mut left = args.limit.unwrap_or(usize::MAX);
+                each_line(readers, |line| {
+                    if left == 0 {
+                        return false;
+                    }
+                    let Some(p) = q.run(line, &stream_labels).filter(|p| in_window(p, window)) else { return true };
+                    left -= 1;
+                    // A reader that went away (`| head`) ends the output.
+                    match output {
+                        Output::Text => {
+                            let ts = p.ts.map(|t| format_time(t).to_string()).unwrap_or_default();
+                            writeln!(out, "{ts} {} {}", prom_labels(&p.labels), p.text).is_ok()
+                        }
+                        _ => writeln!(out, "{}", p.text).is_ok(),
+                    }
+                })?;
+            }
+        }
+        Query::Metric(m) => {
+            let mut ev = MetricEvaluator::new(m, steps, stream_labels);
             each_line(readers, |line| {
-                lines.push(line.to_owned());
+                ev.push(line);
                 true
             })?;
-            for sample in q.evaluate(lines.iter().map(String::as_str)) {
-                if writeln!(out, "{}", format_sample(&sample)).is_err() {
-                    break;
-                }
+            let result = ev.finish()?;
+            if output == Output::Json {
+                let _ = writeln!(out, "{}", metric_json(&result));
+            } else {
+                write_metric_text(&mut out, &result);
             }
         }
     }
@@ -53,13 +185,38 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `{a="1", b="2"} 3` per sample, as logcli prints an instant vector; a
+/// matrix lists each series' points under it.
+fn write_metric_text(out: &mut impl Write, result: &MetricResult) {
+    let _ = match result {
+        MetricResult::Vector { samples, .. } => samples.iter().try_for_each(|(l, v)| writeln!(out, "{} {}", prom_labels(l), format_value(*v))),
+        MetricResult::Scalar { value, .. } => writeln!(out, "{}", format_value(*value)),
+        MetricResult::Matrix(series) => series.iter().try_for_each(|(l, points)| {
+            writeln!(out, "{}", prom_labels(l))?;
+            points.iter().try_for_each(|(t, v)| writeln!(out, "  {} {}", format_time(*t), format_value(*v)))
+        }),
+    };
+}
+
 /// Calls `f` with every line of every reader, in order, until it returns
 /// false. Lines that are not UTF-8 are read lossily, as the host writes them.
 fn each_line(readers: Vec<(String, Box<dyn BufRead>)>, mut f: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
-    for (name, reader) in readers {
-        for line in reader.split(b'\n') {
-            let line = line.with_context(|| format!("reading {name}"))?;
-            if !f(&String::from_utf8_lossy(&line)) {
+    let mut buf = Vec::with_capacity(4096);
+    for (name, mut reader) in readers {
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("reading {name}"))?;
+            if n == 0 {
+                break;
+            }
+            if buf.last() == Some(&b'\n') {
+                buf.pop();
+            }
+            let keep_going = match std::str::from_utf8(&buf) {
+                Ok(line) => f(line),
+                Err(_) => f(&String::from_utf8_lossy(&buf)),
+            };
+            if !keep_going {
                 return Ok(());
             }
         }
