@@ -117,9 +117,8 @@ struct LineState<'l> {
     labels: Labels,
     /// The stream labels' names: a parsed label of the same name gets `_extracted`.
     base: Vec<String>,
-    /// The parsed JSON of the original line, reused by `| json` while the text is unchanged.
-    parsed: Option<Result<Vec<(Cow<'l, str>, JVal<'l>)>, &'static str>>,
-    changed: bool,
+    /// Labels parsers need to extract (after renaming); `None`: all.
+    needed: Option<&'l [String]>,
 }
 
 impl LineState<'_> {
@@ -132,13 +131,25 @@ impl LineState<'_> {
             self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
         }
     }
-    /// Sets a parsed label, renamed `<name>_extracted` when a stream label has the name.
-    fn set_parsed(&mut self, name: &str, value: String) {
-        let mut key = name.to_owned();
-        if self.base.iter().any(|b| *b == key) {
-            key.push_str("_extracted");
+    /// The name a parsed label gets: `<name>_extracted` when a stream label
+    /// has the name; `None` when nothing downstream reads it.
+    fn parsed_name(&self, name: &str) -> Option<String> {
+        let clash = self.base.iter().any(|b| b == name);
+        if let Some(needed) = self.needed {
+            let wanted = |n: &String| match n.strip_suffix("_extracted") {
+                Some(stem) if clash => stem == name,
+                _ => !clash && n == name,
+            };
+            if !needed.iter().any(wanted) {
+                return None;
+            }
         }
-        self.labels.insert(key, value);
+        Some(if clash { format!("{name}_extracted") } else { name.to_owned() })
+    }
+    fn set_parsed(&mut self, name: &str, value: String) {
+        if let Some(key) = self.parsed_name(name) {
+            self.labels.insert(key, value);
+        }
     }
 }
 
@@ -158,30 +169,74 @@ impl LogQuery {
     /// assert!(q.run(r#"{"lang":"c","msg":"panic: boom"}"#, &["lang"]).is_none());
     /// ```
     pub fn run(&self, line: &str, stream_labels: &[impl AsRef<str>]) -> Option<Passed> {
-        let parsed = json::parse_object(line);
+        self.run_with(line, stream_labels, None)
+    }
+
+    /// [`LogQuery::run`], extracting only the `needed` labels in parsers
+    /// (as Loki's parser hints do) when the caller reads no others: see
+    /// [`LogQuery::referenced_labels`].
+    pub fn run_with(&self, line: &str, stream_labels: &[impl AsRef<str>], needed: Option<&[String]>) -> Option<Passed> {
         let mut labels = Labels::new();
         let mut ts = None;
-        if let Ok(fields) = &parsed {
-            for (k, v) in fields {
-                if k == "ts" {
-                    if let JVal::Str(s) = v {
-                        ts = parse_rfc3339(s);
-                    }
-                }
-                if stream_labels.iter().any(|s| s.as_ref() == k) {
-                    if let Some(text) = v.scalar_text().filter(|t| !t.is_empty()) {
-                        labels.insert(k.to_string(), text.into_owned());
-                    }
+        json::scan_top(line, &mut |k, v| {
+            if k == "ts" {
+                if let JVal::Str(s) = &v {
+                    ts = parse_rfc3339(s);
                 }
             }
-        }
+            if stream_labels.iter().any(|s| s.as_ref() == k) {
+                if let Some(text) = v.scalar_text().filter(|t| !t.is_empty()) {
+                    labels.insert(k.to_owned(), text.into_owned());
+                }
+            }
+        });
         if !self.selector.iter().all(|m| m.matches(&labels)) {
             return None;
         }
         let base = labels.keys().cloned().collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels, base, parsed: Some(parsed), changed: false };
+        let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed };
         self.run_stages(&mut state)?;
         Some(Passed { text: state.text.into_owned(), labels: state.labels, ts })
+    }
+
+    /// Every label name a stage reads (filters, formats, `drop`/`keep`):
+    /// the labels parsers must extract when the caller reads no others.
+    pub fn referenced_labels(&self) -> Vec<String> {
+        fn filter(f: &LabelFilter, out: &mut Vec<String>) {
+            match f {
+                LabelFilter::Str(m) => out.push(m.label.clone()),
+                LabelFilter::Num { label, .. } | LabelFilter::Ip { label, .. } => out.push(label.clone()),
+                LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+                    filter(a, out);
+                    filter(b, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for stage in &self.stages {
+            match stage {
+                Stage::Label(f) => filter(f, &mut out),
+                Stage::LineFormat(t) => out.extend(t.fields()),
+                Stage::LabelFormat(items) => {
+                    for item in items {
+                        match item {
+                            LabelFormat::Rename { dst, src } => out.extend([dst.clone(), src.clone()]),
+                            LabelFormat::Template { dst, template } => {
+                                out.push(dst.clone());
+                                out.extend(template.fields());
+                            }
+                        }
+                    }
+                }
+                // `keep` decides which labels survive: every other one is dropped anyway.
+                Stage::Drop(items) | Stage::Keep(items) => out.extend(items.iter().map(|i| match i {
+                    LabelName::Name(n) => n.clone(),
+                    LabelName::Matcher(m) => m.label.clone(),
+                })),
+                Stage::Line(_) | Stage::Json(_) | Stage::Logfmt { .. } | Stage::Regexp(_) | Stage::Pattern(_) | Stage::Unpack | Stage::Decolorize => {}
+            }
+        }
+        out
     }
 
     /// For routing: whether a record passes this query — labels come from
@@ -201,7 +256,7 @@ impl LogQuery {
         }
         let all = labels.all_labels();
         let base = all.keys().cloned().collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, parsed: None, changed: true };
+        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None };
         self.run_stages(&mut state).is_some()
     }
 
@@ -213,35 +268,32 @@ impl LogQuery {
                         return None;
                     }
                 }
-                Stage::Json(params) => {
-                    let owned;
-                    let result = if st.changed {
-                        owned = json::parse_object(&st.text).map(|f| {
-                            let mut out = Vec::new();
-                            flatten_or_select(&f, params, &mut out);
-                            out
-                        });
-                        owned
-                    } else {
-                        match st.parsed.as_ref() {
-                            Some(Ok(f)) => {
-                                let mut out = Vec::new();
-                                flatten_or_select(f, params, &mut out);
-                                Ok(out)
-                            }
-                            Some(Err(e)) => Err(*e),
-                            None => Err(json::OBJECT_ERR),
+                Stage::Json(params) if params.is_empty() => {
+                    let mut found: Vec<(String, String)> = Vec::new();
+                    let result = json::visit_flat(&st.text, &mut |k, v| {
+                        if let (Some(key), Some(text)) = (st.parsed_name(k), v.scalar_text()) {
+                            found.push((key, text.into_owned()));
                         }
-                    };
-                    match result {
-                        Ok(pairs) => {
-                            for (k, v) in pairs {
-                                st.set_parsed(&k, v);
-                            }
-                        }
-                        Err(details) => st.set_error("JSONParserErr", details.into()),
+                    });
+                    // Loki keeps what it extracted before an error, and flags the line.
+                    st.labels.extend(found);
+                    if let Err(details) = result {
+                        st.set_error("JSONParserErr", details.into());
                     }
                 }
+                Stage::Json(params) => match json::parse_object(&st.text) {
+                    Ok(fields) => {
+                        let mut found: Vec<(String, String)> = Vec::new();
+                        for (name, expr) in params {
+                            if let Some(key) = st.parsed_name(name) {
+                                let v = json::parse_path(expr).and_then(|p| json::select(&fields, &p)).unwrap_or_default();
+                                found.push((key, v));
+                            }
+                        }
+                        st.labels.extend(found);
+                    }
+                    Err(details) => st.set_error("JSONParserErr", details.into()),
+                },
                 Stage::Logfmt { strict, keep_empty, params } => match logfmt(&st.text, *strict, *keep_empty) {
                     Ok(pairs) => {
                         if params.is_empty() {
@@ -296,7 +348,6 @@ impl LogQuery {
                         }
                         if let Some(e) = entry {
                             st.text = Cow::Owned(e);
-                            st.changed = true;
                         }
                     }
                     Err(details) => st.set_error("JSONParserErr", details.into()),
@@ -310,7 +361,6 @@ impl LogQuery {
                     let labels = &st.labels;
                     let text = t.render(&|n| labels.get(n).cloned(), &st.text);
                     st.text = Cow::Owned(text);
-                    st.changed = true;
                 }
                 Stage::LabelFormat(items) => {
                     for item in items {
@@ -335,7 +385,6 @@ impl LogQuery {
                 Stage::Decolorize => {
                     let text = decolorize(&st.text);
                     st.text = Cow::Owned(text);
-                    st.changed = true;
                 }
             }
         }
@@ -348,17 +397,6 @@ impl LabelName {
         match self {
             LabelName::Name(n) => n == name,
             LabelName::Matcher(m) => m.label == name && m.matches_value(value),
-        }
-    }
-}
-
-fn flatten_or_select(fields: &[(Cow<'_, str>, JVal<'_>)], params: &[(String, String)], out: &mut Vec<(String, String)>) {
-    if params.is_empty() {
-        json::flatten(fields, &mut String::new(), &mut |k, v| out.push((k.to_owned(), v.into_owned())));
-    } else {
-        for (name, expr) in params {
-            let v = json::parse_path(expr).and_then(|p| json::select(fields, &p)).unwrap_or_default();
-            out.push((name.clone(), v));
         }
     }
 }

@@ -152,7 +152,8 @@ impl<'a> Reader<'a> {
                     self.i += 1;
                 }
                 let text = &self.s[start..self.i];
-                if text.parse::<f64>().is_err() {
+                // The scan admits only number characters; a number must end in a digit.
+                if !text.as_bytes().last().is_some_and(u8::is_ascii_digit) {
                     return Err(VALUE_ERR);
                 }
                 Ok(JVal::Num(text))
@@ -175,16 +176,15 @@ impl<'a> Reader<'a> {
         self.i += 1;
         let start = self.i;
         // Fast path: no escapes.
-        loop {
-            match self.b.get(self.i) {
-                None => return Err(STRING_ERR),
-                Some(b'"') => {
+        match memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
+            None => return Err(STRING_ERR),
+            Some(n) => {
+                self.i += n;
+                if self.b[self.i] == b'"' {
                     let s = &self.s[start..self.i];
                     self.i += 1;
                     return Ok(Cow::Borrowed(s));
                 }
-                Some(b'\\') => break,
-                Some(_) => self.i += 1,
             }
         }
         let mut out = String::from(&self.s[start..self.i]);
@@ -236,11 +236,149 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// At `{` or `[`: skips the value without building it (strings are
+    /// skipped whole, so brackets inside them do not count).
+    fn skip_nested(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    self.string().ok()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        self.i += 1;
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        None
+    }
+
     fn hex4(&mut self) -> Result<u32, &'static str> {
         let h = self.s.get(self.i..self.i + 4).ok_or(ESCAPE_ERR)?;
         let v = u32::from_str_radix(h, 16).map_err(|_| ESCAPE_ERR)?;
         self.i += 4;
         Ok(v)
+    }
+}
+
+/// Loki's `| json` without parameters in one pass, building nothing: `f`
+/// gets each scalar's flattened key (nested keys joined with `_`, cleaned
+/// as [`sanitize_key`] does) and value; arrays are checked and skipped.
+/// The error is Loki's `__error_details__`; `f` may have been called before it.
+pub fn visit_flat<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>)) -> Result<(), &'static str> {
+    let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
+    r.ws();
+    if r.b.get(r.i) != Some(&b'{') {
+        return Err(OBJECT_ERR);
+    }
+    let mut prefix = String::new();
+    r.visit_object(&mut prefix, 0, f)?;
+    r.ws();
+    if r.i != r.b.len() {
+        return Err(MALFORMED);
+    }
+    Ok(())
+}
+
+impl<'a> Reader<'a> {
+    /// At `{`: visits the members' scalars under `prefix`.
+    fn visit_object(&mut self, prefix: &mut String, depth: usize, f: &mut impl FnMut(&str, JVal<'a>)) -> Result<(), &'static str> {
+        if depth > MAX_DEPTH {
+            return Err(MALFORMED);
+        }
+        self.i += 1;
+        self.ws();
+        if self.b.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        let len = prefix.len();
+        loop {
+            self.ws();
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(OBJECT_ERR);
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.b.get(self.i) != Some(&b':') {
+                return Err(OBJECT_ERR);
+            }
+            self.i += 1;
+            self.ws();
+            if len > 0 {
+                prefix.push('_');
+            }
+            sanitize_key(&key, depth == 0, prefix);
+            match self.b.get(self.i) {
+                Some(b'{') => self.visit_object(prefix, depth + 1, f)?,
+                Some(b'[') => {
+                    self.value(depth + 1)?;
+                }
+                _ => {
+                    let v = self.value(depth + 1)?;
+                    f(prefix, v);
+                }
+            }
+            prefix.truncate(len);
+            self.ws();
+            match self.b.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(OBJECT_ERR),
+            }
+        }
+    }
+}
+
+/// Calls `f` with each top-level member of the object `line` whose value
+/// is a scalar, without building nested values: what stream labels and
+/// `ts` need, fast. Stops quietly at malformed input.
+pub fn scan_top<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>)) {
+    let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
+    r.ws();
+    if r.b.get(r.i) != Some(&b'{') {
+        return;
+    }
+    r.i += 1;
+    loop {
+        r.ws();
+        if r.b.get(r.i) != Some(&b'"') {
+            return;
+        }
+        let Ok(key) = r.string() else { return };
+        r.ws();
+        if r.b.get(r.i) != Some(&b':') {
+            return;
+        }
+        r.i += 1;
+        r.ws();
+        match r.b.get(r.i) {
+            Some(b'{' | b'[') => {
+                if r.skip_nested().is_none() {
+                    return;
+                }
+            }
+            _ => match r.value(0) {
+                Ok(v) => f(&key, v),
+                Err(_) => return,
+            },
+        }
+        r.ws();
+        match r.b.get(r.i) {
+            Some(b',') => r.i += 1,
+            _ => return,
+        }
     }
 }
 
@@ -251,28 +389,10 @@ pub fn sanitize_key(key: &str, top: bool, out: &mut String) {
     if top && key.as_bytes().first().is_some_and(u8::is_ascii_digit) {
         out.push('_');
     }
-    out.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
-}
-
-/// Every scalar of `fields`, nested keys joined with `_`, arrays skipped (as
-/// Loki's `| json` without parameters does).
-pub fn flatten<'v>(fields: &'v [(Cow<'_, str>, JVal<'_>)], prefix: &mut String, f: &mut impl FnMut(&str, Cow<'v, str>)) {
-    let len = prefix.len();
-    for (k, v) in fields {
-        if !prefix.is_empty() {
-            prefix.push('_');
-        }
-        sanitize_key(k, len == 0, prefix);
-        match v {
-            JVal::Obj(inner) => flatten(inner, prefix, f),
-            JVal::Arr(_) => {}
-            other => {
-                if let Some(text) = other.scalar_text() {
-                    f(prefix, text);
-                }
-            }
-        }
-        prefix.truncate(len);
+    if key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        out.push_str(key);
+    } else {
+        out.extend(key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }));
     }
 }
 
@@ -354,9 +474,10 @@ mod tests {
 
     #[test]
     fn numbers_keep_their_text_and_strings_unescape() {
-        let f = parse_object(r#"{"a":1.50,"b":"x\u00e9\ud800y","c":null,"1st":true,"d":{"e-f":[1],"g":2}}"#).unwrap();
+        let line = r#"{"a":1.50,"b":"x\u00e9\ud800y","c":null,"1st":true,"d":{"e-f":[1],"g":2}}"#;
+        let f = parse_object(line).unwrap();
         let mut got = Vec::new();
-        flatten(&f, &mut String::new(), &mut |k, v| got.push((k.to_owned(), v.into_owned())));
+        visit_flat(line, &mut |k, v| got.push((k.to_owned(), v.scalar_text().unwrap_or_default().into_owned()))).unwrap();
         let want = [("a", "1.50"), ("b", "xé\u{fffd}y"), ("c", ""), ("_1st", "true"), ("d_g", "2")];
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
         assert_eq!(select(&f, &parse_path(r#"d["e-f"][0]"#).unwrap()).as_deref(), Some("1"));

@@ -111,6 +111,33 @@ impl Acc {
         }
     }
 
+    /// Adds what another evaluator saw of the same series and step.
+    fn merge(&mut self, o: Acc) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = o;
+            return;
+        }
+        let n = (self.n + o.n) as f64;
+        let delta = o.mean - self.mean;
+        self.m2 += o.m2 + delta * delta * self.n as f64 * o.n as f64 / n;
+        self.mean += delta * o.n as f64 / n;
+        self.n += o.n;
+        self.sum += o.sum;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        if o.first.0 < self.first.0 {
+            self.first = o.first;
+        }
+        if o.last.0 >= self.last.0 {
+            self.last = o.last;
+        }
+        self.increase += o.increase;
+        self.values.extend(o.values);
+    }
+
     fn value(&mut self, func: RangeFn, param: Option<f64>, range_secs: f64) -> Option<f64> {
         if self.n == 0 {
             return None;
@@ -168,6 +195,8 @@ struct RangeState {
     pending: HashMap<Labels, VecDeque<(i128, f64)>>,
     /// Equality matchers of the selector, for absent_over_time's labels.
     absent_labels: Labels,
+    /// The labels parsers must extract; `None`: all (the series need them).
+    needed: Option<Vec<String>>,
     error: Option<EvalError>,
 }
 
@@ -200,7 +229,7 @@ impl MetricEvaluator {
     /// the stream label set.
     pub fn new(query: MetricQuery, steps: Steps, stream_labels: Vec<String>) -> MetricEvaluator {
         let mut ranges = Vec::new();
-        collect_ranges(&query, &mut ranges);
+        collect_ranges(&query, None, &mut ranges);
         let times = match steps {
             Steps::Instant(Some(t)) => vec![t],
             Steps::Instant(None) => Vec::new(),
@@ -219,7 +248,7 @@ impl MetricEvaluator {
             if r.error.is_some() {
                 continue;
             }
-            let Some(passed) = r.query.run(line, &self.stream_labels) else { continue };
+            let Some(passed) = r.query.run_with(line, &self.stream_labels, r.needed.as_deref()) else { continue };
             if let Some(ts) = passed.ts {
                 self.newest = Some(self.newest.map_or(ts, |n| n.max(ts)));
             }
@@ -281,6 +310,42 @@ impl MetricEvaluator {
                     }
                     i += 1;
                 }
+            }
+        }
+    }
+
+    /// Whether [`MetricEvaluator::merge`] gives the same answer as one
+    /// evaluator seeing every line in order: not for `rate_counter`, whose
+    /// counter resets need the lines in order.
+    pub fn mergeable(&self) -> bool {
+        self.ranges.iter().all(|r| r.func != RangeFn::RateCounter)
+    }
+
+    /// Takes in what `other` (same query and steps) saw of other lines, so
+    /// evaluators on several threads make one answer.
+    pub fn merge(&mut self, other: MetricEvaluator) {
+        self.newest = match (self.newest, other.newest) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (mine, theirs) in self.ranges.iter_mut().zip(other.ranges) {
+            if mine.error.is_none() {
+                mine.error = theirs.error;
+            }
+            for (labels, accs) in theirs.series {
+                match mine.series.entry(labels) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        for (a, b) in e.get_mut().iter_mut().zip(accs) {
+                            a.merge(b);
+                        }
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(accs);
+                    }
+                }
+            }
+            for (labels, samples) in theirs.pending {
+                mine.pending.entry(labels).or_default().extend(samples);
             }
         }
     }
@@ -368,11 +433,29 @@ fn step_index_ceil(t: i128, steps: &Steps) -> i128 {
     }
 }
 
-fn collect_ranges(q: &MetricQuery, out: &mut Vec<RangeState>) {
+/// Makes the range states in evaluation order. `sum_by`: the labels of a
+/// `sum by (…)` directly around, which are then all a series needs.
+fn collect_ranges(q: &MetricQuery, sum_by: Option<&[String]>, out: &mut Vec<RangeState>) {
     match q {
         MetricQuery::Range { func, param, query, unwrap, range, offset, grouping } => {
             let absent_labels =
                 query.selector.iter().filter(|m| m.op == MatchOp::Eq).map(|m| (m.label.clone(), m.value.clone())).collect();
+            let keys = match grouping {
+                Some(Grouping::By(labels)) => Some(labels.as_slice()),
+                Some(Grouping::Without(_)) => None,
+                None => sum_by,
+            };
+            let needed = keys.map(|keys| {
+                let mut needed = query.referenced_labels();
+                needed.extend(keys.iter().cloned());
+                if let Some(u) = unwrap {
+                    needed.push(u.label.clone());
+                    for f in &u.post_filters {
+                        needed.extend(LogQuery { selector: Vec::new(), stages: vec![Stage::Label(f.clone())] }.referenced_labels());
+                    }
+                }
+                needed
+            });
             out.push(RangeState {
                 query: query.clone(),
                 func: *func,
@@ -384,13 +467,16 @@ fn collect_ranges(q: &MetricQuery, out: &mut Vec<RangeState>) {
                 series: HashMap::new(),
                 pending: HashMap::new(),
                 absent_labels,
+                needed,
                 error: None,
             })
         }
-        MetricQuery::Vector { inner, .. } | MetricQuery::LabelReplace { inner, .. } => collect_ranges(inner, out),
+        MetricQuery::Vector { func: VectorFn::Sum, grouping: Some(Grouping::By(labels)), inner, .. } => collect_ranges(inner, Some(labels), out),
+        MetricQuery::Vector { func: VectorFn::Sum, grouping: None, inner, .. } => collect_ranges(inner, Some(&[]), out),
+        MetricQuery::Vector { inner, .. } | MetricQuery::LabelReplace { inner, .. } => collect_ranges(inner, None, out),
         MetricQuery::Binary { lhs, rhs, .. } => {
-            collect_ranges(lhs, out);
-            collect_ranges(rhs, out);
+            collect_ranges(lhs, None, out);
+            collect_ranges(rhs, None, out);
         }
         MetricQuery::Literal(_) | MetricQuery::Vector1(_) => {}
     }

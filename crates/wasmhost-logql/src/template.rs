@@ -86,6 +86,32 @@ impl Template {
         Ok(Template { source: source.to_owned(), nodes })
     }
 
+    /// The labels the template reads.
+    pub fn fields(&self) -> Vec<String> {
+        fn walk(nodes: &[Node], out: &mut Vec<String>) {
+            let pipe = |p: &[Command], out: &mut Vec<String>| {
+                out.extend(p.iter().flatten().filter_map(|a| match a {
+                    Arg::Field(n) => Some(n.clone()),
+                    _ => None,
+                }))
+            };
+            for n in nodes {
+                match n {
+                    Node::Text(_) => {}
+                    Node::Action(p) => pipe(p, out),
+                    Node::If(c, a, b) => {
+                        pipe(c, out);
+                        walk(a, out);
+                        walk(b, out);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.nodes, &mut out);
+        out
+    }
+
     /// Renders with `label` giving values (missing: empty) and `line` as `__line__`.
     pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
         let mut out = String::new();

@@ -5,7 +5,7 @@
 //! exactly.
 
 use serde_json::Value;
-use wasmhost_logql::{parse, parse_rfc3339, run_query, Direction, Options, Steps};
+use wasmhost_logql::{metric_json, parse, parse_rfc3339, run_query, Direction, MetricEvaluator, Options, Query, Steps};
 
 fn time(v: &Value) -> i128 {
     parse_rfc3339(v.as_str().expect("times are RFC 3339 strings")).expect("a valid time")
@@ -48,11 +48,26 @@ fn run_case(file: &str, case: &Value) -> Result<(), String> {
             }
         }
         (Ok(v), None, Some(want)) => {
-            if &v == want {
-                Ok(())
-            } else {
-                Err(format!("{name}\n  query: {query}\n  got:  {v}\n  want: {want}"))
+            if &v != want {
+                return Err(format!("{name}\n  query: {query}\n  got:  {v}\n  want: {want}"));
             }
+            // The answer is the same when the lines are split between evaluators
+            // (as `wasmhost logs` does on several cores) and merged.
+            if let Ok(Query::Metric(m)) = parse(query) {
+                let new = || MetricEvaluator::new(m.clone(), opts.steps.unwrap_or(Steps::Instant(None)), opts.stream_labels.clone());
+                let (mut a, mut b) = (new(), new());
+                if a.mergeable() {
+                    for (i, line) in lines.iter().enumerate() {
+                        if i % 2 == 0 { a.push(line) } else { b.push(line) }
+                    }
+                    a.merge(b);
+                    let merged = a.finish().map(|r| metric_json(&r)).map_err(|e| e.to_string());
+                    if merged.as_ref() != Ok(want) {
+                        return Err(format!("{name} (split and merged)\n  query: {query}\n  got:  {merged:?}\n  want: {want}"));
+                    }
+                }
+            }
+            Ok(())
         }
         (got, _, _) => Err(format!("{name}\n  query: {query}\n  got: {got:?}")),
     }

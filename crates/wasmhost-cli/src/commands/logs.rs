@@ -148,6 +148,18 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                     true
                 })?;
                 let _ = writeln!(out, "{}", c.finish());
+            } else if output == Output::Raw && args.limit.is_none() {
+                // Only the lines are printed: parsers extract only what filters read.
+                let needed = q.referenced_labels();
+                let run = |chunk: &[u8], buf: &mut Vec<u8>| {
+                    for_lines(chunk, |line| {
+                        if let Some(p) = q.run_with(line, &stream_labels, Some(&needed)).filter(|p| in_window(p, window)) {
+                            buf.extend_from_slice(p.text.as_bytes());
+                            buf.push(b'\n');
+                        }
+                    })
+                };
+                parallel(readers, || (), |(), chunk, buf| run(chunk, buf), |buf| out.write_all(buf).is_ok(), |_| ())?;
             } else {
                 let mut left = args.limit.unwrap_or(usize::MAX);
                 each_line(readers, |line| {
@@ -168,12 +180,17 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         Query::Metric(m) => {
-            let mut ev = MetricEvaluator::new(m, steps, stream_labels);
-            each_line(readers, |line| {
-                ev.push(line);
-                true
-            })?;
-            let result = ev.finish()?;
+            let new = || MetricEvaluator::new(m.clone(), steps, stream_labels.clone());
+            let mut total = new();
+            if total.mergeable() {
+                parallel(readers, new, |ev, chunk, _| for_lines(chunk, |line| ev.push(line)), |_| true, |ev| total.merge(ev))?;
+            } else {
+                each_line(readers, |line| {
+                    total.push(line);
+                    true
+                })?;
+            }
+            let result = total.finish()?;
             if output == Output::Json {
                 let _ = writeln!(out, "{}", metric_json(&result));
             } else {
@@ -183,6 +200,138 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     }
     let _ = out.flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Calls `f` with each line of a chunk of whole lines (lossily decoded
+/// when not UTF-8, as the host writes them).
+fn for_lines(chunk: &[u8], mut f: impl FnMut(&str)) {
+    for line in chunk.split(|b| *b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        match std::str::from_utf8(line) {
+            Ok(l) => f(l),
+            Err(_) => f(&String::from_utf8_lossy(line)),
+        }
+    }
+}
+
+/// Chunks read for the workers: about 1 MiB of whole lines each.
+const CHUNK: usize = 1 << 20;
+
+/// Runs `work` over chunks of whole lines on every core: each worker has
+/// its own state (`init`), fills an output buffer per chunk, and the
+/// buffers are written in input order (`emit`, false: stop). At the end
+/// each worker's state goes to `fold`. At most two chunks per worker are
+/// in flight, so memory stays bounded whatever the input size.
+fn parallel<S: Send>(
+    readers: Vec<(String, Box<dyn BufRead>)>,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &[u8], &mut Vec<u8>) + Sync,
+    mut emit: impl FnMut(&[u8]) -> bool,
+    mut fold: impl FnMut(S),
+) -> anyhow::Result<()> {
+    use std::sync::mpsc::sync_channel;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
+    let (chunk_tx, chunk_rx) = sync_channel::<(u64, Vec<u8>)>(workers * 2);
+    let chunk_rx = std::sync::Mutex::new(chunk_rx);
+    let (out_tx, out_rx) = sync_channel::<(u64, Vec<u8>)>(workers * 2);
+    // Set when `emit` says stop (a reader of our output went away): the
+    // reader stops reading and the workers stop working.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            let out_tx = out_tx.clone();
+            let (chunk_rx, init, work, stopped) = (&chunk_rx, &init, &work, &stopped);
+            handles.push(scope.spawn(move || {
+                let mut state = init();
+                loop {
+                    let next = chunk_rx.lock().map_or(None, |rx| rx.recv().ok());
+                    let Some((seq, chunk)) = next else { break };
+                    let mut buf = Vec::new();
+                    if !stopped() {
+                        work(&mut state, &chunk, &mut buf);
+                    }
+                    if out_tx.send((seq, buf)).is_err() {
+                        break;
+                    }
+                }
+                state
+            }));
+        }
+        drop(out_tx);
+        let stopped = &stopped;
+        let reader = scope.spawn(move || -> anyhow::Result<()> {
+            let mut seq = 0;
+            for (name, mut reader) in readers {
+                let mut carry: Vec<u8> = Vec::new();
+                while !stopped() {
+                    let mut chunk = std::mem::take(&mut carry);
+                    chunk.reserve(CHUNK);
+                    let start = chunk.len();
+                    chunk.resize(start + CHUNK, 0);
+                    let n = read_full(&mut reader, &mut chunk[start..]).with_context(|| format!("reading {name}"))?;
+                    chunk.truncate(start + n);
+                    if n == 0 {
+                        if !chunk.is_empty() && chunk_tx.send((seq, chunk)).is_err() {
+                            return Ok(());
+                        }
+                        seq += 1;
+                        break;
+                    }
+                    // Whole lines only: the tail goes to the next chunk (all of
+                    // it while a line is longer than a chunk).
+                    match chunk.iter().rposition(|b| *b == b'\n') {
+                        Some(end) => carry = chunk.split_off(end + 1),
+                        None => {
+                            carry = chunk;
+                            continue;
+                        }
+                    }
+                    if chunk_tx.send((seq, chunk)).is_err() {
+                        return Ok(());
+                    }
+                    seq += 1;
+                }
+            }
+            Ok(())
+        });
+        // Buffers come back in any order; they leave in input order.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        let mut writing = true;
+        for (seq, buf) in out_rx.iter() {
+            pending.insert(seq, buf);
+            while let Some(buf) = pending.remove(&next) {
+                writing = writing && emit(&buf);
+                if !writing {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                next += 1;
+            }
+        }
+        let read = reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+        for h in handles {
+            fold(h.join().map_err(|_| anyhow::anyhow!("a worker thread panicked"))?);
+        }
+        read
+    })
+}
+
+/// Fills `buf` as far as the reader goes; the bytes read.
+fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// `{a="1", b="2"} 3` per sample, as logcli prints an instant vector; a
