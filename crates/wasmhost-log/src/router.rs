@@ -96,3 +96,44 @@ impl Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{InstanceContext, Line, Stream};
+
+    fn record(msg: &str) -> LogRecord {
+        let ctx = Arc::new(InstanceContext::new("id", "go", "api"));
+        LogRecord::line(ctx, Stream::Stderr, 1, Line { bytes: msg.as_bytes(), continued: false })
+    }
+
+    /// A route may use any log-pipeline stage: here `| json` over a guest's
+    /// JSON stderr line, a numeric filter, and `label_format`.
+    #[test]
+    fn routes_run_whole_pipelines_on_the_message() {
+        let router = Router::new(vec![0])
+            .route(r#"{lang="go"} | json | __error__="" | status >= 500"#, vec![1], false)
+            .unwrap()
+            .route(r#"{lang="go"} | label_format who="{{.module}}/{{.stream}}" | who="api/stderr" |= "slow""#, vec![2], false)
+            .unwrap();
+        let mut dests = Vec::new();
+        router.destinations(&record(r#"{"status":503,"path":"/x"}"#), &mut dests);
+        assert_eq!(dests, [1]);
+        router.destinations(&record(r#"{"status":200,"path":"/x"}"#), &mut dests);
+        assert_eq!(dests, [0]);
+        router.destinations(&record("slow request"), &mut dests);
+        assert_eq!(dests, [2]);
+    }
+
+    /// Issue #18 item 7: a deeply nested route is a clear error, not a stack overflow.
+    #[test]
+    fn deep_routes_are_errors() {
+        let deep = format!(r#"{{lang="go"}} | {}a="1"{}"#, "(".repeat(20_000), ")".repeat(20_000));
+        let err = Router::new(vec![0]).route(&deep, vec![1], false).unwrap_err();
+        assert!(err.to_string().contains("nested deeper than 256 levels"), "{err}");
+        let metric = Router::new(vec![0]).route(r#"count_over_time({lang="go"}[5m])"#, vec![1], false).unwrap_err();
+        assert!(matches!(metric, RouteError::NotRoutable { .. }));
+    }
+}

@@ -2,6 +2,14 @@
 //! Loki's wording. A lexer and a precedence-climbing recursive descent with
 //! an explicit nesting budget ([`MAX_DEPTH`]): deep input is an error, never
 //! a stack overflow.
+//!
+//! Why not a combinator crate (winnow, nom and chumsky were weighed): the
+//! corners of LogQL's yacc grammar — `a, b or c` meaning `a and (b or c)`
+//! (yacc's shift preference), words such as `or`/`offset` ending a stage,
+//! pipelines allowed after the range — came out plainer as code; a
+//! combinator parser recurses just the same, so the depth budget is needed
+//! either way; and this way the crate adds no dependency. The grammar is
+//! pinned by the conformance cases and the print/parse round-trip property.
 
 use std::time::Duration;
 

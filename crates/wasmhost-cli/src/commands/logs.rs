@@ -122,7 +122,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
         Steps::Instant(args.time.as_deref().map(parse_time).transpose().context("--time")?)
     };
     let output = args.output.unwrap_or(if std::io::stdout().is_terminal() { Output::Text } else { Output::Raw });
-    let mut readers: Vec<(String, Box<dyn BufRead>)> = Vec::new();
+    let mut readers: Vec<(String, Box<dyn BufRead + Send>)> = Vec::new();
     if args.files.is_empty() {
         readers.push(("stdin".into(), Box::new(BufReader::new(std::io::stdin()))));
     }
@@ -159,7 +159,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                         }
                     })
                 };
-                parallel(readers, || (), |(), chunk, buf| run(chunk, buf), |buf| out.write_all(buf).is_ok(), |_| ())?;
+                parallel(readers, || (), |_, chunk, buf| run(chunk, buf), |buf| out.write_all(buf).is_ok(), |_| ())?;
             } else {
                 let mut left = args.limit.unwrap_or(usize::MAX);
                 each_line(readers, |line| {
@@ -225,7 +225,7 @@ const CHUNK: usize = 1 << 20;
 /// each worker's state goes to `fold`. At most two chunks per worker are
 /// in flight, so memory stays bounded whatever the input size.
 fn parallel<S: Send>(
-    readers: Vec<(String, Box<dyn BufRead>)>,
+    readers: Vec<(String, Box<dyn BufRead + Send>)>,
     init: impl Fn() -> S + Sync,
     work: impl Fn(&mut S, &[u8], &mut Vec<u8>) + Sync,
     mut emit: impl FnMut(&[u8]) -> bool,
@@ -349,7 +349,7 @@ fn write_metric_text(out: &mut impl Write, result: &MetricResult) {
 
 /// Calls `f` with every line of every reader, in order, until it returns
 /// false. Lines that are not UTF-8 are read lossily, as the host writes them.
-fn each_line(readers: Vec<(String, Box<dyn BufRead>)>, mut f: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
+fn each_line(readers: Vec<(String, Box<dyn BufRead + Send>)>, mut f: impl FnMut(&str) -> bool) -> anyhow::Result<()> {
     let mut buf = Vec::with_capacity(4096);
     for (name, mut reader) in readers {
         loop {
