@@ -33,6 +33,9 @@ pub enum Action {
     /// Keep the batch, then drop the connection without answering: the
     /// client cannot know it arrived (at-least-once makes a duplicate).
     AcceptThenDrop,
+    /// Answer 2xx without decoding (benchmarks: the receiver's own CPU
+    /// should not compete with the sender's); only bytes are counted.
+    AckOnly,
 }
 
 /// Which protocol a receiver speaks.
@@ -68,6 +71,7 @@ type Script = Box<dyn Fn(u64) -> Action + Send + Sync>;
 struct State {
     entries: Mutex<Vec<Entry>>,
     requests: AtomicU64,
+    wire_bytes: AtomicU64,
     script: Script,
     content_types: Mutex<Vec<String>>,
     headers: Mutex<Vec<(String, String)>>,
@@ -213,6 +217,13 @@ impl LogsService for Grpc {
             }
         }
         match (self.0.script)(n) {
+            Action::AckOnly => {
+                // What tonic decoded, re-measured: the gRPC message bytes
+                // (5 bytes of framing each, HTTP/2 frames not counted).
+                let len = prost::Message::encoded_len(request.get_ref()) as u64 + 5;
+                self.0.wire_bytes.fetch_add(len, Ordering::Relaxed);
+                Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
+            }
             Action::Accept => {
                 crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
                 Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
@@ -244,6 +255,7 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
     }
     let path = req.uri().path().to_owned();
     let body = req.into_body().collect().await.ok()?.to_bytes();
+    state.wire_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
     let respond = |status: u16, body: String| hyper::Response::builder().status(status).body(Full::new(Bytes::from(body))).ok();
     let expected = match kind {
         Kind::Loki => "/loki/api/v1/push",
@@ -262,6 +274,7 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
             return r.body(Full::new(Bytes::from(msg.clone()))).ok();
         }
         Action::Hang => return std::future::pending().await,
+        Action::AckOnly => return respond(if kind == Kind::Loki { 204 } else { 200 }, String::new()),
         Action::Accept | Action::AcceptThenDrop => {}
     }
     let body = if encoding == "gzip" {
@@ -308,6 +321,7 @@ impl Receiver {
         let state = Arc::new(State {
             entries: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
+            wire_bytes: AtomicU64::new(0),
             script: Box::new(script),
             content_types: Mutex::new(Vec::new()),
             headers: Mutex::new(Vec::new()),
@@ -378,6 +392,12 @@ impl Receiver {
     /// How many lines arrived.
     pub fn count(&self) -> usize {
         crate::lock(&self.state.entries).len()
+    }
+
+    /// Request body bytes received over HTTP/1.1 (as sent: compressed); for
+    /// gRPC with [`Action::AckOnly`], the messages' bytes plus their 5-byte frames.
+    pub fn wire_bytes(&self) -> u64 {
+        self.state.wire_bytes.load(Ordering::Relaxed)
     }
 
     /// Requests seen (answered or not).

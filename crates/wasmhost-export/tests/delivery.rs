@@ -56,9 +56,16 @@ fn quick(delivery: Delivery) -> Delivery {
     }
 }
 
+/// A Loki sink with test-sized batches and backoff. The request timeout is
+/// 3 s: shorter ones fire on a loaded 2-core machine while the receiver is
+/// still decoding, which makes (legitimate, at-least-once) duplicates.
 fn loki(url: &str, delivery: Delivery, events: EventFn) -> NetworkSink {
+    loki_with_timeout(url, delivery, events, Duration::from_secs(3))
+}
+
+fn loki_with_timeout(url: &str, delivery: Delivery, events: EventFn, timeout: Duration) -> NetworkSink {
     let mut s = LokiSettings::new(url);
-    s.timeout = Duration::from_millis(500);
+    s.timeout = timeout;
     s.delivery = quick(delivery);
     s.start("loki", &Metrics::new(), events).unwrap()
 }
@@ -183,7 +190,7 @@ fn otlp_sink(url: &str, protocol: OtlpProtocol, gzip: bool, events: EventFn) -> 
         endpoint: Some(url.into()),
         protocol: Some(protocol),
         gzip: Some(gzip),
-        timeout: Some(Duration::from_millis(500)),
+        timeout: Some(Duration::from_secs(3)),
         headers: vec![("api-key".into(), "secret".into())],
         resource_attributes: vec![("deployment.environment".into(), "test".into())],
         delivery: quick(Delivery::default()),
@@ -316,7 +323,7 @@ fn fault_receiver_down_then_up() {
 fn fault_receiver_never_answers() {
     let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 2 { Action::Hang } else { Action::Accept });
     let (ev, seen) = events();
-    feed(loki(&rx.url(), Delivery::default(), ev), N);
+    feed(loki_with_timeout(&rx.url(), Delivery::default(), ev, Duration::from_secs(1)), N);
     assert_eq!(duplicates(&rx.entries(), N), 0);
     let retries: Vec<String> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.retry")).map(|r| r.msg.clone()).collect();
     assert!(retries.iter().any(|m| m.contains("no answer within")), "{retries:?}");
