@@ -119,7 +119,9 @@ pub struct LokiEncoder {
     cache: HashMap<StreamKey, (Arc<InstanceContext>, usize)>,
     records: u64,
     size: usize,
-    line: Vec<u8>,
+    /// The last line's length: the next line's buffer is allocated once, at
+    /// about the right size, and becomes the entry's `String` without a copy.
+    line_hint: usize,
 }
 
 impl LokiEncoder {
@@ -136,7 +138,7 @@ impl LokiEncoder {
             cache: HashMap::new(),
             records: 0,
             size: 0,
-            line: Vec::with_capacity(256),
+            line_hint: 256,
         }
     }
 
@@ -216,13 +218,15 @@ pub fn parse_labels(text: &str) -> serde_json::Map<String, serde_json::Value> {
 impl Encoder for LokiEncoder {
     fn push(&mut self, record: &LogRecord) {
         let i = self.stream_of(record);
-        self.line.clear();
+        let mut line = Vec::with_capacity(self.line_hint);
         // The format writes into a Vec, which cannot fail.
-        let _ = JsonFormat.format(record, &mut self.line);
-        if self.line.last() == Some(&b'\n') {
-            self.line.pop();
+        let _ = JsonFormat.format(record, &mut line);
+        if line.last() == Some(&b'\n') {
+            line.pop();
         }
-        let line = String::from_utf8_lossy(&self.line).into_owned();
+        self.line_hint = line.len() + 32;
+        // JSON from the format is UTF-8; the fallback only guards the type.
+        let line = String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let mut meta = Vec::with_capacity(3);
         for name in STRUCTURED_METADATA {
             if let Some(value) = record.label(name) {

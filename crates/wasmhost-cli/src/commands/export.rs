@@ -60,7 +60,7 @@ pub fn pipeline(
         Some(path) => RoutingConfig::load(path)?.build_with(path, default_sink, &factory)?,
         None => (vec![SinkSpec { name: "default".into(), sink: default_sink, policy: Policy::Block, queue: DEFAULT_QUEUE }], Router::new(vec![0])),
     };
-    let mut tap = |name: &str, sink: Box<dyn Sink>, specs: &mut Vec<SinkSpec>, router: Router| {
+    let tap = |name: &str, sink: Box<dyn Sink>, specs: &mut Vec<SinkSpec>, router: Router| {
         specs.push(SinkSpec { name: name.into(), sink, policy: Policy::Block, queue: DEFAULT_QUEUE });
         router.tap(specs.len() - 1)
     };
