@@ -322,16 +322,28 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A resolved OTLP sink: everything decided.
-struct OtlpResolved {
-    url: String,
-    protocol: OtlpProtocol,
-    headers: Vec<(String, String)>,
-    gzip: bool,
-    timeout: Duration,
-    service_name: String,
-    resource_attributes: Vec<(String, String)>,
+/// What an OTLP sink's settings resolve to once the `OTEL_*` variables and
+/// the defaults are applied ([`OtlpSettings::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OtlpTarget {
+    /// The URL requests go to.
+    pub url: String,
+    /// The protocol.
+    pub protocol: OtlpProtocol,
+    /// Headers (gRPC metadata).
+    pub headers: Vec<(String, String)>,
+    /// gzip.
+    pub gzip: bool,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// `service.name`.
+    pub service_name: String,
+    /// The other resource attributes.
+    pub resource_attributes: Vec<(String, String)>,
 }
+
+/// Reads an environment variable (`std::env::var` in the CLI; a map in tests).
+pub type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl OtlpSettings {
     /// From a routing config table.
@@ -366,7 +378,7 @@ impl OtlpSettings {
     /// Fills what the settings leave open from the `OTEL_*` variables as
     /// the OTel SDKs read them (the `_LOGS_` variant first), then the spec's
     /// defaults.
-    fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<OtlpResolved, String> {
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<OtlpTarget, String> {
         let var = |name: &str| env(&format!("OTEL_EXPORTER_OTLP_LOGS_{name}")).or_else(|| env(&format!("OTEL_EXPORTER_OTLP_{name}")));
         let protocol = match self.protocol {
             Some(p) => p,
@@ -419,7 +431,7 @@ impl OtlpSettings {
             .or_else(|| resource_attributes.iter().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone()))
             .unwrap_or_else(|| "unknown_service:wasmhost".into());
         resource_attributes.retain(|(k, _)| k != "service.name");
-        Ok(OtlpResolved { url, protocol, headers, gzip, timeout, service_name, resource_attributes })
+        Ok(OtlpTarget { url, protocol, headers, gzip, timeout, service_name, resource_attributes })
     }
 
     /// Starts the sink, reading unset settings from `env`.
@@ -445,13 +457,6 @@ impl OtlpSettings {
         };
         NetworkSink::start(name, encoder, transport, self.delivery, metrics.sink(name), events)
     }
-
-    /// The endpoint, protocol, service name and resource attributes these
-    /// settings resolve to under `env` (for tests and `--help` style output).
-    pub fn describe(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<(String, OtlpProtocol, String, Vec<(String, String)>, Vec<(String, String)>, bool, Duration), String> {
-        let r = self.resolve(env)?;
-        Ok((r.url, r.protocol, r.service_name, r.resource_attributes, r.headers, r.gzip, r.timeout))
-    }
 }
 
 /// A bare `http://host:port` gets `/v1/logs` for HTTP.
@@ -470,7 +475,7 @@ fn with_logs_path(endpoint: &str, http: bool) -> String {
 pub struct ExportFactory {
     metrics: Arc<Metrics>,
     events: EventFn,
-    env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    env: Box<EnvFn>,
     started: std::sync::Mutex<Vec<ShutdownHandle>>,
 }
 
@@ -541,7 +546,8 @@ mod tests {
             ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.environment=prod"),
             ("OTEL_SERVICE_NAME", "gateway"),
         ]);
-        let (url, protocol, service, attrs, headers, gzip, timeout) = OtlpSettings::default().describe(&e).unwrap();
+        let OtlpTarget { url, protocol, service_name: service, resource_attributes: attrs, headers, gzip, timeout } =
+            OtlpSettings::default().resolve(&e).unwrap();
         assert_eq!(url, "http://collector:4318/v1/logs");
         assert_eq!(protocol, OtlpProtocol::HttpProtobuf);
         assert_eq!(service, "gateway");
@@ -555,18 +561,18 @@ mod tests {
     #[test]
     fn signal_endpoint_is_used_as_is_and_grpc_keeps_the_base() {
         let e = env(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://c:9999/custom"), ("OTEL_EXPORTER_OTLP_HEADERS", "k=v%2Cw")]);
-        let (url, _, service, _, headers, _, _) = OtlpSettings::default().describe(&e).unwrap();
+        let OtlpTarget { url, service_name: service, headers, .. } = OtlpSettings::default().resolve(&e).unwrap();
         assert_eq!(url, "http://c:9999/custom");
         assert_eq!(service, "unknown_service:wasmhost");
         assert_eq!(headers, vec![("k".to_string(), "v,w".to_string())]);
         let e = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
-        let (url, protocol, ..) = OtlpSettings::default().describe(&e).unwrap();
+        let OtlpTarget { url, protocol, .. } = OtlpSettings::default().resolve(&e).unwrap();
         assert_eq!((url.as_str(), protocol), ("http://c:4317", OtlpProtocol::Grpc));
         let bad = env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift")]);
-        assert!(OtlpSettings::default().describe(&bad).is_err());
+        assert!(OtlpSettings::default().resolve(&bad).is_err());
         // Explicit settings beat the environment.
         let s = OtlpSettings { endpoint: Some("http://x:4318".into()), service_name: Some("cfg".into()), ..Default::default() };
-        let (url, _, service, ..) = s.describe(&env(&[("OTEL_SERVICE_NAME", "envname")])).unwrap();
+        let OtlpTarget { url, service_name: service, .. } = s.resolve(&env(&[("OTEL_SERVICE_NAME", "envname")])).unwrap();
         assert_eq!((url.as_str(), service.as_str()), ("http://x:4318/v1/logs", "cfg"));
     }
 

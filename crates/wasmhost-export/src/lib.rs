@@ -27,7 +27,7 @@ mod spool;
 mod transport;
 
 pub use batch::{Batch, Encoder, Encoding};
-pub use config::{ExportFactory, LokiSettings, OtlpProtocol, OtlpSettings};
+pub use config::{EnvFn, ExportFactory, LokiSettings, OtlpProtocol, OtlpSettings, OtlpTarget};
 pub use deliver::{Delivery, EventFn, NetworkSink, ShutdownHandle};
 pub use loki::{
     check_labels, parse_labels, EntryAdapter, LabelPairAdapter, LokiEncoder, PushRequest, StreamAdapter, Timestamp,

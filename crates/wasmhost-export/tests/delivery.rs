@@ -449,7 +449,7 @@ fn a_full_queue_applies_the_drop_policy_and_shutdown_counts_the_loss() {
     let c = ctx("id", &[]);
     let tx = pipeline.sender();
     for seq in 1..=20_000 {
-        while let Some(_) = tx.try_send(line(&c, seq)).unwrap() {
+        while tx.try_send(line(&c, seq)).unwrap().is_some() {
             std::thread::sleep(Duration::from_micros(50));
         }
     }
