@@ -18,6 +18,12 @@ fn logger() -> String {
     guest("c/logger").to_str().unwrap().to_owned()
 }
 
+/// The lines of the default sink that also go to the network sinks: all
+/// but the sinks' own `export.*` events (said locally, never sent).
+fn local_lines(stderr: &[u8]) -> Vec<Value> {
+    json_lines(stderr).into_iter().filter(|l| !l["event"].as_str().is_some_and(|e| e.starts_with("export."))).collect()
+}
+
 fn guest_lines(entries: &[Entry]) -> Vec<Value> {
     entries.iter().map(|e| serde_json::from_str(&e.line).unwrap()).collect()
 }
@@ -31,7 +37,13 @@ fn loki_flag_pushes_labelled_streams_with_structured_metadata() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // The default sink still has every line.
-    let local = json_lines(&out.stderr);
+    let local = local_lines(&out.stderr);
+    let all = json_lines(&out.stderr);
+    assert_schema_valid(&all);
+    let shutdown = events(&all, "export.shutdown");
+    assert_eq!(shutdown.len(), 1);
+    assert_eq!(shutdown[0]["sent"], local.len());
+    assert_eq!(shutdown[0]["lost"], 0);
     let entries = rx.entries();
     assert_eq!(entries.len(), local.len(), "every line also went to Loki");
     let lines = guest_lines(&entries);
@@ -69,7 +81,7 @@ fn otlp_grpc_with_the_otel_variables() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let entries = rx.entries();
-    assert_eq!(entries.len(), json_lines(&out.stderr).len());
+    assert_eq!(entries.len(), local_lines(&out.stderr).len());
     let res = &entries[0].labels;
     assert_eq!(res["service.name"], "edge-gateway");
     assert_eq!(res["deployment.environment"], "staging");
@@ -95,7 +107,7 @@ fn otel_endpoint_variable_alone_turns_otlp_http_json_on() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(rx.count(), json_lines(&out.stderr).len());
+    assert_eq!(rx.count(), local_lines(&out.stderr).len());
     assert!(rx.content_types().iter().all(|c| c == "application/json"));
     assert_eq!(rx.entries()[0].labels["service.name"], "unknown_service:wasmhost");
 }
