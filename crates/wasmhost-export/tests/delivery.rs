@@ -509,3 +509,38 @@ fn http_get(addr: std::net::SocketAddr) -> String {
     s.read_to_string(&mut out).unwrap();
     out
 }
+
+/// Every `export.*` event a fault produces is a valid line of the log format
+/// (docs/log-format.schema.json).
+#[test]
+fn export_events_follow_the_log_format_schema() {
+    use wasmhost_log::Format;
+    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/log-format.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A 503 (retry), a 400 (dead letter), a spool too small for one batch
+    // (queue full), a torn spool file, and the shutdown.
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| match n {
+        0 => Action::Status(503, None, "busy".into()),
+        1 => Action::Status(400, None, "bad".into()),
+        _ => Action::Accept,
+    });
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join("00000000000000000000.batch"), b"WHSPOOL1 torn").unwrap();
+    let (ev, seen) = events();
+    let delivery = Delivery { spool_dir: Some(spool), dead_letter: Some(dir.path().join("dead.jsonl")), spool_max_bytes: 1, ..Delivery::default() };
+    feed(loki(&rx.url(), delivery, ev), 20_000);
+    let names = event_names(&seen);
+    for want in ["export.retry", "export.dead_letter", "export.spool_corrupt", "export.queue_full", "export.shutdown"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    for record in seen.lock().unwrap().iter() {
+        let mut out = Vec::new();
+        wasmhost_log::JsonFormat.format(record, &mut out).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&line).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+}
