@@ -17,6 +17,10 @@
 //! sinks = ["rust"]
 //! continue = false                 # true: later routes may match too
 //! ```
+//!
+//! Sink types this crate does not know (`loki`, `otlp`) are built by a
+//! [`SinkFactory`] from a crate above (`wasmhost-export`), given to
+//! [`RoutingConfig::build_with`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,10 +75,30 @@ struct RouteConfig {
 pub struct RoutingConfig {
     #[serde(default)]
     default_sinks: Option<Vec<String>>,
+    /// Kept as tables until built: a factory may know types (and keys) this
+    /// crate does not.
     #[serde(default)]
-    sinks: BTreeMap<String, SinkConfig>,
+    sinks: BTreeMap<String, toml::Table>,
     #[serde(default)]
     routes: Vec<RouteConfig>,
+}
+
+/// Builds sinks of types the routing config does not know itself, such as
+/// the network sinks of `wasmhost-export` (which depends on this crate, so
+/// this crate cannot name them).
+pub trait SinkFactory {
+    /// Builds sink `name` of type `kind` from its table (`type`, `policy` and
+    /// `queue` already taken out); `None` when `kind` is not one of its types.
+    fn build(&self, name: &str, kind: &str, table: toml::Table) -> Option<Result<Box<dyn Sink>, String>>;
+}
+
+/// The factory of [`RoutingConfig::build`]: knows no extra types.
+struct NoFactory;
+
+impl SinkFactory for NoFactory {
+    fn build(&self, _: &str, _: &str, _: toml::Table) -> Option<Result<Box<dyn Sink>, String>> {
+        None
+    }
 }
 
 /// Records a sink queue holds unless the config says otherwise.
@@ -91,22 +115,43 @@ impl RoutingConfig {
     /// Opens the sinks and compiles the routes. `default` is the embedder's
     /// own sink, named `default` in the file.
     pub fn build(self, path: &Path, default: Box<dyn Sink>) -> Result<(Vec<SinkSpec>, Router), ConfigError> {
+        self.build_with(path, default, &NoFactory)
+    }
+
+    /// [`RoutingConfig::build`], with `factory` building the sink types this
+    /// crate does not know.
+    pub fn build_with(
+        self,
+        path: &Path,
+        default: Box<dyn Sink>,
+        factory: &dyn SinkFactory,
+    ) -> Result<(Vec<SinkSpec>, Router), ConfigError> {
         let err = |reason: String| ConfigError { path: path.to_owned(), reason };
         let mut specs = vec![SinkSpec { name: "default".into(), sink: default, policy: Policy::Block, queue: DEFAULT_QUEUE }];
-        for (name, c) in self.sinks {
+        for (name, mut table) in self.sinks {
             if name == "default" {
                 return Err(err("the sink name `default` is the built-in one; choose another".into()));
             }
+            let kind = table.get("type").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            if !["stderr", "stdout", "discard", "file"].contains(&kind.as_str()) {
+                let common: SinkConfig = common_keys(&mut table).map_err(|e| err(format!("sink {name}: {e}")))?;
+                let policy = policy(&name, common.policy.as_deref()).map_err(err)?;
+                let sink = match factory.build(&name, &kind, table) {
+                    Some(sink) => sink.map_err(|e| err(format!("sink {name}: {e}")))?,
+                    None => return Err(err(format!("sink {name}: unknown type {kind:?} (stderr, stdout, file, discard, loki, otlp)"))),
+                };
+                specs.push(SinkSpec { name, sink, policy, queue: common.queue.unwrap_or(DEFAULT_QUEUE) });
+                continue;
+            }
+            let c: SinkConfig = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+                err(format!("sink {name}: {}", e.to_string().trim().replace('\n', " ")))
+            })?;
             let text = match c.format.as_deref() {
                 None | Some("json") => false,
                 Some("text") => true,
                 Some(other) => return Err(err(format!("sink {name}: unknown format {other:?} (json, text)"))),
             };
-            let policy = match c.policy.as_deref() {
-                None | Some("block") => Policy::Block,
-                Some("drop") => Policy::Drop,
-                Some(other) => return Err(err(format!("sink {name}: unknown policy {other:?} (block, drop)"))),
-            };
+            let policy = policy(&name, c.policy.as_deref()).map_err(err)?;
             let sink: Box<dyn Sink> = match c.kind.as_str() {
                 "stderr" => writer(text, std::io::stderr()),
                 "stdout" => writer(text, std::io::stdout()),
@@ -132,6 +177,26 @@ impl RoutingConfig {
         }
         Ok((specs, router))
     }
+}
+
+fn policy(name: &str, policy: Option<&str>) -> Result<Policy, String> {
+    match policy {
+        None | Some("block") => Ok(Policy::Block),
+        Some("drop") => Ok(Policy::Drop),
+        Some(other) => Err(format!("sink {name}: unknown policy {other:?} (block, drop)")),
+    }
+}
+
+/// Takes the keys every sink has (`type`, `policy`, `queue`) out of a table
+/// meant for a [`SinkFactory`].
+fn common_keys(table: &mut toml::Table) -> Result<SinkConfig, String> {
+    let mut common = toml::Table::new();
+    for key in ["type", "policy", "queue"] {
+        if let Some(v) = table.remove(key) {
+            common.insert(key.into(), v);
+        }
+    }
+    toml::Value::Table(common).try_into().map_err(|e: toml::de::Error| e.to_string().trim().replace('\n', " "))
 }
 
 fn writer(text: bool, out: impl std::io::Write + Send + 'static) -> Box<dyn Sink> {

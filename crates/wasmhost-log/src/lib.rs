@@ -40,7 +40,7 @@ mod router;
 mod sink;
 mod time;
 
-pub use config::{ConfigError, RoutingConfig, DEFAULT_QUEUE};
+pub use config::{ConfigError, RoutingConfig, SinkFactory, DEFAULT_QUEUE};
 pub use format::{Format, JsonFormat, TextFormat, FORMAT_VERSION};
 pub use level::level_of_line;
 pub use lines::{Line, LineSplitter};

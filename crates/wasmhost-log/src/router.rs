@@ -54,12 +54,30 @@ pub enum RouteError {
 pub struct Router {
     routes: Vec<Route>,
     default_sinks: Vec<usize>,
+    taps: Vec<usize>,
 }
 
 impl Router {
     /// A router without routes: everything goes to `default_sinks`.
     pub fn new(default_sinks: Vec<usize>) -> Router {
-        Router { routes: Vec::new(), default_sinks }
+        Router { routes: Vec::new(), default_sinks, taps: Vec::new() }
+    }
+
+    /// Sends every record to `sink` too, whatever the routes say: for sinks
+    /// that must see all lines (metrics, `wasmhost run --loki`/`--otlp`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wasmhost_log::{InstanceContext, Level, LogRecord, Router};
+    /// let router = Router::new(vec![0]).route(r#"{lang="c"}"#, vec![1], false).unwrap().tap(2);
+    /// let rec = LogRecord::event(Arc::new(InstanceContext::new("id", "c", "m")), 1, Level::Info, "instance.start", "s".into(), vec![]);
+    /// let mut dests = Vec::new();
+    /// router.destinations(&rec, &mut dests);
+    /// assert_eq!(dests, [1, 2]);
+    /// ```
+    pub fn tap(mut self, sink: usize) -> Router {
+        self.taps.push(sink);
+        self
     }
 
     /// Adds a route: records matching `query` go to `sinks`; matching stops
@@ -77,6 +95,15 @@ impl Router {
     /// Line filters of a route see the record's `msg`.
     pub fn destinations(&self, record: &LogRecord, out: &mut Vec<usize>) {
         out.clear();
+        self.match_routes(record, out);
+        for &s in &self.taps {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+
+    fn match_routes(&self, record: &LogRecord, out: &mut Vec<usize>) {
         let mut matched = false;
         for route in &self.routes {
             if route.query.matches_record(record, &record.msg) {

@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod export;
 pub mod inspect;
 pub mod logs;
 pub mod run;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
-use wasmhost_log::{GraceExceeded, InstanceContext, Pipeline, RoutingConfig};
+use wasmhost_log::{GraceExceeded, InstanceContext};
 
 use super::{log_sink, parse_duration, LogFormat};
 
@@ -86,6 +86,9 @@ pub struct RunArgs {
     /// non-zero exit code, else 0.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     instances: u32,
+    /// Network sinks and metrics (`--loki`, `--otlp`, `--metrics-addr`).
+    #[command(flatten)]
+    export: super::export::ExportArgs,
     /// The module to run (`.wasm` or `.wat`).
     module: PathBuf,
     /// Arguments for the guest.
@@ -129,14 +132,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(Host::new(config)?);
     let module = Arc::new(host.load_file_with(&args.module, super::load_options(args.lang)?)?);
     let default_sink = log_sink(args.log_file.as_deref(), args.log_format)?;
-    let pipeline = match &args.config {
-        None => Pipeline::spawn(default_sink, host.config().queue_capacity),
-        Some(path) => {
-            let (sinks, router) = RoutingConfig::load(path)?.build(path, default_sink)?;
-            Pipeline::routed(sinks, router, host.config().queue_capacity)
-        }
-    }
-    .context("starting the log pipeline")?;
+    let events_sink = || log_sink(args.log_file.as_deref(), args.log_format);
+    let (pipeline, exports) =
+        super::export::pipeline(&args.export, args.config.as_deref(), default_sink, events_sink, host.config().queue_capacity)?;
 
     // One instance runs on the calling thread (fast start); several on a
     // worker per core.
@@ -183,6 +181,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     });
     drop(runtime);
+    // Network sinks get their own grace (shutdown_grace) from now on.
+    if let Some(exports) = &exports {
+        exports.begin_shutdown();
+    }
     // Every line accepted is written before the process exits, within a
     // bounded grace (a hung sink must not hold the process forever).
     let report = match pipeline.finish_within(DRAIN_GRACE) {

@@ -1,0 +1,448 @@
+//! In-process receivers for tests (feature `receivers`): a Loki push
+//! endpoint, an OTLP/HTTP endpoint and an OTLP/gRPC `LogsService`, on
+//! 127.0.0.1, decoding what the real servers decode — Loki's push protobuf
+//! (snappy block format) and push JSON (optionally gzip), OTLP protobuf over
+//! HTTP and gRPC, and OTLP/JSON — and misbehaving on request ([`Action`]).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use tokio::sync::watch;
+
+use crate::loki::PushRequest;
+
+/// What the receiver does with one request (by its number, from 0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Decode, keep, answer 2xx.
+    Accept,
+    /// Answer this status (nothing kept), with `Retry-After` seconds if given.
+    Status(u16, Option<u64>, String),
+    /// Read the request and never answer.
+    Hang,
+    /// Keep the batch, then drop the connection without answering: the
+    /// client cannot know it arrived (at-least-once makes a duplicate).
+    AcceptThenDrop,
+    /// Answer 2xx without decoding (benchmarks: the receiver's own CPU
+    /// should not compete with the sender's); only bytes are counted.
+    AckOnly,
+}
+
+/// Which protocol a receiver speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `POST /loki/api/v1/push`.
+    Loki,
+    /// `POST /v1/logs`.
+    OtlpHttp,
+    /// `LogsService/Export` over gRPC.
+    OtlpGrpc,
+}
+
+/// One line as the receiver decoded it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Loki: the stream labels; OTLP: the resource attributes.
+    pub labels: BTreeMap<String, String>,
+    /// Nanoseconds since the epoch.
+    pub ts_ns: u128,
+    /// Loki: the line; OTLP: the body.
+    pub line: String,
+    /// Loki: structured metadata; OTLP: the record's attributes (as text).
+    pub metadata: BTreeMap<String, String>,
+    /// OTLP only: the full record.
+    pub otlp: Option<opentelemetry_proto::tonic::logs::v1::LogRecord>,
+    /// OTLP only: the scope name.
+    pub scope: String,
+}
+
+type Script = Box<dyn Fn(u64) -> Action + Send + Sync>;
+
+struct State {
+    entries: Mutex<Vec<Entry>>,
+    requests: AtomicU64,
+    wire_bytes: AtomicU64,
+    script: Script,
+    content_types: Mutex<Vec<String>>,
+    headers: Mutex<Vec<(String, String)>>,
+}
+
+/// A running receiver; stops when dropped.
+pub struct Receiver {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    state: Arc<State>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    kind: Kind,
+}
+
+fn text_of(v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
+    match v.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => s.clone(),
+        Some(any_value::Value::IntValue(n)) => n.to_string(),
+        Some(any_value::Value::DoubleValue(n)) => n.to_string(),
+        Some(any_value::Value::BoolValue(b)) => b.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => String::new(),
+    }
+}
+
+fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, String> {
+    kvs.iter().map(|kv| (kv.key.clone(), text_of(&kv.value))).collect()
+}
+
+/// Loki's label set syntax `{a="x", b="y"}`, values Go-quoted.
+fn loki_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let inner = text.trim().strip_prefix('{').and_then(|t| t.strip_suffix('}')).ok_or("labels not in braces")?;
+    let mut out = BTreeMap::new();
+    let mut rest = inner.trim();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once('=').ok_or("expected name=value")?;
+        let name = name.trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("bad label name {name:?}"));
+        }
+        let mut it = serde_json::Deserializer::from_str(after.trim_start()).into_iter::<String>();
+        let value = it.next().ok_or("missing value")?.map_err(|e| e.to_string())?;
+        let used = it.byte_offset() + (after.len() - after.trim_start().len());
+        out.insert(name.to_owned(), value);
+        rest = after[used..].trim_start().trim_start_matches(',').trim_start();
+    }
+    Ok(out)
+}
+
+fn decode_loki(content_type: &str, body: &[u8]) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    if content_type.starts_with("application/x-protobuf") {
+        let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
+        let req: PushRequest = prost::Message::decode(raw.as_slice()).map_err(|e| format!("protobuf: {e}"))?;
+        for s in req.streams {
+            let labels = loki_labels(&s.labels)?;
+            for e in s.entries {
+                let ts = e.timestamp.unwrap_or_default();
+                out.push(Entry {
+                    labels: labels.clone(),
+                    ts_ns: ts.seconds as u128 * 1_000_000_000 + ts.nanos as u128,
+                    line: e.line,
+                    metadata: e.structured_metadata.into_iter().map(|p| (p.name, p.value)).collect(),
+                    otlp: None,
+                    scope: String::new(),
+                });
+            }
+        }
+    } else if content_type.starts_with("application/json") {
+        let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("json: {e}"))?;
+        for s in v["streams"].as_array().ok_or("no streams")? {
+            let labels: BTreeMap<String, String> = serde_json::from_value(s["stream"].clone()).map_err(|e| e.to_string())?;
+            for value in s["values"].as_array().ok_or("no values")? {
+                let ts = value[0].as_str().ok_or("ts must be a string")?.parse::<u128>().map_err(|e| e.to_string())?;
+                let metadata = match value.get(2) {
+                    Some(m) => serde_json::from_value(m.clone()).map_err(|e| e.to_string())?,
+                    None => BTreeMap::new(),
+                };
+                out.push(Entry {
+                    labels: labels.clone(),
+                    ts_ns: ts,
+                    line: value[1].as_str().ok_or("line must be a string")?.to_owned(),
+                    metadata,
+                    otlp: None,
+                    scope: String::new(),
+                });
+            }
+        }
+    } else {
+        return Err(format!("unsupported content type {content_type:?}"));
+    }
+    Ok(out)
+}
+
+fn otlp_entries(req: ExportLogsServiceRequest) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for rl in req.resource_logs {
+        let labels = rl.resource.map(|r| attrs(&r.attributes)).unwrap_or_default();
+        for sl in rl.scope_logs {
+            let scope = sl.scope.map(|s| s.name).unwrap_or_default();
+            for r in sl.log_records {
+                out.push(Entry {
+                    labels: labels.clone(),
+                    ts_ns: r.time_unix_nano as u128,
+                    line: text_of(&r.body),
+                    metadata: attrs(&r.attributes),
+                    scope: scope.clone(),
+                    otlp: Some(r),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn decode_otlp_http(content_type: &str, body: &[u8]) -> Result<Vec<Entry>, String> {
+    let req: ExportLogsServiceRequest = if content_type.starts_with("application/x-protobuf") {
+        prost::Message::decode(body).map_err(|e| format!("protobuf: {e}"))?
+    } else if content_type.starts_with("application/json") {
+        serde_json::from_slice(body).map_err(|e| format!("json: {e}"))?
+    } else {
+        return Err(format!("unsupported content type {content_type:?}"));
+    };
+    Ok(otlp_entries(req))
+}
+
+struct Grpc(Arc<State>);
+
+#[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let n = self.0.requests.fetch_add(1, Ordering::SeqCst);
+        {
+            let mut h = crate::lock(&self.0.headers);
+            for kv in request.metadata().iter() {
+                if let tonic::metadata::KeyAndValueRef::Ascii(k, v) = kv {
+                    h.push((k.to_string(), v.to_str().unwrap_or_default().to_owned()));
+                }
+            }
+        }
+        match (self.0.script)(n) {
+            Action::AckOnly => {
+                // What tonic decoded, re-measured: the gRPC message bytes
+                // (5 bytes of framing each, HTTP/2 frames not counted).
+                let len = prost::Message::encoded_len(request.get_ref()) as u64 + 5;
+                self.0.wire_bytes.fetch_add(len, Ordering::Relaxed);
+                Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
+            }
+            Action::Accept => {
+                crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
+                Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
+            }
+            Action::Status(code, _, msg) => Err(match code {
+                429 => tonic::Status::resource_exhausted(msg),
+                400 => tonic::Status::invalid_argument(msg),
+                _ => tonic::Status::unavailable(msg),
+            }),
+            Action::Hang => std::future::pending().await,
+            Action::AcceptThenDrop => {
+                crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
+                Err(tonic::Status::unavailable("dropped after accepting"))
+            }
+        }
+    }
+}
+
+/// The answer to one HTTP request; `None`: drop the connection.
+async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::Incoming>) -> Option<hyper::Response<Full<Bytes>>> {
+    let n = state.requests.fetch_add(1, Ordering::SeqCst);
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (content_type, encoding) = (header("content-type"), header("content-encoding"));
+    {
+        let mut h = crate::lock(&state.headers);
+        for (k, v) in req.headers() {
+            h.push((k.to_string(), v.to_str().unwrap_or_default().to_owned()));
+        }
+    }
+    let path = req.uri().path().to_owned();
+    let body = req.into_body().collect().await.ok()?.to_bytes();
+    state.wire_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let respond = |status: u16, body: String| hyper::Response::builder().status(status).body(Full::new(Bytes::from(body))).ok();
+    let expected = match kind {
+        Kind::Loki => "/loki/api/v1/push",
+        _ => "/v1/logs",
+    };
+    if path != expected {
+        return respond(404, format!("404 page not found: {path}"));
+    }
+    let action = (state.script)(n);
+    match &action {
+        Action::Status(code, retry_after, msg) => {
+            let mut r = hyper::Response::builder().status(*code);
+            if let Some(s) = retry_after {
+                r = r.header("retry-after", s.to_string());
+            }
+            return r.body(Full::new(Bytes::from(msg.clone()))).ok();
+        }
+        Action::Hang => return std::future::pending().await,
+        Action::AckOnly => return respond(if kind == Kind::Loki { 204 } else { 200 }, String::new()),
+        Action::Accept | Action::AcceptThenDrop => {}
+    }
+    let body = if encoding == "gzip" {
+        let mut out = Vec::new();
+        if let Err(e) = flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out) {
+            return respond(400, format!("gzip: {e}"));
+        }
+        out
+    } else {
+        body.to_vec()
+    };
+    let decoded = match kind {
+        Kind::Loki => decode_loki(&content_type, &body),
+        _ => decode_otlp_http(&content_type, &body),
+    };
+    match decoded {
+        Ok(entries) => {
+            crate::lock(&state.entries).extend(entries);
+            crate::lock(&state.content_types).push(content_type);
+        }
+        Err(e) => return respond(400, e),
+    }
+    if action == Action::AcceptThenDrop {
+        return None;
+    }
+    match kind {
+        Kind::Loki => respond(204, String::new()),
+        _ => hyper::Response::builder()
+            .status(200)
+            .header("content-type", "application/x-protobuf")
+            .body(Full::new(Bytes::from(prost::Message::encode_to_vec(&ExportLogsServiceResponse { partial_success: None }))))
+            .ok(),
+    }
+}
+
+impl Receiver {
+    /// Starts a receiver on 127.0.0.1:`port` (0: any) that accepts everything.
+    pub fn start(kind: Kind, port: u16) -> Receiver {
+        Receiver::scripted(kind, port, |_| Action::Accept)
+    }
+
+    /// Starts a receiver whose answer to request `n` is `script(n)`.
+    pub fn scripted(kind: Kind, port: u16, script: impl Fn(u64) -> Action + Send + Sync + 'static) -> Receiver {
+        let state = Arc::new(State {
+            entries: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+            wire_bytes: AtomicU64::new(0),
+            script: Box::new(script),
+            content_types: Mutex::new(Vec::new()),
+            headers: Mutex::new(Vec::new()),
+        });
+        Receiver::with_state(kind, port, state)
+    }
+
+    fn with_state(kind: Kind, port: u16, state: Arc<State>) -> Receiver {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("binding a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, mut stopped) = watch::channel(false);
+        let st = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                let mut conns = tokio::task::JoinSet::new();
+                loop {
+                    let (stream, _) = tokio::select! {
+                        r = listener.accept() => match r { Ok(c) => c, Err(_) => continue },
+                        _ = stopped.changed() => break,
+                    };
+                    let (st, mut stopped) = (st.clone(), stopped.clone());
+                    conns.spawn(async move {
+                        let io = TokioIo::new(stream);
+                        let serve = async {
+                            match kind {
+                                Kind::OtlpGrpc => {
+                                    let server = LogsServiceServer::new(Grpc(st)).accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+                                    let svc = hyper_util::service::TowerToHyperService::new(server);
+                                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+                                }
+                                _ => {
+                                    // A dropped answer must drop the connection: the
+                                    // handler's `None` aborts it by erroring.
+                                    let svc = hyper::service::service_fn(move |req| {
+                                        let st = st.clone();
+                                        async move { answer(st, kind, req).await.ok_or("dropped") }
+                                    });
+                                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                                }
+                            }
+                        };
+                        tokio::select! {
+                            _ = serve => {}
+                            _ = stopped.changed() => {}
+                        }
+                    });
+                }
+                // Stopping kills every open connection, as a crash would.
+                conns.abort_all();
+            });
+        });
+        Receiver { addr, state, stop, thread: Some(thread), kind }
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Everything decoded so far.
+    pub fn entries(&self) -> Vec<Entry> {
+        crate::lock(&self.state.entries).clone()
+    }
+
+    /// How many lines arrived.
+    pub fn count(&self) -> usize {
+        crate::lock(&self.state.entries).len()
+    }
+
+    /// Request body bytes received over HTTP/1.1 (as sent: compressed); for
+    /// gRPC with [`Action::AckOnly`], the messages' bytes plus their 5-byte frames.
+    pub fn wire_bytes(&self) -> u64 {
+        self.state.wire_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Requests seen (answered or not).
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Content types of accepted HTTP requests.
+    pub fn content_types(&self) -> Vec<String> {
+        crate::lock(&self.state.content_types).clone()
+    }
+
+    /// Headers (or gRPC metadata) of every request.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        crate::lock(&self.state.headers).clone()
+    }
+
+    /// Stops listening and kills open connections (a crash, or a receiver
+    /// that is down: connections are refused).
+    pub fn stop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Starts listening again on the same port, keeping what was received.
+    pub fn restart(&mut self) {
+        self.stop();
+        let again = Receiver::with_state(self.kind, self.addr.port(), self.state.clone());
+        *self = again;
+    }
+
+    /// Waits until `n` lines arrived or `timeout` passed; returns the count.
+    pub fn wait_for(&self, n: usize, timeout: Duration) -> usize {
+        let end = std::time::Instant::now() + timeout;
+        while self.count() < n && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.count()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

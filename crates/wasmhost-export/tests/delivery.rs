@@ -1,0 +1,546 @@
+//! The network sinks against in-process receivers on 127.0.0.1: what
+//! arrives (labels, structured metadata, timestamps, the OTel mapping), and
+//! that nothing is lost through receiver faults — each fault test sends
+//! 100,000 numbered records and counts them at the receiver.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmhost_export::receivers::{Action, Entry, Kind, Receiver};
+use wasmhost_export::{Delivery, EventFn, LokiSettings, Metrics, NetworkSink, OtlpProtocol, OtlpSettings};
+use wasmhost_log::{InstanceContext, Level, Line, LogRecord, Sink, Stream};
+
+const N: u64 = 100_000;
+
+fn events() -> (EventFn, Arc<Mutex<Vec<LogRecord>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    (Arc::new(move |r| s.lock().unwrap().push(r)), seen)
+}
+
+fn event_names(seen: &Mutex<Vec<LogRecord>>) -> Vec<&'static str> {
+    seen.lock().unwrap().iter().filter_map(|r| r.event).collect()
+}
+
+fn ctx(id: &str, labels: &[(&str, &str)]) -> Arc<InstanceContext> {
+    let mut c = InstanceContext::new(id, "c", "logger");
+    c.task_id = Some(7);
+    c.labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Arc::new(c)
+}
+
+fn line(ctx: &Arc<InstanceContext>, seq: u64) -> LogRecord {
+    let text = format!("line {seq:08}: the quick brown fox jumps over the lazy dog 0123456789");
+    LogRecord::line(ctx.clone(), Stream::Stderr, seq, Line { bytes: text.as_bytes(), continued: false })
+}
+
+/// Writes records 1..=n of one instance, then drops the sink (its bounded flush).
+fn feed(mut sink: NetworkSink, n: u64) {
+    let c = ctx("01a213e3-a333-7353-8127-04414368c55d", &[("job", "gateway")]);
+    for seq in 1..=n {
+        sink.write(&line(&c, seq)).unwrap();
+    }
+    sink.flush().unwrap();
+    drop(sink);
+}
+
+fn quick(delivery: Delivery) -> Delivery {
+    Delivery {
+        batch_bytes: 256 * 1024,
+        batch_wait: Duration::from_millis(100),
+        min_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_secs(1),
+        grace: Duration::from_secs(60),
+        ..delivery
+    }
+}
+
+/// A Loki sink with test-sized batches and backoff. The request timeout is
+/// 3 s: shorter ones fire on a loaded 2-core machine while the receiver is
+/// still decoding, which makes (legitimate, at-least-once) duplicates.
+fn loki(url: &str, delivery: Delivery, events: EventFn) -> NetworkSink {
+    loki_with_timeout(url, delivery, events, Duration::from_secs(3))
+}
+
+fn loki_with_timeout(url: &str, delivery: Delivery, events: EventFn, timeout: Duration) -> NetworkSink {
+    let mut s = LokiSettings::new(url);
+    s.timeout = timeout;
+    s.delivery = quick(delivery);
+    s.start("loki", &Metrics::new(), events).unwrap()
+}
+
+/// The `seq` of every line that arrived (Loki: from the JSON line).
+fn seqs(entries: &[Entry]) -> Vec<u64> {
+    entries
+        .iter()
+        .map(|e| match &e.otlp {
+            Some(_) => e.metadata["seq"].parse().unwrap(),
+            None => serde_json::from_str::<serde_json::Value>(&e.line).unwrap()["seq"].as_u64().unwrap(),
+        })
+        .collect()
+}
+
+/// Asserts 1..=n all arrived; returns how many arrived twice or more.
+fn duplicates(entries: &[Entry], n: u64) -> usize {
+    let mut count: HashMap<u64, usize> = HashMap::new();
+    for s in seqs(entries) {
+        *count.entry(s).or_default() += 1;
+    }
+    let missing: Vec<u64> = (1..=n).filter(|s| !count.contains_key(s)).take(5).collect();
+    assert!(missing.is_empty(), "lost records, e.g. {missing:?} ({} of {n} arrived)", count.len());
+    count.values().map(|c| c - 1).sum()
+}
+
+/// Within one stream, the first arrival of each seq is in order.
+fn assert_in_order(entries: &[Entry]) {
+    let mut last = 0;
+    let mut seen = std::collections::HashSet::new();
+    for s in seqs(entries) {
+        if seen.insert(s) {
+            assert!(s > last, "seq {s} arrived after {last}");
+            last = s;
+        }
+    }
+}
+
+#[test]
+fn loki_protobuf_carries_stream_labels_metadata_and_ns_timestamps() {
+    let rx = Receiver::start(Kind::Loki, 0);
+    let (ev, _) = events();
+    let mut s = LokiSettings::new(&rx.url());
+    s.tenant_id = Some("acme".into());
+    s.basic_auth = Some(("user".into(), "pw".into()));
+    s.headers = vec![("X-Extra".into(), "1".into())];
+    s.delivery = quick(Delivery::default());
+    let mut sink = s.start("loki", &Metrics::new(), ev).unwrap();
+    let a = ctx("id-a", &[("job", "gateway"), ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("span_id", "00f067aa0ba902b7")]);
+    let b = ctx("id-b", &[]);
+    let mut sent = Vec::new();
+    for seq in 1..=50 {
+        for c in [&a, &b] {
+            let r = line(c, seq);
+            sent.push(r.clone());
+            sink.write(&r).unwrap();
+        }
+    }
+    let exit = LogRecord::event(b.clone(), 51, Level::Warn, "instance.exit", "exit 3".into(), vec![("exit_code", 3i64.into())]);
+    sink.write(&exit).unwrap();
+    drop(sink);
+    let entries = rx.entries();
+    assert_eq!(entries.len(), 101);
+    assert!(rx.content_types().iter().all(|c| c == "application/x-protobuf"));
+    let headers = rx.headers();
+    assert!(headers.contains(&("x-scope-orgid".into(), "acme".into())));
+    assert!(headers.contains(&("authorization".into(), "Basic dXNlcjpwdw==".into())));
+    assert!(headers.contains(&("x-extra".into(), "1".into())));
+    let label_sets: std::collections::BTreeSet<BTreeMap<String, String>> = entries.iter().map(|e| e.labels.clone()).collect();
+    let set = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    assert_eq!(
+        label_sets,
+        [
+            set(&[("job", "gateway"), ("lang", "c"), ("module", "logger"), ("stream", "stderr")]),
+            set(&[("lang", "c"), ("module", "logger"), ("stream", "stderr")]),
+            set(&[("lang", "c"), ("module", "logger"), ("stream", "host")]),
+        ]
+        .into_iter()
+        .collect()
+    );
+    for e in &entries {
+        let v: serde_json::Value = serde_json::from_str(&e.line).unwrap();
+        let id = v["wasm_instance_id"].as_str().unwrap();
+        assert_eq!(e.metadata["wasm_instance_id"], id);
+        assert_eq!(e.metadata["task_id"], "7");
+        if id == "id-a" {
+            assert_eq!(e.metadata["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+            // Never a stream label: per instance.
+            assert!(!e.labels.contains_key("trace_id") && !e.labels.contains_key("wasm_instance_id"));
+            let r = sent.iter().find(|r| r.ctx.wasm_instance_id == id && r.seq == v["seq"].as_u64().unwrap()).unwrap();
+            let ns = r.ts.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+            assert_eq!(e.ts_ns, ns, "nanosecond timestamp");
+        } else {
+            assert!(!e.metadata.contains_key("trace_id"));
+        }
+    }
+}
+
+#[test]
+fn loki_json_gzip_with_a_bearer_token() {
+    let rx = Receiver::start(Kind::Loki, 0);
+    let (ev, _) = events();
+    let table: toml::Table = toml::from_str(&format!(
+        "url = '{}/loki/api/v1/push'\nencoding = 'json'\ncompression = 'gzip'\nbearer_token = 'tok'\nlabels = ['lang', 'job']\nbatch_wait = '50ms'",
+        rx.url()
+    ))
+    .unwrap();
+    let sink = LokiSettings::from_table(table).unwrap().start("loki", &Metrics::new(), ev).unwrap();
+    feed(sink, 1000);
+    let entries = rx.entries();
+    assert_eq!(duplicates(&entries, 1000), 0);
+    assert!(rx.content_types().iter().all(|c| c == "application/json"));
+    assert!(rx.headers().contains(&("content-encoding".into(), "gzip".into())));
+    assert!(rx.headers().contains(&("authorization".into(), "Bearer tok".into())));
+    let labels: BTreeMap<String, String> = [("job", "gateway"), ("lang", "c")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert!(entries.iter().all(|e| e.labels == labels));
+    assert!(entries.iter().all(|e| e.metadata["wasm_instance_id"] == "01a213e3-a333-7353-8127-04414368c55d"));
+}
+
+fn otlp_sink(url: &str, protocol: OtlpProtocol, gzip: bool, events: EventFn) -> NetworkSink {
+    let s = OtlpSettings {
+        endpoint: Some(url.into()),
+        protocol: Some(protocol),
+        gzip: Some(gzip),
+        timeout: Some(Duration::from_secs(3)),
+        headers: vec![("api-key".into(), "secret".into())],
+        resource_attributes: vec![("deployment.environment".into(), "test".into())],
+        delivery: quick(Delivery::default()),
+        ..OtlpSettings::default()
+    };
+    let env = |name: &str| (name == "OTEL_SERVICE_NAME").then(|| "edge".to_string());
+    s.start("otlp", &env, &Metrics::new(), events).unwrap()
+}
+
+fn check_otlp(rx: &Receiver) {
+    let entries = rx.entries();
+    assert_eq!(entries.len(), 3);
+    let res = &entries[0].labels;
+    assert_eq!(res["service.name"], "edge");
+    assert_eq!(res["deployment.environment"], "test");
+    assert_eq!(res["process.pid"], std::process::id().to_string());
+    assert!(!res["host.name"].is_empty());
+    assert_eq!(entries[0].scope, "wasmhost");
+    let r0 = entries[0].otlp.as_ref().unwrap();
+    assert_eq!((r0.severity_number, r0.severity_text.as_str()), (17, "error"));
+    assert_eq!(entries[0].line, "ERROR: disk full");
+    assert_eq!(r0.trace_id, hex("4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert_eq!(r0.span_id, hex("00f067aa0ba902b7"));
+    assert_eq!(entries[0].metadata["log.iostream"], "stderr");
+    assert_eq!(entries[0].metadata["wasm_instance_id"], "id-a");
+    assert_eq!(entries[0].metadata["lang"], "c");
+    assert_eq!(entries[0].metadata["job"], "gateway");
+    assert!(!entries[0].metadata.contains_key("trace_id"));
+    assert!(r0.observed_time_unix_nano >= r0.time_unix_nano && r0.time_unix_nano > 1_700_000_000_000_000_000);
+    let r1 = entries[1].otlp.as_ref().unwrap();
+    assert_eq!((r1.severity_number, r1.severity_text.as_str()), (9, "info"));
+    let r2 = entries[2].otlp.as_ref().unwrap();
+    assert_eq!((r2.severity_number, r2.event_name.as_str()), (13, "instance.exit"));
+    assert_eq!(entries[2].metadata["process.exit.code"], "3");
+    assert_eq!(entries[2].metadata["event.name"], "instance.exit");
+    assert!(!entries[2].metadata.contains_key("log.iostream"));
+    assert!(rx.headers().contains(&("api-key".into(), "secret".into())));
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+}
+
+fn three_records(mut sink: NetworkSink) {
+    let c = ctx("id-a", &[("job", "gateway"), ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("span_id", "00f067aa0ba902b7")]);
+    sink.write(&LogRecord::line(c.clone(), Stream::Stderr, 1, Line { bytes: b"ERROR: disk full", continued: false })).unwrap();
+    sink.write(&LogRecord::line(c.clone(), Stream::Stderr, 2, Line { bytes: b"all good", continued: false })).unwrap();
+    sink.write(&LogRecord::event(c, 3, Level::Warn, "instance.exit", "exit 3".into(), vec![("exit_code", 3i64.into())])).unwrap();
+}
+
+#[test]
+fn otlp_grpc_maps_the_log_data_model() {
+    let rx = Receiver::start(Kind::OtlpGrpc, 0);
+    let (ev, _) = events();
+    three_records(otlp_sink(&rx.url(), OtlpProtocol::Grpc, true, ev));
+    check_otlp(&rx);
+}
+
+#[test]
+fn otlp_http_protobuf_and_json() {
+    for (protocol, gzip, ct) in [(OtlpProtocol::HttpProtobuf, true, "application/x-protobuf"), (OtlpProtocol::HttpJson, false, "application/json")] {
+        let rx = Receiver::start(Kind::OtlpHttp, 0);
+        let (ev, _) = events();
+        three_records(otlp_sink(&rx.url(), protocol, gzip, ev));
+        check_otlp(&rx);
+        assert!(rx.content_types().iter().all(|c| c == ct));
+    }
+}
+
+#[test]
+fn fault_429_with_retry_after_then_200() {
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| match n {
+        3 => Action::Status(429, Some(1), "slow down".into()),
+        _ => Action::Accept,
+    });
+    let (ev, seen) = events();
+    let t = Instant::now();
+    feed(loki(&rx.url(), Delivery::default(), ev), N);
+    assert_eq!(duplicates(&rx.entries(), N), 0);
+    assert_in_order(&rx.entries());
+    assert!(t.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert_eq!(event_names(&seen).iter().filter(|e| **e == "export.retry").count(), 1);
+}
+
+#[test]
+fn fault_503_flapping() {
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| if n % 3 == 1 { Action::Status(503, None, "flap".into()) } else { Action::Accept });
+    let (ev, seen) = events();
+    feed(loki(&rx.url(), Delivery::default(), ev), N);
+    assert_eq!(duplicates(&rx.entries(), N), 0);
+    assert_in_order(&rx.entries());
+    assert!(event_names(&seen).iter().filter(|e| **e == "export.retry").count() >= 10);
+}
+
+#[test]
+fn fault_otlp_grpc_unavailable_then_ok() {
+    let rx = Receiver::scripted(Kind::OtlpGrpc, 0, |n| if n < 3 { Action::Status(503, None, "warming up".into()) } else { Action::Accept });
+    let (ev, seen) = events();
+    let sink = otlp_sink(&rx.url(), OtlpProtocol::Grpc, false, ev);
+    let c = ctx("id", &[]);
+    let mut sink = sink;
+    for seq in 1..=N {
+        sink.write(&line(&c, seq)).unwrap();
+    }
+    drop(sink);
+    let msgs: Vec<String> = seen.lock().unwrap().iter().map(|r| r.msg.clone()).collect();
+    assert_eq!(duplicates(&rx.entries(), N), 0, "{msgs:?}");
+}
+
+/// Down for 10 s (the issue's figure), then up on the same port. The test
+/// takes those 10 s; `EXPORT_TEST_DOWNTIME_MS` shortens it for quick local runs.
+#[test]
+fn fault_receiver_down_then_up() {
+    let downtime = std::env::var("EXPORT_TEST_DOWNTIME_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let mut rx = Receiver::start(Kind::Loki, 0);
+    let url = rx.url();
+    rx.stop();
+    let (ev, seen) = events();
+    let sink = loki(&url, Delivery::default(), ev);
+    let feeder = std::thread::spawn(move || feed(sink, N));
+    std::thread::sleep(Duration::from_millis(downtime));
+    rx.restart();
+    feeder.join().unwrap();
+    assert_eq!(duplicates(&rx.entries(), N), 0);
+    assert_in_order(&rx.entries());
+    assert!(event_names(&seen).contains(&"export.retry"));
+}
+
+#[test]
+fn fault_receiver_never_answers() {
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 2 { Action::Hang } else { Action::Accept });
+    let (ev, seen) = events();
+    feed(loki_with_timeout(&rx.url(), Delivery::default(), ev, Duration::from_secs(1)), N);
+    assert_eq!(duplicates(&rx.entries(), N), 0);
+    let retries: Vec<String> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.retry")).map(|r| r.msg.clone()).collect();
+    assert!(retries.iter().any(|m| m.contains("no answer within")), "{retries:?}");
+}
+
+#[test]
+fn fault_receiver_killed_mid_batch() {
+    // Request 4 is kept by the receiver, which then dies without answering:
+    // the client resends it, the only duplicates.
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 4 { Action::AcceptThenDrop } else { Action::Accept });
+    let (ev, _) = events();
+    feed(loki(&rx.url(), Delivery::default(), ev), N);
+    let entries = rx.entries();
+    let dups = duplicates(&entries, N);
+    assert!(dups > 0 && dups <= 2000, "duplicates only from the one batch: {dups}");
+}
+
+#[test]
+fn fault_400_goes_to_the_dead_letter_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 1 { Action::Status(400, None, "entry too far behind".into()) } else { Action::Accept });
+    let (ev, seen) = events();
+    feed(loki(&rx.url(), Delivery { dead_letter: Some(dead.clone()), ..Delivery::default() }, ev), N);
+    let text = std::fs::read_to_string(&dead).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], "400");
+    assert_eq!(lines[0]["message"], "entry too far behind");
+    let refused = lines[0]["records"].as_u64().unwrap();
+    assert!(refused > 0);
+    // The body is there, ready to replay: Loki protobuf, uncompressed.
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.decode(lines[0]["body_base64"].as_str().unwrap()).unwrap();
+    let req: wasmhost_export::PushRequest = prost::Message::decode(body.as_slice()).unwrap();
+    assert_eq!(req.streams.iter().map(|s| s.entries.len() as u64).sum::<u64>(), refused);
+    // Everything else arrived, nothing twice.
+    assert_eq!(rx.count() as u64, N - refused);
+    assert!(event_names(&seen).contains(&"export.dead_letter"));
+}
+
+#[test]
+fn spool_survives_a_restart_and_drains_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let mut rx = Receiver::start(Kind::Loki, 0);
+    let url = rx.url();
+    rx.stop();
+    let (ev, seen) = events();
+    let with_spool = Delivery { spool_dir: Some(spool.clone()), grace: Duration::from_millis(300), ..Delivery::default() };
+    let mut s = LokiSettings::new(&url);
+    s.delivery = Delivery { grace: Duration::from_millis(300), ..quick(with_spool.clone()) };
+    feed(s.start("loki", &Metrics::new(), ev).unwrap(), N);
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.event, Some("export.shutdown"));
+    assert!(last.fields.contains(&("spooled_records", N.into())), "{:?}", last.fields);
+    assert!(last.fields.contains(&("lost", 0u64.into())));
+    assert!(std::fs::read_dir(&spool).unwrap().count() > 10);
+
+    // The next run: the receiver is back; new lines (another instance) come
+    // after every spooled one.
+    rx.restart();
+    let (ev, seen) = events();
+    let mut s = LokiSettings::new(&url);
+    s.delivery = quick(with_spool);
+    let mut sink = s.start("loki", &Metrics::new(), ev).unwrap();
+    let c = ctx("second-run", &[]);
+    for seq in 1..=1000 {
+        sink.write(&line(&c, seq)).unwrap();
+    }
+    drop(sink);
+    let entries = rx.entries();
+    let first_new = entries.iter().position(|e| e.metadata["wasm_instance_id"] == "second-run").unwrap();
+    assert_eq!(first_new as u64, N, "the spool drained first");
+    assert_eq!(duplicates(&entries[..first_new], N), 0);
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "acknowledged batches are removed");
+    assert!(!event_names(&seen).contains(&"export.spool_corrupt"));
+}
+
+#[test]
+fn torn_spool_file_is_skipped_with_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = dir.path().join("spool");
+    let (ev, _) = events();
+    let mut s = LokiSettings::new("http://127.0.0.1:9");
+    s.delivery = Delivery { spool_dir: Some(spool.clone()), grace: Duration::from_millis(200), ..quick(Delivery::default()) };
+    feed(s.start("loki", &Metrics::new(), ev).unwrap(), 20_000);
+    let mut files: Vec<_> = std::fs::read_dir(&spool).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    // A power loss cut the second file short.
+    let data = std::fs::read(&files[1]).unwrap();
+    std::fs::write(&files[1], &data[..data.len() / 2]).unwrap();
+    let torn_records = {
+        let req: wasmhost_export::PushRequest = prost::Message::decode(&data[29..]).unwrap();
+        req.streams.iter().map(|s| s.entries.len()).sum::<usize>()
+    };
+
+    let rx = Receiver::start(Kind::Loki, 0);
+    let (ev, seen) = events();
+    let mut s = LokiSettings::new(&rx.url());
+    s.delivery = Delivery { spool_dir: Some(spool.clone()), ..quick(Delivery::default()) };
+    drop(s.start("loki", &Metrics::new(), ev).unwrap());
+    assert_eq!(rx.count(), 20_000 - torn_records);
+    let corrupt: Vec<LogRecord> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.spool_corrupt")).cloned().collect();
+    assert_eq!(corrupt.len(), 1);
+    assert!(corrupt[0].msg.contains("torn"), "{}", corrupt[0].msg);
+    assert!(files[1].with_extension("corrupt").exists());
+}
+
+#[test]
+fn a_full_queue_applies_the_drop_policy_and_shutdown_counts_the_loss() {
+    use wasmhost_log::{Pipeline, Policy, Router, SinkSpec};
+    // Receiver down, no spool: the sink's memory queue fills, its pipeline
+    // queue fills, and the `drop` policy drops (and says so).
+    let (ev, seen) = events();
+    let mut s = LokiSettings::new("http://127.0.0.1:9");
+    s.delivery = Delivery { batch_bytes: 16 * 1024, grace: Duration::from_millis(200), ..quick(Delivery::default()) };
+    let sink = s.start("loki", &Metrics::new(), ev).unwrap();
+    let shutdown = sink.shutdown_handle();
+    let specs = vec![SinkSpec { name: "loki".into(), sink: Box::new(sink), policy: Policy::Drop, queue: 64 }];
+    let pipeline = Pipeline::routed(specs, Router::new(vec![0]), 64).unwrap();
+    let c = ctx("id", &[]);
+    let tx = pipeline.sender();
+    for seq in 1..=20_000 {
+        while tx.try_send(line(&c, seq)).unwrap().is_some() {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+    drop(tx);
+    // As `wasmhost run` does once its guests are done.
+    shutdown.begin();
+    let report = pipeline.finish();
+    assert!(report.dropped > 0);
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.event, Some("export.shutdown"));
+    let lost = last.fields.iter().find(|(k, _)| *k == "lost").map(|(_, v)| v.clone()).unwrap();
+    assert_ne!(lost, wasmhost_log::FieldValue::U64(0));
+}
+
+#[test]
+fn metrics_count_what_the_sink_did() {
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 0 { Action::Status(503, None, "x".into()) } else { Action::Accept });
+    let metrics = Metrics::new();
+    let (ev, _) = events();
+    let mut s = LokiSettings::new(&rx.url());
+    s.delivery = quick(Delivery::default());
+    let mut sink = s.start("edge-loki", &metrics, ev).unwrap();
+    let c = ctx("id", &[]);
+    for seq in 1..=500 {
+        let r = line(&c, seq);
+        metrics.observe(&r);
+        sink.write(&r).unwrap();
+    }
+    let start = LogRecord::event(c.clone(), 501, Level::Info, "instance.start", "s".into(), vec![]);
+    let trap = LogRecord::event(c.clone(), 502, Level::Error, "instance.trap", "t".into(), vec![]);
+    let exit = LogRecord::event(c, 503, Level::Warn, "instance.exit", "e".into(), vec![("exit_code", 134i64.into())]);
+    for r in [&start, &trap, &exit] {
+        metrics.observe(r);
+    }
+    drop(sink);
+    let addr = metrics.serve("127.0.0.1:0".parse().unwrap()).unwrap();
+    let text = http_get(addr);
+    for want in [
+        r#"wasmhost_sink_records_sent_total{sink="edge-loki"} 500"#,
+        r#"wasmhost_sink_batches_retried_total{sink="edge-loki"} 1"#,
+        r#"wasmhost_sink_queue_depth{sink="edge-loki"} 0"#,
+        r#"wasmhost_sink_send_latency_seconds_count{sink="edge-loki"} "#,
+        r#"wasmhost_guest_lines_total{lang="c",stream="stderr"} 500"#,
+        r#"wasmhost_instances_started_total{module="logger",lang="c"} 1"#,
+        r#"wasmhost_instance_traps_total{module="logger",lang="c"} 1"#,
+        r#"wasmhost_instance_exits_total{module="logger",lang="c",code="134"} 1"#,
+    ] {
+        assert!(text.contains(want), "missing {want} in:\n{text}");
+    }
+}
+
+fn http_get(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Every `export.*` event a fault produces is a valid line of the log format
+/// (docs/log-format.schema.json).
+#[test]
+fn export_events_follow_the_log_format_schema() {
+    use wasmhost_log::Format;
+    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/log-format.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A 503 (retry), a 400 (dead letter), a spool too small for one batch
+    // (queue full), a torn spool file, and the shutdown.
+    let rx = Receiver::scripted(Kind::Loki, 0, |n| match n {
+        0 => Action::Status(503, None, "busy".into()),
+        1 => Action::Status(400, None, "bad".into()),
+        _ => Action::Accept,
+    });
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join("00000000000000000000.batch"), b"WHSPOOL1 torn").unwrap();
+    let (ev, seen) = events();
+    let delivery = Delivery { spool_dir: Some(spool), dead_letter: Some(dir.path().join("dead.jsonl")), spool_max_bytes: 1, ..Delivery::default() };
+    feed(loki(&rx.url(), delivery, ev), 20_000);
+    let names = event_names(&seen);
+    for want in ["export.retry", "export.dead_letter", "export.spool_corrupt", "export.queue_full", "export.shutdown"] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    for record in seen.lock().unwrap().iter() {
+        let mut out = Vec::new();
+        wasmhost_log::JsonFormat.format(record, &mut out).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&line).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+}
