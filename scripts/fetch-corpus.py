@@ -29,7 +29,7 @@ def rows():
     for line in TABLE.read_text().splitlines():
         if line.startswith("#") or not line.strip():
             continue
-        ident, lang, tool, package, version, sha, member, how = line.split("\t")
+        ident, lang, tool, package, version, sha, member, how, evidence = line.split("\t")
         yield dict(id=ident, package=package, version=version, sha=sha, member=member)
 
 
