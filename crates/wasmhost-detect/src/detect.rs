@@ -229,7 +229,7 @@ fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, c: &mut Collector) {
             c.add(Lang::C, T, NOISE_MAX, detail);
         }
     }
-    let wasi_sdk = f.producer_values("processed-by").any(|v| v.name.contains("wasi-sdk"));
+    let wasi_sdk = f.producer_values("processed-by").any(|v| v.name.contains("wasi-sdk") || v.version.contains("wasi-sdk"));
     for v in f.producer_values("language") {
         let lower = v.name.to_ascii_lowercase();
         let detail = format!("producers language: {} {}", v.name, v.version);

@@ -242,6 +242,12 @@ const ENTRY_NAMES: [&str; 6] = ["__main_argc_argv", "main", "__original_main", "
 const ENTRY_DEPTH: usize = 4;
 const ENTRY_VISITS: usize = 256;
 
+/// A plain-named function with a body up to this size is a shim (rustc's
+/// C-ABI `main` that only calls `std::rt::lang_start`, Zig's `_start`):
+/// the entry point's language is the one it leads to. A larger one is the
+/// program's own C code.
+const SHIM_MAX: u32 = 64;
+
 /// Attributes every named function's code to a language, and finds the
 /// language the entry point leads to.
 pub(crate) fn code_shares(f: &ModuleFacts<'_>) -> CodeShares {
@@ -251,8 +257,7 @@ pub(crate) fn code_shares(f: &ModuleFacts<'_>) -> CodeShares {
     for &(index, name) in &f.function_names {
         let class = classify(name, dotted);
         class_of.insert(index, (class, name));
-        let Some(defined) = index.checked_sub(f.imported_functions) else { continue };
-        let Some(&size) = f.body_sizes.get(defined as usize) else { continue };
+        let Some(size) = body_size(f, index) else { continue };
         let size = u64::from(size);
         match class {
             Class::Lang(lang) => {
@@ -274,10 +279,15 @@ pub(crate) fn code_shares(f: &ModuleFacts<'_>) -> CodeShares {
     shares
 }
 
-/// Follows direct calls from the entry point, breadth first, through plain
-/// and toolchain functions, to the first function whose name says a
-/// language: `main` → `std::rt::lang_start::h…` is Rust, `main` →
-/// `parse_args` → … only plain names is C.
+fn body_size(f: &ModuleFacts<'_>, func: u32) -> Option<u32> {
+    f.body_sizes.get(func.checked_sub(f.imported_functions)? as usize).copied()
+}
+
+/// The entry point's language. A function whose name says a language is
+/// that language; from a plain-named entry, direct calls are followed
+/// through toolchain functions and shims: the program's own plain code
+/// (larger than a shim) makes it C, else the first language reached
+/// (`main` → `std::rt::lang_start::h…` is Rust).
 fn entry_language(
     f: &ModuleFacts<'_>,
     class_of: &std::collections::HashMap<u32, (Class, &str)>,
@@ -290,9 +300,14 @@ fn entry_language(
             .or_else(|| f.exports.iter().find(|e| e.kind == "func" && e.name == wanted).map(|e| e.index))
     };
     let (start_name, start) = ENTRY_NAMES.iter().find_map(|n| by_name(n).map(|i| (*n, i)))?;
-    let mut seen = std::collections::HashSet::new();
+    let class = |func: u32| class_of.get(&func).copied().unwrap_or((Class::Nothing, ""));
+    if let (Class::Lang(lang), _) = class(start) {
+        return Some((lang, format!("{start_name} is {lang} code")));
+    }
+    let is_shim = |func: u32| body_size(f, func).is_some_and(|s| s <= SHIM_MAX);
+    let mut seen = std::collections::HashSet::from([start]);
     let mut frontier = vec![(start, start_name.to_owned())];
-    seen.insert(start);
+    let mut reached: Option<(Lang, String)> = None;
     for _ in 0..ENTRY_DEPTH {
         let mut next = Vec::new();
         for (func, path) in frontier {
@@ -300,18 +315,26 @@ fn entry_language(
                 if seen.len() >= ENTRY_VISITS || !seen.insert(callee) {
                     continue;
                 }
-                let (class, name) = class_of.get(&callee).copied().unwrap_or((Class::Nothing, ""));
+                let (class, name) = class(callee);
+                let path = format!("{path} → {name}");
                 match class {
-                    Class::Lang(lang) => return Some((lang, format!("{path} → {name}"))),
-                    Class::Plain | Class::Toolchain => next.push((callee, format!("{path} → {name}"))),
+                    Class::Lang(lang) => {
+                        reached.get_or_insert((lang, path));
+                    }
+                    Class::Plain if !is_shim(callee) => {
+                        return Some((Lang::C, format!("{path} (the program's own plain C code)")));
+                    }
+                    Class::Plain | Class::Toolchain => next.push((callee, path)),
                     Class::Nothing => {}
                 }
             }
         }
         frontier = next;
     }
-    // Only plain names below the entry point: a C program.
-    class_of.contains_key(&start).then(|| (Lang::C, format!("{start_name} calls only plain C names")))
+    reached.or_else(|| {
+        // Only plain names below the entry point: a C program.
+        class_of.contains_key(&start).then(|| (Lang::C, format!("{start_name} calls only plain C names")))
+    })
 }
 
 /// The functions `func` calls directly (bounded: the first 64).

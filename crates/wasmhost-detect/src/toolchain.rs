@@ -26,12 +26,12 @@ const ORDER: [&str; 12] = [
 pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<Toolchain> {
     let mut marks: Vec<(&'static str, String)> = Vec::new();
     for v in f.producer_values("processed-by") {
-        let lower = v.name.to_ascii_lowercase();
+        let lower = format!("{} {}", v.name, v.version).to_ascii_lowercase();
         let detail = format!("producers processed-by: {} {}", v.name, v.version);
         let name = match () {
             _ if lower.contains("componentize-py") => "componentize-py",
             _ if lower.contains("componentizejs") => "componentize-js",
-            _ if lower == "wasm-bindgen" || lower == "walrus" => "wasm-bindgen",
+            _ if lower.starts_with("wasm-bindgen ") || lower.starts_with("walrus ") => "wasm-bindgen",
             _ if lower.contains("tinygo") => "tinygo",
             _ if lower.contains("cmd/compile") || lower.starts_with("go ") => "go",
             _ if lower.contains("assemblyscript") => "asc",

@@ -9,7 +9,11 @@
 //!   strict figure, counting those as misses, is printed too);
 //! - stripped: at least 85% right or `unknown`, no wrong verdict above 0.5.
 
+mod common;
+
 use std::collections::BTreeMap;
+
+use common::strip;
 use std::path::PathBuf;
 
 use wasmhost_detect::{detect, Lang};
@@ -47,55 +51,6 @@ fn corpus() -> Vec<Entry> {
             no_evidence: cols[8].strip_prefix("none: ").map(str::to_owned),
             bytes,
         });
-    }
-    out
-}
-
-fn leb(bytes: &[u8], pos: &mut usize) -> Option<usize> {
-    let (mut value, mut shift) = (0usize, 0);
-    loop {
-        let byte = *bytes.get(*pos)?;
-        *pos += 1;
-        value |= usize::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(value);
-        }
-        shift += 7;
-    }
-}
-
-fn push_leb(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            return out.push(byte);
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// The binary without custom sections, also inside a component's nested
-/// core modules and components (what `wasm-strip` does to a module).
-fn strip(bytes: &[u8]) -> Vec<u8> {
-    let component = bytes.get(4..8) != Some(b"\x01\0\0\0");
-    let mut out = bytes[..8].to_vec();
-    let mut pos = 8;
-    while pos < bytes.len() {
-        let id = bytes[pos];
-        pos += 1;
-        let size = leb(bytes, &mut pos).expect("a section size");
-        let body = &bytes[pos..pos + size];
-        pos += size;
-        let body = match id {
-            0 => continue,
-            // A component's core module (1) and component (4) sections hold whole binaries.
-            1 | 4 if component => strip(body),
-            _ => body.to_vec(),
-        };
-        out.push(id);
-        push_leb(body.len(), &mut out);
-        out.extend(body);
     }
     out
 }

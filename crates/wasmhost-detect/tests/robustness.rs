@@ -1,31 +1,11 @@
 //! The detector never panics and never fails, whatever the bytes: arbitrary
 //! input, hostile custom sections, and real guests cut or corrupted anywhere.
 
+mod common;
+
+use common::{custom_section, leb128};
 use proptest::prelude::*;
 use wasmhost_detect::{detect, Lang, ModuleFacts};
-
-fn leb128(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    leb128(name.len(), &mut body);
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(payload);
-    let mut section = vec![0u8];
-    leb128(body.len(), &mut section);
-    section.extend(body);
-    section
-}
 
 const HEADER: &[u8] = b"\0asm\x01\0\0\0";
 
