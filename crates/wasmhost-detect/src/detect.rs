@@ -184,11 +184,12 @@ pub fn detect_facts(facts: &ModuleFacts<'_>) -> Detection {
     if let Some(owner) = plain_names_owner(facts) {
         code.reattribute_plain(owner);
     }
+    let markers = markers_found(facts);
     let mut c = Collector(Vec::new());
-    section_rules(facts, &code, &mut c);
+    section_rules(facts, &code, &markers, &mut c);
     abi_rules(facts, &mut c);
     name_rules(&code, &mut c);
-    shape_rules(facts, &mut c);
+    shape_rules(facts, &markers, &mut c);
     let toolchain = crate::toolchain::toolchain(facts, &c.0);
     let mut d = decide(c.0, &code, tinygo_layout(facts));
     d.langs = langs(&d.evidence, &code);
@@ -196,7 +197,7 @@ pub fn detect_facts(facts: &ModuleFacts<'_>) -> Detection {
     d
 }
 
-fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, c: &mut Collector) {
+fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, markers: &[bool], c: &mut Collector) {
     use Tier::Sections as T;
     for v in f.producer_values("processed-by") {
         let lower = v.name.to_ascii_lowercase();
@@ -236,7 +237,7 @@ fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, c: &mut Collector) {
         if lower == "rust" {
             c.add(Lang::Rust, T, 60, detail);
         } else if lower.starts_with("c_plus_plus") || lower.starts_with("c++") {
-            if wasi_sdk && !cpp_corroborated(f, code) {
+            if wasi_sdk && !cpp_corroborated(f, code, markers) {
                 // wasi-sdk ≥ 20 links libc++'s int128 helpers into every C
                 // program: its C++ compile unit is the toolchain's.
                 c.add(Lang::Cpp, T, 8, format!("{detail} (wasi-sdk links a libc++ source into C programs; no C++ code or libc++ seen)"));
@@ -287,10 +288,10 @@ fn plain_names_owner(f: &ModuleFacts<'_>) -> Option<Lang> {
 
 /// Whether anything besides `producers` shows C++: C++ names, libc++'s type
 /// names in data, or imported C++ symbols (a side module's libc++ calls).
-fn cpp_corroborated(f: &ModuleFacts<'_>, code: &CodeShares) -> bool {
+fn cpp_corroborated(f: &ModuleFacts<'_>, code: &CodeShares, markers: &[bool]) -> bool {
     code.share(Lang::Cpp) > 0.0
         || f.imports.iter().any(|i| i.name.starts_with("_Z") || i.name.starts_with("__cxa_"))
-        || DATA_MARKERS.iter().filter(|m| m.0 == Lang::Cpp).any(|m| data_contains(f, m.1))
+        || DATA_MARKERS.iter().zip(markers).any(|(m, found)| m.0 == Lang::Cpp && *found)
 }
 
 /// DWARF compile units name their compiler (`DW_AT_producer`), usually as a
@@ -406,8 +407,23 @@ pub(crate) const DATA_MARKERS: &[(Lang, &str, u32)] = &[
     (Lang::C, "No error information", 4),
 ];
 
-fn data_contains(f: &ModuleFacts<'_>, marker: &str) -> bool {
-    f.data.iter().any(|d| memchr::memmem::find(d, marker.as_bytes()).is_some())
+/// Which of [`DATA_MARKERS`] the data segments contain: one searcher per
+/// marker, built once (Go modules have thousands of small segments).
+fn markers_found(f: &ModuleFacts<'_>) -> Vec<bool> {
+    DATA_MARKERS
+        .iter()
+        .map(|(_, marker, _)| {
+            let finder = memchr::memmem::Finder::new(marker.as_bytes());
+            f.data.iter().any(|d| finder.find(d).is_some())
+        })
+        .collect()
+}
+
+/// A dynamically linked module: `dylink.0`, or the imports of a position-
+/// independent module (its data and table bases).
+pub(crate) fn is_side_module(f: &ModuleFacts<'_>) -> bool {
+    f.custom_sections.iter().any(|s| s == "dylink.0")
+        || f.imports.iter().any(|i| i.module == "env" && (i.name == "__memory_base" || i.name == "__table_base"))
 }
 
 /// What `emscripten` leaves in the import section: its JS library's
@@ -425,10 +441,10 @@ pub(crate) fn emscripten_imports(f: &ModuleFacts<'_>) -> Option<String> {
         .then(|| format!("{} imports all from module `a` with minified names (emscripten with closure)", f.imports.len()))
 }
 
-fn shape_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
+fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
     use Tier::Shape as T;
-    for (lang, marker, weight) in DATA_MARKERS {
-        if data_contains(f, marker) {
+    for ((lang, marker, weight), found) in DATA_MARKERS.iter().zip(markers) {
+        if *found {
             let shown = marker.replace('\0', "");
             // An interpreter's marks decide as sections do.
             let tier = if *weight >= HOSTS { Tier::Sections } else { T };
@@ -453,8 +469,7 @@ fn shape_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
     if sorted.len() < wasi_funcs.len() && wasi_funcs.contains(&"sched_yield") {
         c.add(Lang::Go, T, 10, "imports a WASI function twice and sched_yield (gc Go's syscall layout)");
     }
-    let side_module = f.custom_sections.iter().any(|s| s == "dylink.0")
-        || f.imports.iter().any(|i| i.module == "env" && i.name == "__memory_base");
+    let side_module = is_side_module(f);
     if let Some(i) = f.imports.iter().find(|i| i.name.starts_with("_Z") || i.name.starts_with("__cxa_")) {
         c.add(Lang::Cpp, T, 30, format!("imports the C++ symbol {}.{} (libc++ from the main module)", i.module, i.name));
     }

@@ -1,7 +1,7 @@
 //! Which toolchain produced a module: the outermost one that left a mark
 //! (wasm-bindgen over rustc, emscripten over clang), with what shows it.
 
-use crate::detect::{emscripten_imports, Evidence, Toolchain, DECISIVE};
+use crate::detect::{emscripten_imports, is_side_module, Evidence, Toolchain, DECISIVE};
 use crate::facts::ModuleFacts;
 use crate::lang::Lang;
 
@@ -47,20 +47,20 @@ pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<To
     if let Some(e) = emscripten_imports(f) {
         marks.push(("emscripten", e));
     }
-    let side_module = f.custom_sections.iter().any(|s| s == "dylink.0");
-    if side_module
+    if is_side_module(f)
         && !f.imports.iter().any(|i| i.module == "wasi_snapshot_preview1")
         && !marks.iter().any(|(n, _)| *n == "wasi-sdk")
     {
-        marks.push(("emscripten", "dylink.0 side module importing only env (emscripten's SIDE_MODULE)".to_owned()));
+        marks.push(("emscripten", "side module importing only env (emscripten's SIDE_MODULE)".to_owned()));
     }
     for e in evidence.iter().filter(|e| e.weight >= DECISIVE) {
         let name = match e.lang {
             Lang::Rust if e.detail.contains("wasm-bindgen") => "wasm-bindgen",
+            Lang::Rust => "rustc",
             Lang::Tinygo => "tinygo",
-            Lang::Go if e.detail.contains("gojs") || e.detail.contains("go:buildid") || e.detail.contains("register globals") => "go",
+            Lang::Go => "go",
             Lang::Assemblyscript => "asc",
-            Lang::Zig if e.detail.starts_with("DWARF") => "zig",
+            Lang::Zig => "zig",
             _ => continue,
         };
         marks.push((name, e.detail.clone()));

@@ -60,6 +60,8 @@ struct Tally {
     right: usize,
     /// `unknown` on a module marked as carrying no evidence.
     right_unknown: usize,
+    /// The toolchain found is the table's.
+    toolchain_right: usize,
     unknown: usize,
     wrong: Vec<String>,
     confident_wrong: Vec<String>,
@@ -92,12 +94,17 @@ fn run(name: &str, entries: &[Entry], prepare: impl Fn(&[u8]) -> Vec<u8>) -> Tal
             "WRONG"
         };
         let toolchain = d.toolchain.as_ref().map_or("-", |t| t.name.as_str());
+        if toolchain == e.toolchain && toolchain != "-" {
+            t.toolchain_right += 1;
+        }
         println!(
             "{verdict:8} {:24} true {:14} ({:12}) got {:14} {:.2} toolchain {toolchain}",
             e.id, e.lang, e.toolchain, d.lang, d.confidence
         );
     }
     print_confusion(&t.confusion);
+    let named: Vec<&Entry> = entries.iter().filter(|e| e.toolchain != "-").collect();
+    println!("{name}: toolchain named right on {} of {}", t.toolchain_right, named.len());
     let n = entries.len();
     println!(
         "{name}: {} right, {} unknown ({} of them on modules with no evidence, marked *), {} wrong of {n}",
