@@ -25,6 +25,7 @@
 
 use serde::Serialize;
 
+use crate::dwarf::Unit;
 use crate::facts::ModuleFacts;
 use crate::lang::Lang;
 use crate::names::{self, CodeShares};
@@ -184,9 +185,18 @@ pub fn detect_facts(facts: &ModuleFacts<'_>) -> Detection {
     if let Some(owner) = plain_names_owner(facts) {
         code.reattribute_plain(owner);
     }
+    let units = crate::dwarf::compile_units(facts);
+    if code.coverage() < NAMED_COVERAGE_MIN {
+        // No telling names: DWARF's compile units attribute the code.
+        let by_units = crate::dwarf::code_shares(&units, code.total);
+        if by_units.coverage() > code.coverage() {
+            code = by_units;
+        }
+    }
     let markers = markers_found(facts);
     let mut c = Collector(Vec::new());
     section_rules(facts, &code, &markers, &mut c);
+    unit_rules(&units, &mut c);
     abi_rules(facts, &mut c);
     name_rules(&code, &mut c);
     shape_rules(facts, &markers, &mut c);
@@ -265,6 +275,35 @@ fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, markers: &[bool], c: &m
     }
     if let Some(debug_str) = f.debug_str {
         dwarf_producers(debug_str, c);
+    }
+}
+
+/// DWARF compile units as evidence: each language's program units, and the
+/// toolchain's units named as such (wasi-sdk's libc++ file in a C program).
+fn unit_rules(units: &[Unit], c: &mut Collector) {
+    use Tier::Sections as T;
+    let program: u64 = units.iter().filter(|u| !u.toolchain && u.lang.is_some()).map(|u| u.size).sum();
+    let mut langs: Vec<(Lang, u64, u32, &str)> = Vec::new();
+    for u in units.iter().filter(|u| !u.toolchain) {
+        let Some(lang) = u.lang else { continue };
+        match langs.iter_mut().find(|(l, _, _, _)| *l == lang) {
+            Some((_, size, n, _)) => {
+                *size += u.size;
+                *n += 1;
+            }
+            None => langs.push((lang, u.size, 1, u.name.as_str())),
+        }
+    }
+    for (lang, size, n, example) in langs {
+        let share = if program == 0 { 0.0 } else { size as f64 / program as f64 };
+        let weight = ((share * 100.0).round() as u32).max(1);
+        c.add(lang, T, weight, format!("DWARF: {n} {lang} compile units ({:.0}% of the program's code), e.g. {example}", share * 100.0));
+    }
+    let toolchain: Vec<&Unit> = units.iter().filter(|u| u.toolchain && u.lang.is_some()).collect();
+    if let Some(u) = toolchain.iter().find(|u| u.lang == Some(Lang::Cpp)).or(toolchain.first()) {
+        if let Some(lang) = u.lang {
+            c.add(lang, T, 0, format!("DWARF: {} toolchain compile units (not the program's), e.g. {}", toolchain.len(), u.name));
+        }
     }
 }
 

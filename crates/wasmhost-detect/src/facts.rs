@@ -114,6 +114,8 @@ pub struct ModuleFacts<'a> {
     pub data: Vec<&'a [u8]>,
     /// The `.debug_str` DWARF section, where compilers name themselves.
     pub debug_str: Option<&'a [u8]>,
+    /// Every `.debug_*` custom section of the first core module, by name.
+    pub dwarf: Vec<(&'a str, &'a [u8])>,
     /// Functions defined (with bodies).
     pub function_count: u32,
     /// Bytes of the code section(s).
@@ -152,6 +154,7 @@ impl<'a> ModuleFacts<'a> {
             custom_sections: Vec::new(),
             data: Vec::new(),
             debug_str: None,
+            dwarf: Vec::new(),
             function_count: 0,
             code_size: 0,
             malformed: Vec::new(),
@@ -266,7 +269,14 @@ impl<'a> ModuleFacts<'a> {
                             }
                         }
                         KnownCustom::Name(n) => facts.read_names(n, modules_seen, depth),
-                        _ if reader.name() == ".debug_str" => facts.debug_str = Some(reader.data()),
+                        _ if reader.name().starts_with(".debug_") => {
+                            if reader.name() == ".debug_str" {
+                                facts.debug_str = Some(reader.data());
+                            }
+                            if modules_seen == 1 && depth == 1 {
+                                facts.dwarf.push((reader.name(), reader.data()));
+                            }
+                        }
                         _ => {}
                     }
                 }

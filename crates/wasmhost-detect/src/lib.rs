@@ -19,6 +19,7 @@
 
 mod component;
 mod detect;
+mod dwarf;
 mod facts;
 mod lang;
 mod names;

@@ -217,7 +217,7 @@ impl CodeShares {
         }
     }
 
-    fn add(&mut self, lang: Lang, size: u64, name: &str) {
+    pub(crate) fn add(&mut self, lang: Lang, size: u64, name: &str) {
         match self.bytes.iter_mut().find(|(l, _)| *l == lang) {
             Some((_, b)) => *b += size,
             None => self.bytes.push((lang, size)),

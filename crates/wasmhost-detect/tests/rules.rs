@@ -272,3 +272,81 @@ fn hand_written_modules_are_unknown() {
     assert_lang(&d, Lang::Unknown, "no evidence");
     assert!(d.toolchain.is_none());
 }
+
+/// DWARF compile units as `.debug_*` custom sections: (file, language,
+/// bytes of code), laid out one after the other.
+fn dwarf_sections(units: &[(&str, gimli::DwLang, u64)]) -> Vec<u8> {
+    use gimli::write::{Address, AttributeValue, Dwarf, EndianVec, LineProgram, Sections, Unit};
+    let encoding = gimli::Encoding { format: gimli::Format::Dwarf32, version: 4, address_size: 4 };
+    let mut dwarf = Dwarf::new();
+    let mut low = 0u64;
+    for (name, lang, size) in units {
+        let id = dwarf.units.add(Unit::new(encoding, LineProgram::none()));
+        let unit = dwarf.units.get_mut(id);
+        let root_id = unit.root();
+        let root = unit.get_mut(root_id);
+        root.set(gimli::DW_AT_name, AttributeValue::String(name.as_bytes().to_vec()));
+        root.set(gimli::DW_AT_language, AttributeValue::Language(*lang));
+        root.set(gimli::DW_AT_low_pc, AttributeValue::Address(Address::Constant(low)));
+        root.set(gimli::DW_AT_high_pc, AttributeValue::Udata(*size));
+        low += size;
+    }
+    let mut sections = Sections::new(EndianVec::new(gimli::LittleEndian));
+    dwarf.write(&mut sections).expect("DWARF written");
+    let mut out = Vec::new();
+    sections
+        .for_each(|id, data| {
+            if !data.slice().is_empty() {
+                out.extend(common::custom_section(id.name(), data.slice()));
+            }
+            Ok::<(), ()>(())
+        })
+        .expect("sections");
+    out
+}
+
+/// Per compile unit: wasi-sdk's libc++ file in a C program is the
+/// toolchain's, and the program's units decide.
+#[test]
+fn dwarf_compile_units_attribute_code_and_know_toolchain_paths() {
+    let producers = r#"(@producers (language "C11" "") (language "C_plus_plus_14" "") (processed-by "clang" "19.1.5-wasi-sdk"))"#;
+    let c_program = [
+        ("/home/me/app/main.c", gimli::DW_LANG_C11, 600),
+        ("wasisdk://v25.0/build/sysroot/wasi-libc/libc-bottom-half/sources/abort.c", gimli::DW_LANG_C11, 100),
+        ("wasisdk://v25.0/src/llvm-project/libcxx/src/int128_builtins.cpp", gimli::DW_LANG_C_plus_plus_14, 50),
+    ];
+    let mut bytes = module(&format!("(module {producers} (func {}))", code(750)));
+    bytes.extend(dwarf_sections(&c_program));
+    let d = detect(&bytes);
+    assert_lang(&d, Lang::C, "C program with wasi-sdk's libc++ unit");
+    assert!(has_evidence(&d, "toolchain compile units (not the program's), e.g. wasisdk://"), "{}", details(&d));
+    assert!(!d.langs.iter().any(|l| l.lang == Lang::Cpp && l.share.unwrap_or(0.0) > 0.0), "{:?}", d.langs);
+    // Stripped: producers and DWARF are gone, nothing is left to say.
+    assert_lang(&detect(&strip(&bytes)), Lang::Unknown, "stripped");
+
+    // The same toolchain with a C++ program unit is C++.
+    let cpp_program = [
+        ("/home/me/app/main.cpp", gimli::DW_LANG_C_plus_plus_14, 600),
+        ("wasisdk://v25.0/build/sysroot/wasi-libc/libc-bottom-half/sources/abort.c", gimli::DW_LANG_C11, 100),
+    ];
+    let mut bytes = module(&format!("(module {producers} (func {}))", code(700)));
+    bytes.extend(dwarf_sections(&cpp_program));
+    assert_lang(&detect(&bytes), Lang::Cpp, "C++ program unit");
+
+    // Rust's standard library units (/rustc/…) are the toolchain's too: a C
+    // program linking a small Rust crate stays C.
+    let mixed = [
+        ("/src/interp.c", gimli::DW_LANG_C11, 800),
+        ("/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library/core/src/fmt/mod.rs", gimli::DW_LANG_Rust, 900),
+        ("src/lib.rs/@/regexlite", gimli::DW_LANG_Rust, 100),
+    ];
+    let mut bytes = module(&format!(
+        r#"(module (@producers (language "C11" "") (language "Rust" "") (processed-by "rustc" "1.90.0")) (func {}))"#,
+        code(1800)
+    ));
+    bytes.extend(dwarf_sections(&mixed));
+    let d = detect(&bytes);
+    assert_lang(&d, Lang::C, "C program, Rust library");
+    let rust = d.langs.iter().find(|l| l.lang == Lang::Rust).expect("rust listed");
+    assert!((rust.share.unwrap() - 0.111).abs() < 0.01, "{:?}", d.langs);
+}
