@@ -465,6 +465,12 @@ pub(crate) fn is_side_module(f: &ModuleFacts<'_>) -> bool {
         || f.imports.iter().any(|i| i.module == "env" && (i.name == "__memory_base" || i.name == "__table_base"))
 }
 
+/// Some imports, all from `env` or the GOT (a side module linked against an
+/// emscripten main module, not a WASI program).
+pub(crate) fn imports_only_env(f: &ModuleFacts<'_>) -> bool {
+    !f.imports.is_empty() && f.imports.iter().all(|i| matches!(i.module.as_str(), "env" | "GOT.mem" | "GOT.func"))
+}
+
 /// What `emscripten` leaves in the import section: its JS library's
 /// functions (`emscripten_*`, `__syscall_*`), or, minified by closure, one
 /// import module `a` with one- or two-letter names.
@@ -519,7 +525,7 @@ fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
         c.add(Lang::Assemblyscript, T, 15, "imports env.abort without a wasm-ld stack pointer (AssemblyScript's runtime)");
     }
     let emscripten = emscripten_imports(f).or_else(|| {
-        (side_module && !f.imports.iter().any(|i| i.module == "wasi_snapshot_preview1"))
+        (side_module && imports_only_env(f))
             .then(|| "a dylink.0 side module importing only env (emscripten's SIDE_MODULE)".to_owned())
     });
     if let Some(emscripten) = &emscripten {

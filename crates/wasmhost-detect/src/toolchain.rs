@@ -1,7 +1,7 @@
 //! Which toolchain produced a module: the outermost one that left a mark
 //! (wasm-bindgen over rustc, emscripten over clang), with what shows it.
 
-use crate::detect::{emscripten_imports, is_side_module, Evidence, Toolchain, DECISIVE};
+use crate::detect::{emscripten_imports, imports_only_env, is_side_module, Evidence, Toolchain, DECISIVE};
 use crate::facts::ModuleFacts;
 use crate::lang::Lang;
 
@@ -47,10 +47,7 @@ pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<To
     if let Some(e) = emscripten_imports(f) {
         marks.push(("emscripten", e));
     }
-    if is_side_module(f)
-        && !f.imports.iter().any(|i| i.module == "wasi_snapshot_preview1")
-        && !marks.iter().any(|(n, _)| *n == "wasi-sdk")
-    {
+    if is_side_module(f) && imports_only_env(f) && !marks.iter().any(|(n, _)| *n == "wasi-sdk") {
         marks.push(("emscripten", "side module importing only env (emscripten's SIDE_MODULE)".to_owned()));
     }
     for e in evidence.iter().filter(|e| e.weight >= DECISIVE) {
