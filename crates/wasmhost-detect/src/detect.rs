@@ -552,9 +552,17 @@ fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
         ),
         _ => {}
     }
+    let exports_memory = f.exports.iter().any(|e| e.kind == "memory");
+    if f.memory_pages == Some(0) && exports_memory && stack_pointer.is_none() && go_globals == 0 {
+        // asc sizes memory by the static data: zero pages when there is
+        // none. wasm-ld (a stack) and Go always start with pages.
+        c.add(Lang::Assemblyscript, T, 8, "exports a memory of 0 initial pages and has no stack pointer (asc sizes memory by its data)");
+    }
     if !f.globals.is_empty() && stack_pointer.is_none() && go_globals < 4 {
         let zero_init = f.globals.iter().filter(|g| g.ty == "i32" && g.mutable && g.init == Some(0)).count();
-        if zero_init >= 2 && f.function_count < 2_000 {
+        // A tiny module has one runtime global; a larger one several.
+        let enough = if f.function_count <= 8 { 1 } else { 2 };
+        if zero_init >= enough && f.function_count < 2_000 {
             c.add(Lang::Assemblyscript, T, 6, format!("{zero_init} mutable i32 globals starting at 0 and no wasm-ld stack pointer (AssemblyScript's runtime globals)"));
         }
     }
@@ -613,9 +621,15 @@ fn decide(mut evidence: Vec<Evidence>, code: &CodeShares, tinygo_layout: bool) -
         }
     }
 
-    let deciding = [Tier::Sections, Tier::Names, Tier::Shape]
-        .into_iter()
-        .find(|t| evidence.iter().any(|e| e.tier == *t && e.weight >= DECISIVE));
+    // A tier decides with one decisive piece; the shape tier also with
+    // weak hints that add up to it for one language.
+    let adds_up = |lang: Lang| {
+        let pieces = evidence.iter().filter(|e| e.tier == Tier::Shape && e.lang == lang && e.weight > 0);
+        pieces.clone().count() >= 2 && pieces.map(|e| e.weight).sum::<u32>() >= DECISIVE
+    };
+    let deciding = [Tier::Sections, Tier::Names, Tier::Shape].into_iter().find(|t| {
+        evidence.iter().any(|e| e.tier == *t && (e.weight >= DECISIVE || (*t == Tier::Shape && adds_up(e.lang))))
+    });
     let Some(deciding) = deciding else {
         // Only hints too weak to decide anything: kept as evidence.
         return Detection { evidence, ..Detection::unknown() };

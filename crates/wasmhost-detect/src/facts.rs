@@ -116,6 +116,8 @@ pub struct ModuleFacts<'a> {
     pub debug_str: Option<&'a [u8]>,
     /// Every `.debug_*` custom section of the first core module, by name.
     pub dwarf: Vec<(&'a str, &'a [u8])>,
+    /// Initial pages of the first memory the module defines (not imports).
+    pub memory_pages: Option<u64>,
     /// Functions defined (with bodies).
     pub function_count: u32,
     /// Bytes of the code section(s).
@@ -155,6 +157,7 @@ impl<'a> ModuleFacts<'a> {
             data: Vec::new(),
             debug_str: None,
             dwarf: Vec::new(),
+            memory_pages: None,
             function_count: 0,
             code_size: 0,
             malformed: Vec::new(),
@@ -237,6 +240,11 @@ impl<'a> ModuleFacts<'a> {
                                 break;
                             }
                         }
+                    }
+                }
+                Payload::MemorySection(reader) if modules_seen == 1 && depth == 1 => {
+                    if let Some(Ok(memory)) = reader.into_iter().next() {
+                        facts.memory_pages = Some(memory.initial);
                     }
                 }
                 Payload::DataSection(reader) => {

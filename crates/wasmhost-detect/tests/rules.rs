@@ -208,6 +208,15 @@ fn tiny_assemblyscript_is_named_from_its_runtime() {
     let d = detect(&module(with_lib));
     assert_lang(&d, Lang::Assemblyscript, "~lib/ in data");
     assert!(d.confidence > 0.5);
+    // asc's `process.exit(3)` with the WASI shim: one function, one runtime
+    // global, a memory of 0 pages (asc sizes it by the data; wasm-ld and
+    // Go always reserve a stack). Two weak hints that add up, under 0.5.
+    let proc_exit = r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+        (memory 0) (global (mut i32) (i32.const 0)) (export "memory" (memory 0))
+        (func (export "_start") i32.const 3 call 0))"#;
+    let d = detect(&module(proc_exit));
+    assert_lang(&d, Lang::Assemblyscript, "tiny proc_exit test");
+    assert!(d.confidence < 0.5, "{}", d.confidence);
     // Names: `~lib/` and file-path names.
     let named = format!(r#"(module (func (@name "~lib/rt/tlsf/allocateBlock") {0}) (func (@name "assembly/index/main") {0}))"#, code(20));
     assert_lang(&detect(&module(&named)), Lang::Assemblyscript, "AS names");
