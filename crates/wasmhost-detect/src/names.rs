@@ -312,7 +312,8 @@ fn entry_language(
         let mut next = Vec::new();
         for (func, path) in frontier {
             for callee in calls(f, func) {
-                if seen.len() >= ENTRY_VISITS || !seen.insert(callee) {
+                // Imports are the host's, not the program's code.
+                if body_size(f, callee).is_none() || seen.len() >= ENTRY_VISITS || !seen.insert(callee) {
                     continue;
                 }
                 let (class, name) = class(callee);

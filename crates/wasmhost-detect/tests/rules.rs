@@ -277,6 +277,10 @@ fn components_are_read_through_their_core_modules() {
 
 #[test]
 fn hand_written_modules_are_unknown() {
+    // Named imports are the host's functions, not evidence of the program.
+    let d = detect(&module(r#"(module (import "env" "launch_missiles" (func $launch (param i32)))
+        (func (export "_start") (call $launch (i32.const 1))))"#));
+    assert_lang(&d, Lang::Unknown, "a named import");
     let d = detect(&module(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#));
     assert_lang(&d, Lang::Unknown, "no evidence");
     assert!(d.toolchain.is_none());
