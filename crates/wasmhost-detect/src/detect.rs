@@ -185,6 +185,9 @@ pub fn detect_facts(facts: &ModuleFacts<'_>) -> Detection {
     if let Some(owner) = plain_names_owner(facts) {
         code.reattribute_plain(owner);
     }
+    if !c_toolchain_seen(facts, &code) {
+        code.forget_plain();
+    }
     let units = crate::dwarf::compile_units(facts);
     if code.coverage() < NAMED_COVERAGE_MIN {
         // No telling names: DWARF's compile units attribute the code.
@@ -305,6 +308,17 @@ fn unit_rules(units: &[Unit], c: &mut Collector) {
             c.add(lang, T, 0, format!("DWARF: {} toolchain compile units (not the program's), e.g. {}", toolchain.len(), u.name));
         }
     }
+}
+
+/// Whether a C toolchain shows besides plain names: its own functions
+/// (`__wasm_call_ctors`, compiler-rt, libc internals), wasm-ld's stack
+/// pointer, clang or a C language in `producers`, emscripten's imports.
+fn c_toolchain_seen(f: &ModuleFacts<'_>, code: &CodeShares) -> bool {
+    code.toolchain > 0
+        || wasm_ld_stack_pointer(f).is_some()
+        || f.producer_values("processed-by").any(|v| v.name.contains("clang"))
+        || f.producer_values("language").any(|v| v.name.starts_with('C'))
+        || emscripten_imports(f).is_some()
 }
 
 /// When `producers` lists languages and C is not among them, plain names

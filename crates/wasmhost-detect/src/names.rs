@@ -217,6 +217,21 @@ impl CodeShares {
         }
     }
 
+    /// Forgets the plain-named code: with nothing else showing a C
+    /// toolchain (a hand-written `.wat` with `$names`), plain names are
+    /// just names.
+    pub fn forget_plain(&mut self) {
+        if let Some(pos) = self.bytes.iter().position(|(l, _)| *l == Lang::C) {
+            let (_, plain) = self.bytes.remove(pos);
+            self.named -= plain;
+        }
+        self.counts.retain(|(l, _)| *l != Lang::C);
+        self.examples.retain(|(l, _)| *l != Lang::C);
+        if self.entry.as_ref().is_some_and(|(l, _)| *l == Lang::C) {
+            self.entry = None;
+        }
+    }
+
     pub(crate) fn add(&mut self, lang: Lang, size: u64, name: &str) {
         match self.bytes.iter_mut().find(|(l, _)| *l == lang) {
             Some((_, b)) => *b += size,

@@ -281,6 +281,10 @@ fn hand_written_modules_are_unknown() {
     let d = detect(&module(r#"(module (import "env" "launch_missiles" (func $launch (param i32)))
         (func (export "_start") (call $launch (i32.const 1))))"#));
     assert_lang(&d, Lang::Unknown, "a named import");
+    // Plain `$names` of a hand-written module are not C: no C toolchain shows.
+    let d = detect(&module(r#"(module (func $outer (export "_start") (call $middle))
+        (func $middle (call $inner)) (func $inner unreachable))"#));
+    assert_lang(&d, Lang::Unknown, "hand-written, named");
     let d = detect(&module(r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#));
     assert_lang(&d, Lang::Unknown, "no evidence");
     assert!(d.toolchain.is_none());
