@@ -460,16 +460,23 @@ pub(crate) const DATA_MARKERS: &[(Lang, &str, u32)] = &[
     (Lang::C, "No error information", 4),
 ];
 
-/// Which of [`DATA_MARKERS`] the data segments contain: one searcher per
-/// marker, built once (Go modules have thousands of small segments).
+/// Which of [`DATA_MARKERS`] the data segments contain, found in one pass
+/// over the data (Go modules carry megabytes in thousands of segments).
 fn markers_found(f: &ModuleFacts<'_>) -> Vec<bool> {
-    DATA_MARKERS
-        .iter()
-        .map(|(_, marker, _)| {
-            let finder = memchr::memmem::Finder::new(marker.as_bytes());
-            f.data.iter().any(|d| finder.find(d).is_some())
-        })
-        .collect()
+    let mut found = vec![false; DATA_MARKERS.len()];
+    let Ok(searcher) = aho_corasick::AhoCorasick::new(DATA_MARKERS.iter().map(|(_, m, _)| m.as_bytes())) else {
+        return found;
+    };
+    for data in &f.data {
+        // Non-overlapping matches: no marker is part of another one.
+        for m in searcher.find_iter(*data) {
+            found[m.pattern().as_usize()] = true;
+        }
+        if found.iter().all(|f| *f) {
+            break;
+        }
+    }
+    found
 }
 
 /// A dynamically linked module: `dylink.0`, or the imports of a position-
