@@ -463,10 +463,10 @@ pub(crate) const DATA_MARKERS: &[(Lang, &str, u32)] = &[
 /// Which of [`DATA_MARKERS`] the data segments contain, found in one pass
 /// over the data (Go modules carry megabytes in thousands of segments).
 fn markers_found(f: &ModuleFacts<'_>) -> Vec<bool> {
+    static SEARCHER: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> = std::sync::OnceLock::new();
     let mut found = vec![false; DATA_MARKERS.len()];
-    let Ok(searcher) = aho_corasick::AhoCorasick::new(DATA_MARKERS.iter().map(|(_, m, _)| m.as_bytes())) else {
-        return found;
-    };
+    let searcher = SEARCHER.get_or_init(|| aho_corasick::AhoCorasick::new(DATA_MARKERS.iter().map(|(_, m, _)| m.as_bytes())).ok());
+    let Some(searcher) = searcher else { return found };
     for data in &f.data {
         // Non-overlapping matches: no marker is part of another one.
         for m in searcher.find_iter(*data) {

@@ -255,7 +255,9 @@ const ENTRY_NAMES: [&str; 6] = ["__main_argc_argv", "main", "__original_main", "
 /// How far calls are followed from the entry point, and how many functions
 /// at most are looked at: bounded work whatever the module.
 const ENTRY_DEPTH: usize = 4;
-const ENTRY_VISITS: usize = 256;
+const ENTRY_VISITS: usize = 64;
+/// Operators read per function when looking for its calls.
+const OPS_PER_FUNCTION: usize = 4_096;
 
 /// A plain-named function with a body up to this size is a shim (rustc's
 /// C-ABI `main` that only calls `std::rt::lang_start`, Zig's `_start`):
@@ -359,7 +361,7 @@ fn calls(f: &ModuleFacts<'_>, func: u32) -> Vec<u32> {
     let Some(body) = f.bodies.get(defined as usize) else { return Vec::new() };
     let Ok(reader) = body.get_operators_reader() else { return Vec::new() };
     let mut out = Vec::new();
-    for op in reader.into_iter().take(20_000) {
+    for op in reader.into_iter().take(OPS_PER_FUNCTION) {
         match op {
             Ok(wasmparser::Operator::Call { function_index }) | Ok(wasmparser::Operator::ReturnCall { function_index }) => {
                 out.push(function_index);
