@@ -45,7 +45,7 @@ CONF_C := $(basename $(notdir $(wildcard guests/conformance/c/*.c)))
 CONF_RUST := $(basename $(notdir $(wildcard guests/conformance/rust/*.rs)))
 CONFORMANCE := $(foreach t,$(CONF_C),$(SUITES)/wasi-c/$(t).wasm) $(foreach t,$(CONF_RUST),$(SUITES)/wasi-rust/$(t).wasm)
 
-.PHONY: run test toolchains guests suites build clean bench
+.PHONY: corpus run test toolchains guests suites build clean bench
 run: build guests
 	@echo "== wasmhost run $(B)/c/hello.wasm   (guest stdout passes through; stderr and host events are tagged JSON lines)"
 	@$(WASMHOST) run --log-format json $(B)/c/hello.wasm
@@ -54,13 +54,18 @@ run: build guests
 	@echo "== WASI-NN: the C guest runs an ONNX classifier on tract; nn.load / nn.init / nn.compute are events of its instance"
 	@$(WASMHOST) run --log-format json --dir $(B)/nn::/nn $(B)/c/nn.wasm file:/nn/mlp/model.onnx 1x4=0.5,-1,2,0.25
 
-test: toolchains guests suites
+test: toolchains guests suites corpus
 	$(CARGO) test --release --workspace
 	@# wasmhost-nn alone, as a library embedder builds it: without the ort feature.
 	$(CARGO) test --release -p wasmhost-nn --lib
 
 build:
 	$(CARGO) build --release -p wasmhost-cli
+
+# Real-world modules for the detection test: pinned npm packages, SHA-256
+# checked, cached in $${WASMHOST_CORPUS_DIR:-$$HOME/.cache/wasmhost-corpus}.
+corpus: toolchains
+	python3 scripts/fetch-corpus.py
 
 toolchains: $(B)/.toolchains
 $(B)/.toolchains: scripts/install-toolchains.sh package.json

@@ -67,6 +67,8 @@ fn start_event_describes_the_module() {
     assert_eq!(start["lang"], "rust");
     assert_eq!(start["lang_source"], "detected");
     assert!(start["lang_evidence"].as_str().unwrap().contains("rustc"));
+    // Debian's rustc links with its clang: the toolchain is rustc.
+    assert_eq!(start["toolchain"], "rustc");
     assert!(start["lang_confidence"].as_f64().unwrap() > 0.9);
     let exit = events(&lines, "instance.exit")[0];
     assert_eq!(exit["exit_code"], 0);

@@ -6,7 +6,17 @@ fn main() {
         match std::fs::read(&path) {
             Ok(bytes) => {
                 let d = wasmhost_detect::detect(&bytes);
-                println!("{path}: {} {:.2} {:?} [{}]", d.lang, d.confidence, d.tier, d.evidence_summary());
+                let toolchain = d.toolchain.as_ref().map_or("-", |t| t.name.as_str());
+                let langs: Vec<String> =
+                    d.langs.iter().map(|l| l.share.map_or(l.lang.to_string(), |s| format!("{} {:.0}%", l.lang, s * 100.0))).collect();
+                println!(
+                    "{path}: {} {:.2} {:?} toolchain {toolchain} langs [{}] [{}]",
+                    d.lang,
+                    d.confidence,
+                    d.tier,
+                    langs.join(", "),
+                    d.evidence_summary()
+                );
             }
             Err(e) => eprintln!("{path}: {e}"),
         }

@@ -46,6 +46,8 @@ pub struct ExportFact {
     pub name: String,
     /// The item's kind.
     pub kind: &'static str,
+    /// The index of the exported item in its index space.
+    pub index: u32,
 }
 
 /// A global's type and its initial value when that is a constant.
@@ -69,6 +71,10 @@ pub enum BinaryKind {
     Component,
 }
 
+/// How many core modules of a component are read: real components have a
+/// handful; the bound keeps hostile input cheap.
+pub const MAX_INNER_MODULES: usize = 64;
+
 /// Everything the detector looks at. Borrowed from the module's bytes.
 #[derive(Debug, Clone)]
 pub struct ModuleFacts<'a> {
@@ -80,8 +86,22 @@ pub struct ModuleFacts<'a> {
     pub inner_module_names: Vec<String>,
     /// Every producers field of every module, in order.
     pub producers: Vec<ProducersField>,
-    /// Function names from `name` sections.
-    pub function_names: Vec<&'a str>,
+    /// The producers fields a component wrote about itself (not its
+    /// modules'): where componentize-js names JavaScript.
+    pub component_producers: Vec<ProducersField>,
+    /// Function names from `name` sections, with the function index (in
+    /// the function index space: imports first).
+    pub function_names: Vec<(u32, &'a str)>,
+    /// Functions imported (they come first in the function index space).
+    pub imported_functions: u32,
+    /// Body size in bytes of each defined function, in order.
+    pub body_sizes: Vec<u32>,
+    /// Each defined function's body, for following calls from the entry
+    /// point (see `detect`). Not part of the serialised facts.
+    pub(crate) bodies: Vec<wasmparser::FunctionBody<'a>>,
+    /// Core modules nested in a component, each read on its own (at most
+    /// [`MAX_INNER_MODULES`]).
+    pub inner: Vec<ModuleFacts<'a>>,
     /// Imports of every core module.
     pub imports: Vec<ImportFact>,
     /// Exports of the outermost core module.
@@ -94,6 +114,10 @@ pub struct ModuleFacts<'a> {
     pub data: Vec<&'a [u8]>,
     /// The `.debug_str` DWARF section, where compilers name themselves.
     pub debug_str: Option<&'a [u8]>,
+    /// Every `.debug_*` custom section of the first core module, by name.
+    pub dwarf: Vec<(&'a str, &'a [u8])>,
+    /// Initial pages of the first memory the module defines (not imports).
+    pub memory_pages: Option<u64>,
     /// Functions defined (with bodies).
     pub function_count: u32,
     /// Bytes of the code section(s).
@@ -120,13 +144,20 @@ impl<'a> ModuleFacts<'a> {
             module_name: None,
             inner_module_names: Vec::new(),
             producers: Vec::new(),
+            component_producers: Vec::new(),
             function_names: Vec::new(),
+            imported_functions: 0,
+            body_sizes: Vec::new(),
+            bodies: Vec::new(),
+            inner: Vec::new(),
             imports: Vec::new(),
             exports: Vec::new(),
             globals: Vec::new(),
             custom_sections: Vec::new(),
             data: Vec::new(),
             debug_str: None,
+            dwarf: Vec::new(),
+            memory_pages: None,
             function_count: 0,
             code_size: 0,
             malformed: Vec::new(),
@@ -137,6 +168,7 @@ impl<'a> ModuleFacts<'a> {
         // its first nested module, which is where its code lives.
         let mut modules_seen = 0u32;
         let mut depth = 0i32;
+        let mut nested = Vec::new();
         for payload in Parser::new(0).parse_all(bytes) {
             let payload = match payload {
                 Ok(p) => p,
@@ -157,14 +189,22 @@ impl<'a> ModuleFacts<'a> {
                     }
                 }
                 Payload::End(_) => depth -= 1,
+                Payload::ModuleSection { unchecked_range, .. } if nested.len() < MAX_INNER_MODULES => {
+                    nested.push(unchecked_range)
+                }
                 Payload::ImportSection(reader) => {
                     for import in reader.into_imports() {
                         match import {
-                            Ok(i) => facts.imports.push(ImportFact {
+                            Ok(i) => {
+                                if modules_seen == 1 && depth == 1 && matches!(i.ty, TypeRef::Func(_) | TypeRef::FuncExact(_)) {
+                                    facts.imported_functions += 1;
+                                }
+                                facts.imports.push(ImportFact {
                                 module: i.module.to_owned(),
                                 name: i.name.to_owned(),
                                 kind: type_ref_kind(i.ty),
-                            }),
+                                })
+                            }
                             Err(e) => {
                                 facts.note_malformed("import", &e);
                                 break;
@@ -178,6 +218,7 @@ impl<'a> ModuleFacts<'a> {
                             Ok(e) => facts.exports.push(ExportFact {
                                 name: e.name.to_owned(),
                                 kind: external_kind(e.kind),
+                                index: e.index,
                             }),
                             Err(e) => {
                                 facts.note_malformed("export", &e);
@@ -201,6 +242,11 @@ impl<'a> ModuleFacts<'a> {
                         }
                     }
                 }
+                Payload::MemorySection(reader) if modules_seen == 1 && depth == 1 => {
+                    if let Some(Ok(memory)) = reader.into_iter().next() {
+                        facts.memory_pages = Some(memory.initial);
+                    }
+                }
                 Payload::DataSection(reader) => {
                     for data in reader {
                         match data {
@@ -216,16 +262,40 @@ impl<'a> ModuleFacts<'a> {
                     facts.function_count += count;
                     facts.code_size += u64::from(size);
                 }
+                Payload::CodeSectionEntry(body) if modules_seen == 1 && depth == 1 => {
+                    facts.body_sizes.push(u32::try_from(body.range().len()).unwrap_or(u32::MAX));
+                    facts.bodies.push(body);
+                }
                 Payload::CustomSection(reader) => {
                     facts.custom_sections.push(reader.name().to_owned());
                     match reader.as_known() {
-                        KnownCustom::Producers(p) => facts.read_producers(p),
+                        KnownCustom::Producers(p) => {
+                            let before = facts.producers.len();
+                            facts.read_producers(p);
+                            if facts.kind == BinaryKind::Component && depth == 1 {
+                                facts.component_producers = facts.producers[before..].to_vec();
+                            }
+                        }
                         KnownCustom::Name(n) => facts.read_names(n, modules_seen, depth),
-                        _ if reader.name() == ".debug_str" => facts.debug_str = Some(reader.data()),
+                        _ if reader.name().starts_with(".debug_") => {
+                            if reader.name() == ".debug_str" {
+                                facts.debug_str = Some(reader.data());
+                            }
+                            if modules_seen == 1 && depth == 1 {
+                                facts.dwarf.push((reader.name(), reader.data()));
+                            }
+                        }
                         _ => {}
                     }
                 }
                 _ => {}
+            }
+        }
+        // Each nested module read on its own, so that evidence can say
+        // which module spoke; the flat lists above stay what `inspect` shows.
+        for range in nested {
+            if let Some(inner) = bytes.get(range) {
+                facts.inner.push(ModuleFacts::read(inner));
             }
         }
         facts
@@ -268,10 +338,12 @@ impl<'a> ModuleFacts<'a> {
                         self.module_name = Some(name.to_owned());
                     }
                 }
-                Ok(Name::Function(map)) => {
+                // Function indices are those of the first core module; the
+                // names of nested modules are read with the module itself.
+                Ok(Name::Function(map)) if modules_seen <= 1 && depth <= 1 => {
                     for naming in map {
                         match naming {
-                            Ok(n) => self.function_names.push(n.name),
+                            Ok(n) => self.function_names.push((n.index, n.name)),
                             Err(e) => return self.note_malformed("name", &e),
                         }
                     }

@@ -17,12 +17,18 @@
 
 #![warn(missing_docs)]
 
+mod component;
 mod detect;
+mod dwarf;
 mod facts;
 mod lang;
+mod names;
+mod toolchain;
 
-pub use detect::{detect_facts, Detection, Evidence, Tier, DECISIVE};
-pub use facts::{BinaryKind, ExportFact, GlobalFact, ImportFact, ModuleFacts, ProducerValue, ProducersField};
+pub use detect::{
+    detect_facts, Detection, Evidence, LangShare, Tier, Toolchain, DECISIVE, STRONG_HINT, UNKNOWN_BELOW, WEAK_HINT_MAX,
+};
+pub use facts::{MAX_INNER_MODULES, BinaryKind, ExportFact, GlobalFact, ImportFact, ModuleFacts, ProducerValue, ProducersField};
 pub use lang::{Lang, UnknownLang};
 
 /// Reads `bytes` and detects its language. Never fails; see [`detect_facts`].
@@ -77,7 +83,7 @@ pub struct Resolved {
 ///
 /// ```
 /// use wasmhost_detect::{resolve, Detection, Lang, Origin};
-/// let unknown = Detection { lang: Lang::Unknown, confidence: 0.0, tier: None, evidence: vec![] };
+/// let unknown = Detection::unknown();
 /// assert_eq!(resolve(&unknown, Some(Lang::Go), Some(Lang::Zig)).origin, Origin::Override);
 /// assert_eq!(resolve(&unknown, None, None).lang, Lang::Unknown);
 /// ```

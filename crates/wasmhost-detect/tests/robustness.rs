@@ -1,33 +1,26 @@
 //! The detector never panics and never fails, whatever the bytes: arbitrary
 //! input, hostile custom sections, and real guests cut or corrupted anywhere.
 
+mod common;
+
+use common::{custom_section, leb128};
 use proptest::prelude::*;
 use wasmhost_detect::{detect, Lang, ModuleFacts};
 
-fn leb128(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn custom_section(name: &str, payload: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    leb128(name.len(), &mut body);
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(payload);
-    let mut section = vec![0u8];
-    leb128(body.len(), &mut section);
-    section.extend(body);
-    section
-}
-
 const HEADER: &[u8] = b"\0asm\x01\0\0\0";
+
+/// A component with an adapter-like module and a named Rust module.
+fn component() -> Vec<u8> {
+    wat::parse_str(
+        r#"(component
+            (core module (import "__main_module__" "_start" (func)))
+            (core module (@producers (language "Rust" "") (processed-by "rustc" "1.90.0"))
+                (func (@name "core::fmt::write::h0123456789abcdef") nop nop)
+                (func (@name "main") call 0))
+            (component (core module (@name "libpython3.14.so") (func))))"#,
+    )
+    .expect("a component")
+}
 
 /// Guests built by `make guests` (the test suite runs after it).
 fn guests() -> Vec<(String, Vec<u8>)> {
@@ -61,7 +54,8 @@ proptest! {
     fn hostile_custom_sections(
         name in prop_oneof![
             Just("producers".to_owned()), Just("name".to_owned()), Just(".debug_str".to_owned()),
-            Just("go:buildid".to_owned()), Just("target_features".to_owned()), "[a-z.:_]{0,12}",
+            Just("go:buildid".to_owned()), Just("target_features".to_owned()), Just(".debug_info".to_owned()),
+            Just(".debug_abbrev".to_owned()), Just("dylink.0".to_owned()), "[a-z.:_]{0,12}",
         ],
         payload in proptest::collection::vec(any::<u8>(), 0..256),
         count in 1usize..4,
@@ -110,6 +104,20 @@ proptest! {
         let guests = guests();
         let (_, bytes) = &guests[which];
         let _ = detect(&bytes[..cut.index(bytes.len())]);
+    }
+
+    #[test]
+    fn components_cut_or_corrupted(
+        cut in any::<prop::sample::Index>(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+    ) {
+        let mut bytes = component();
+        let len = bytes.len();
+        for (at, value) in edits {
+            bytes[at.index(len)] = value;
+        }
+        let d = detect(&bytes[..cut.index(len)]);
+        prop_assert!((0.0..=1.0).contains(&d.confidence));
     }
 
     #[test]

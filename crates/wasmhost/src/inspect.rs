@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use wasmhost_detect::{BinaryKind, Detection, ExportFact, ImportFact, ModuleFacts, ProducersField, Resolved};
+use wasmhost_detect::{
+    BinaryKind, Detection, ExportFact, ImportFact, LangShare, ModuleFacts, ProducersField, Resolved, Toolchain,
+};
 
 use crate::error::LoadError;
 use crate::module::{module_name, read_module, to_binary, LoadOptions};
@@ -22,6 +24,11 @@ pub struct Inspection {
     pub confidence: f64,
     /// Where the language came from: `detected`, `override`, `environment`.
     pub lang_source: wasmhost_detect::Origin,
+    /// Every language found, with its share of the code and evidence
+    /// (`c` 96% + `rust` 4% for a C program linking a Rust crate).
+    pub langs: Vec<LangShare>,
+    /// The toolchain (`wasi-sdk`, `emscripten`, `wasm-bindgen`, …) and what shows it.
+    pub toolchain: Option<Toolchain>,
     /// The detector's full answer, evidence included.
     pub detection: Detection,
     /// The module name (name section, else the file stem).
@@ -78,6 +85,8 @@ pub fn inspect_file(path: &Path, options: LoadOptions) -> Result<Inspection, Loa
         lang,
         confidence,
         lang_source: origin,
+        langs: detection.langs.clone(),
+        toolchain: detection.toolchain.clone(),
         detection,
         module,
         name_section_module: facts.module_name.clone(),

@@ -159,6 +159,7 @@ impl Host {
             ("lang_source", lang.origin.as_str().into()),
             ("lang_confidence", lang.confidence.into()),
             ("lang_evidence", detection.evidence_summary().into()),
+            ("toolchain", detection.toolchain.as_ref().map_or("unknown", |t| t.name.as_str()).into()),
             ("compile", compile_source.as_str().into()),
             ("compile_ms", FieldValue::millis(compile_time)),
         ];

@@ -27,6 +27,14 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     }
     println!("module:      {} ({:?})", report.module, report.kind);
     println!("language:    {} (confidence {:.2}, {:?})", report.lang, report.confidence, report.lang_source);
+    let toolchain = report.toolchain.as_ref().map_or("unknown".to_owned(), |t| format!("{} ({})", t.name, t.evidence.join("; ")));
+    println!("toolchain:   {toolchain}");
+    let langs: Vec<String> = report
+        .langs
+        .iter()
+        .map(|l| l.share.map_or(l.lang.to_string(), |s| format!("{} {:.0}%", l.lang, s * 100.0)))
+        .collect();
+    println!("languages:   {}", langs.join(", "));
     println!("evidence:");
     for e in &report.detection.evidence {
         let mark = if e.lang == report.detection.lang { "*" } else { " " };
