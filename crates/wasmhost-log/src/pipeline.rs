@@ -60,17 +60,17 @@ impl Shared {
     /// Takes `bytes` of the budget if they fit (a lone record always fits,
     /// so a record larger than the budget still goes through).
     fn take(&self, bytes: usize) -> bool {
-        let before = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let before = self.queued_bytes.fetch_add(bytes, Ordering::SeqCst);
         if before > 0 && before + bytes > self.max_bytes {
-            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.release(bytes);
             return false;
         }
         true
     }
 
     fn release(&self, bytes: usize) {
-        self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-        if self.waiters.load(Ordering::Acquire) > 0 {
+        self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
             self.room.notify_waiters();
         }
     }
@@ -185,15 +185,20 @@ impl LogSender {
             let notified = self.shared.room.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if self.shared.take(bytes) {
+            // Counted as waiting before looking, so a release between the
+            // look and the wait still wakes this one.
+            self.shared.waiters.fetch_add(1, Ordering::SeqCst);
+            let room = self.shared.take(bytes);
+            if !room && !self.tx.is_closed() {
+                notified.await;
+            }
+            self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
+            if room {
                 break;
             }
             if self.tx.is_closed() {
                 return Err(PipelineClosed);
             }
-            self.shared.waiters.fetch_add(1, Ordering::AcqRel);
-            notified.await;
-            self.shared.waiters.fetch_sub(1, Ordering::AcqRel);
         }
         match self.tx.reserve().await {
             Ok(permit) => Ok(Reservation { permit: Some(permit), bytes, shared: &self.shared }),
