@@ -25,7 +25,7 @@ ASC := node_modules/.bin/asc
 ASC_FLAGS := --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O
 
 PROGRAMS := hello logger exit trap
-C_EXTRA := outputs cat env spin grow sleep upper nn
+C_EXTRA := outputs cat env spin grow sleep upper nn flood readin bytes soak
 RUST_EXTRA := nn
 LANGS := c cpp rust go zig as
 
@@ -45,7 +45,7 @@ CONF_C := $(basename $(notdir $(wildcard guests/conformance/c/*.c)))
 CONF_RUST := $(basename $(notdir $(wildcard guests/conformance/rust/*.rs)))
 CONFORMANCE := $(foreach t,$(CONF_C),$(SUITES)/wasi-c/$(t).wasm) $(foreach t,$(CONF_RUST),$(SUITES)/wasi-rust/$(t).wasm)
 
-.PHONY: corpus run test toolchains guests suites build clean bench
+.PHONY: corpus run test toolchains guests suites build clean bench fuzz
 run: build guests
 	@echo "== wasmhost run $(B)/c/hello.wasm   (guest stdout passes through; stderr and host events are tagged JSON lines)"
 	@$(WASMHOST) run --log-format json $(B)/c/hello.wasm
@@ -143,6 +143,22 @@ $(SUITES)/wasi-rust/%.wasm: guests/conformance/rust/%.rs | $(B)/.toolchains
 
 bench: build guests suites
 	benches/run-vs-wasmtime.sh
+
+# Fuzzing (fuzz/README.md): cargo-fuzz on the stable toolchain (no
+# sanitizer needs no nightly flag; RUSTC_BOOTSTRAP=1 lets libfuzzer-sys's
+# build pass anyway), each target for FUZZ_SECONDS. What the fuzzers keep
+# lands in fuzz/corpus/TARGET, which `make test` replays (tests/fuzz_corpus.rs).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := detect lines logql routing
+fuzz: guests
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	    seeds=""; [ $$t = detect ] && seeds="$(B)/c $(B)/rust $(B)/go $(B)/zig $(B)/as $(B)/stripped $(B)/malformed"; \
+	    echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	    CARGO_TARGET_DIR=$(CURDIR)/fuzz/target RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir fuzz -s none $$t \
+	        fuzz/corpus/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10; \
+	    CARGO_TARGET_DIR=$(CURDIR)/fuzz/target RUSTC_BOOTSTRAP=1 $(CARGO) fuzz cmin --fuzz-dir fuzz -s none $$t fuzz/corpus/$$t; \
+	done
 
 clean:
 	rm -rf $(B)

@@ -107,9 +107,21 @@ pub const DEFAULT_QUEUE: usize = 16 * 1024;
 impl RoutingConfig {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<RoutingConfig, ConfigError> {
-        let err = |reason: String| ConfigError { path: path.to_owned(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        toml::from_str(&text).map_err(|e| err(e.to_string().trim().replace('\n', " ")))
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError { path: path.to_owned(), reason: e.to_string() })?;
+        RoutingConfig::parse(&text, path)
+    }
+
+    /// Parses a config from its text; `path` names it in errors. Nothing is
+    /// opened until [`RoutingConfig::build`].
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use wasmhost_log::RoutingConfig;
+    /// assert!(RoutingConfig::parse("[sinks.x]\ntype = \"discard\"\n", Path::new("r.toml")).is_ok());
+    /// assert!(RoutingConfig::parse("sinks = 3", Path::new("r.toml")).is_err());
+    /// ```
+    pub fn parse(text: &str, path: &Path) -> Result<RoutingConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError { path: path.to_owned(), reason: e.to_string().trim().replace('\n', " ") })
     }
 
     /// Opens the sinks and compiles the routes. `default` is the embedder's
@@ -158,6 +170,11 @@ impl RoutingConfig {
                 "discard" => writer(text, std::io::sink()),
                 "file" => {
                     let file_path = c.path.ok_or_else(|| err(format!("sink {name}: a file sink needs `path`")))?;
+                    // 0 would rotate before every write: with `keep = 0` the
+                    // file would hold only the last batch of lines.
+                    if c.max_bytes == Some(0) {
+                        return Err(err(format!("sink {name}: max_bytes must be at least 1 (leave it out to never rotate)")));
+                    }
                     let file = RotatingFile::open(&file_path, c.max_bytes.unwrap_or(u64::MAX), c.keep.unwrap_or(0))
                         .map_err(|e| err(format!("sink {name}: {}: {e}", file_path.display())))?;
                     writer(text, file)

@@ -78,6 +78,11 @@ impl KV for RecordKv<'_> {
             }
         }
         for (k, v) in &r.ctx.labels {
+            // Never a key twice: the library refuses such labels, and this
+            // keeps a hand-built context from shadowing an event's figure.
+            if r.fields.iter().any(|(f, _)| f == k) {
+                continue;
+            }
             s.emit_str(Key::from(k.clone()), v)?;
         }
         s.emit_u64(key("v"), FORMAT_VERSION)
@@ -118,6 +123,11 @@ impl Format for JsonFormat {
 /// instance id, the sequence number, then the text; coloured by level when
 /// `color` is set. Not a contract: use [`JsonFormat`] for machines.
 ///
+/// Everything a guest controls (its text, its module name, labels, event
+/// fields) is written with control characters escaped (`\x1b`, `\r`, `\0`,
+/// …), so a guest cannot send escape sequences to the terminal, clear it, or
+/// rewrite the prefix that says who wrote a line.
+///
 /// ```
 /// use std::sync::Arc;
 /// use wasmhost_log::{Format, InstanceContext, Line, LogRecord, Stream, TextFormat};
@@ -153,15 +163,20 @@ impl Format for TextFormat {
             out,
             "{clock} {on}{:<5}{off} {}/{} {short_id} #{} {}",
             r.level.as_str().to_ascii_uppercase(),
-            r.ctx.lang,
-            r.ctx.module,
+            Escaped(&r.ctx.lang),
+            Escaped(&r.ctx.module),
             r.seq,
             r.event.unwrap_or(r.stream.as_str()),
         )?;
-        write!(out, ": {}", r.msg)?;
+        write!(out, ": {}", Escaped(&r.msg))?;
         for (k, v) in &r.fields {
             match v {
-                FieldValue::Str(v) if v.contains('\n') => write!(out, "\n  {k}:\n    {}", v.replace('\n', "\n    "))?,
+                FieldValue::Str(v) if v.contains('\n') => {
+                    write!(out, "\n  {k}:")?;
+                    for line in v.split('\n') {
+                        write!(out, "\n    {}", Escaped(line))?;
+                    }
+                }
                 FieldValue::Str(v) => write!(out, " {k}={v:?}")?,
                 FieldValue::U64(v) => write!(out, " {k}={v}")?,
                 FieldValue::I64(v) => write!(out, " {k}={v}")?,
@@ -174,5 +189,63 @@ impl Format for TextFormat {
         }
         out.push(b'\n');
         Ok(())
+    }
+}
+
+/// Text shown with every control character escaped: C0 controls (ESC, BEL,
+/// NUL, CR, …; a tab stays a tab), DEL, C1 controls (a lone `U+009B` is a
+/// CSI on some terminals) and the bidirectional overrides that reorder what
+/// is shown.
+struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some((i, c)) = rest.char_indices().find(|&(_, c)| needs_escape(c)) {
+            f.write_str(&rest[..i])?;
+            match c {
+                '\r' => f.write_str("\\r")?,
+                '\n' => f.write_str("\\n")?,
+                '\0' => f.write_str("\\0")?,
+                c if (c as u32) < 0x100 => write!(f, "\\x{:02x}", c as u32)?,
+                c => write!(f, "\\u{{{:x}}}", c as u32)?,
+            }
+            rest = &rest[i + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
+fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{InstanceContext, Line, Stream};
+    use std::sync::Arc;
+
+    fn text_of(module: &str, msg: &[u8]) -> String {
+        let ctx = Arc::new(InstanceContext::new("0190b6d2-aaaa", "c", module));
+        let rec = LogRecord::line(ctx, Stream::Stderr, 1, Line { bytes: msg, continued: false });
+        let mut out = Vec::new();
+        TextFormat { color: false }.format(&rec, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_escapes_what_a_terminal_would_obey() {
+        let out = text_of("m", b"\x1b[2J\x1b]0;owned\x07\rINFO c/trusted: ok\0\x7f\xc2\x9b\xe2\x80\xae\tend");
+        assert_eq!(
+            out.split_once(": ").unwrap().1,
+            "\\x1b[2J\\x1b]0;owned\\x07\\rINFO c/trusted: ok\\0\\x7f\\x9b\\u{202e}\tend\n"
+        );
+        assert_eq!(out.matches('\n').count(), 1);
+        assert!(!out.bytes().any(|b| b < 0x20 && b != b'\n' && b != b'\t'), "{out:?}");
+        // The module name comes from the guest's own name section.
+        assert!(text_of("evil\x1b[31m", b"hi").contains("c/evil\\x1b[31m "));
+        // Plain text is untouched.
+        assert!(text_of("m", "héllo wörld €".as_bytes()).ends_with(": héllo wörld €\n"));
     }
 }

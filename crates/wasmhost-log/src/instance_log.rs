@@ -79,6 +79,12 @@ impl InstanceLog {
         self.counters
     }
 
+    /// The error the guest's writes should now fail with, once nothing can
+    /// be written any more (see [`LogSender::broken`]).
+    pub fn broken(&self) -> Option<std::io::Error> {
+        self.sender.broken()
+    }
+
     /// Records are waiting for room in the pipeline: the guest should not be
     /// given more room to write until [`InstanceLog::drain`] has run.
     pub fn is_backlogged(&self) -> bool {
@@ -155,11 +161,12 @@ impl InstanceLog {
             if !lock(shared).is_backlogged() {
                 return Ok(());
             }
-            match sender.reserve().await {
-                Ok(permit) => {
+            let bytes = lock(shared).waiting.front().map_or(0, LogSender::weigh);
+            match sender.reserve(bytes).await {
+                Ok(room) => {
                     let mut log = lock(shared);
                     if let Some(record) = log.waiting.pop_front() {
-                        permit.send(record);
+                        room.send(record);
                         log.counters.records += 1;
                     }
                 }

@@ -43,9 +43,11 @@ mod time;
 pub use config::{ConfigError, RoutingConfig, SinkFactory, DEFAULT_QUEUE};
 pub use format::{Format, JsonFormat, TextFormat, FORMAT_VERSION};
 pub use level::level_of_line;
-pub use lines::{Line, LineSplitter};
+pub use lines::{check_max_line, Line, LineSplitter, MAX_LINE_BYTES, MIN_LINE_BYTES};
 pub use instance_log::{lock, InstanceLog, LogCounters};
-pub use pipeline::{GraceExceeded, LogSender, Pipeline, PipelineClosed, PipelineReport, Policy, SinkReport, SinkSpec};
+pub use pipeline::{
+    GraceExceeded, LogSender, Pipeline, PipelineClosed, PipelineReport, Policy, Reservation, SinkReport, SinkSpec, QUEUE_BYTES,
+};
 pub use rotate::RotatingFile;
 pub use router::{Route, RouteError, Router};
 pub use record::{FieldValue, InstanceContext, Level, LogRecord, Stream, DEFAULT_STREAM_LABELS, RESERVED_KEYS};

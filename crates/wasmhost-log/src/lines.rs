@@ -1,5 +1,28 @@
 //! Splitting a guest's byte stream into lines, with a bound on memory.
 
+/// The shortest line limit a host accepts: below it, a record's own fields
+/// outweigh the text it carries.
+pub const MIN_LINE_BYTES: usize = 128;
+
+/// The longest line limit a host accepts (1 MiB): with the pipeline's byte
+/// budget ([`crate::QUEUE_BYTES`]) this bounds what a guest can make the host
+/// hold. Loki's own default limit for a line is 256 KB.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Checks a line limit against [`MIN_LINE_BYTES`] and [`MAX_LINE_BYTES`].
+///
+/// ```
+/// assert!(wasmhost_log::check_max_line(16 * 1024).is_ok());
+/// assert!(wasmhost_log::check_max_line(0).is_err());
+/// assert!(wasmhost_log::check_max_line(100_000_000_000).is_err());
+/// ```
+pub fn check_max_line(bytes: usize) -> Result<usize, String> {
+    match bytes {
+        MIN_LINE_BYTES..=MAX_LINE_BYTES => Ok(bytes),
+        _ => Err(format!("a line limit of {bytes} bytes is outside {MIN_LINE_BYTES}..={MAX_LINE_BYTES} (1 MiB)")),
+    }
+}
+
 /// One line out of a [`LineSplitter`], without its `\n` (and without one
 /// trailing `\r`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,9 +37,11 @@ pub struct Line<'a> {
 /// Splits bytes written in arbitrary chunks into lines.
 ///
 /// A line ends at `\n`. A line longer than `max_line` bytes is cut into
-/// pieces of `max_line` bytes, each but the last flagged `continued`, so an
-/// endless line never holds more than `max_line` bytes of memory. A last line
-/// without a newline is returned by [`LineSplitter::finish`].
+/// pieces of at most `max_line` bytes, each but the last flagged `continued`,
+/// so an endless line never holds more than `max_line` bytes of memory. A cut
+/// never splits a UTF-8 character: when one would straddle it, the piece ends
+/// before the character (up to 3 bytes short) and the next one starts with
+/// it. A last line without a newline is returned by [`LineSplitter::finish`].
 ///
 /// ```
 /// use wasmhost_log::LineSplitter;
@@ -65,16 +90,20 @@ impl LineSplitter {
                 }
                 None if bytes.len() > room => {
                     // The line reaches the limit without a newline in reach:
-                    // emit a full piece and go on.
+                    // emit a full piece (less a character it would split)
+                    // and go on.
                     let (piece, rest) = bytes.split_at(room);
                     if self.partial.is_empty() {
-                        emit(Line { bytes: piece, continued: true });
+                        let keep = self.max_line - split_char(piece, self.max_line);
+                        emit(Line { bytes: &piece[..keep], continued: true });
+                        bytes = &bytes[keep..];
                     } else {
                         self.partial.extend_from_slice(piece);
-                        emit(Line { bytes: &self.partial, continued: true });
-                        self.partial.clear();
+                        let keep = self.max_line - split_char(&self.partial, self.max_line);
+                        emit(Line { bytes: &self.partial[..keep], continued: true });
+                        self.partial.drain(..keep);
+                        bytes = rest;
                     }
-                    bytes = rest;
                 }
                 None => {
                     self.partial.extend_from_slice(bytes);
@@ -91,6 +120,27 @@ impl LineSplitter {
             self.partial.clear();
         }
     }
+}
+
+/// How many bytes at the end of a full piece of `max_line` bytes are the
+/// start of a UTF-8 character that the cut would split (0 to 3). Only a
+/// well-formed start counts: other bytes are cut where they fall. Never the
+/// whole piece, so every piece makes progress.
+fn split_char(piece: &[u8], max_line: usize) -> usize {
+    for back in 1..=3.min(piece.len()) {
+        let b = piece[piece.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back
+        }
+        let needs = match b {
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return 0,
+        };
+        return if needs > back && back < max_line { back } else { 0 };
+    }
+    0
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
@@ -152,6 +202,25 @@ mod tests {
             total += l.bytes.len();
         });
         assert_eq!((pieces, total), (1024, 1024 * 1024));
+    }
+
+    #[test]
+    fn a_character_straddling_the_cut_is_kept_whole() {
+        // "é" is 2 bytes, "€" 3, "😀" 4: each placed across the cut at 8.
+        for (text, first) in [("1234567é9", "1234567"), ("123456€89", "123456"), ("12345😀9", "12345"), ("1234567😀", "1234567")] {
+            let whole = format!("{text}\n");
+            for chunks in [vec![whole.as_bytes()], whole.as_bytes().chunks(1).collect(), whole.as_bytes().chunks(3).collect()] {
+                let out = split(8, &chunks);
+                assert_eq!(out[0], (first.to_owned(), true), "{text}");
+                assert_eq!(out.iter().map(|(s, _)| s.as_str()).collect::<String>(), text, "{text}: nothing lost or replaced");
+                assert!(out.iter().all(|(s, _)| s.len() <= 8 && !s.contains('\u{fffd}')));
+            }
+        }
+        // Bytes that are not UTF-8 are cut where they fall.
+        let mut s = LineSplitter::new(4);
+        let mut pieces = Vec::new();
+        s.push(b"abc\xff\xffx\n", |l| pieces.push(l.bytes.to_vec()));
+        assert_eq!(pieces, [b"abc\xff".to_vec(), b"\xffx".to_vec()]);
     }
 
     #[test]

@@ -2,28 +2,143 @@
 //! and the sinks; with routes, a router thread between them hands each
 //! record to the sinks its route names, through one bounded queue per sink.
 //!
-//! Queues are bounded so memory stays bounded whatever a guest writes. A
-//! full queue is felt by the producer (see [`crate::InstanceLog`]), which
+//! Queues are bounded, in records and in bytes ([`QUEUE_BYTES`]), so memory
+//! stays bounded whatever a guest writes. A full queue is felt by the producer (see [`crate::InstanceLog`]), which
 //! makes the guest wait rather than drop a line — unless the sink's policy
 //! is [`Policy::Drop`], which counts what it drops and says so with a
 //! `pipeline.dropped` event once the sink has room again.
 
-use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
-use crate::record::{FieldValue, InstanceContext, Level, LogRecord};
+use crate::record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
 use crate::router::Router;
 use crate::sink::Sink;
+
+/// Bytes of records (their text, roughly) a pipeline holds queued before
+/// producers have to wait, whatever the queue's length in records: one
+/// endless line and a stalled reader cannot take more memory than this.
+pub const QUEUE_BYTES: usize = 64 << 20;
+
+/// What the senders and the sink threads of one pipeline share.
+#[derive(Debug)]
+struct Shared {
+    /// Sinks that have not failed; at 0 nothing can be written any more.
+    live_sinks: AtomicUsize,
+    /// The OS error number of the last sink failure (0: none known).
+    errno: AtomicI32,
+    /// Bytes of the records queued and not yet written (see [`weight`]).
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Producers waiting for bytes to be freed, and how they are woken.
+    waiters: AtomicUsize,
+    room: Notify,
+    /// Set when the shutdown grace has passed: sinks write only host events
+    /// (the closing ones) and count guest lines as abandoned.
+    abort: AtomicBool,
+}
+
+impl Shared {
+    fn new(sinks: usize, max_bytes: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            live_sinks: AtomicUsize::new(sinks),
+            errno: AtomicI32::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            max_bytes,
+            waiters: AtomicUsize::new(0),
+            room: Notify::new(),
+            abort: AtomicBool::new(false),
+        })
+    }
+
+    /// Takes `bytes` of the budget if they fit (a lone record always fits,
+    /// so a record larger than the budget still goes through).
+    fn take(&self, bytes: usize) -> bool {
+        let before = self.queued_bytes.fetch_add(bytes, Ordering::SeqCst);
+        if before > 0 && before + bytes > self.max_bytes {
+            self.release(bytes);
+            return false;
+        }
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            self.room.notify_waiters();
+        }
+    }
+
+    fn sink_failed(&self, error: &std::io::Error) {
+        if let Some(errno) = error.raw_os_error() {
+            self.errno.store(errno, Ordering::Release);
+        }
+        self.live_sinks.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a record costs the byte budget: its text and fields, and a fixed
+/// part for the rest.
+fn weight(record: &LogRecord) -> usize {
+    let fields: usize = record.fields.iter().map(|(_, v)| if let FieldValue::Str(s) = v { s.len() } else { 8 }).sum();
+    128 + record.msg.len() + fields
+}
+
+/// A record on its way through a routed pipeline: its bytes go back to the
+/// budget when the last sink is done with it.
+struct Tracked {
+    record: LogRecord,
+    /// What it took from the budget (0 for the router's own events).
+    bytes: usize,
+    shared: Arc<Shared>,
+}
+
+impl Tracked {
+    fn new(record: LogRecord, shared: &Arc<Shared>) -> Arc<Tracked> {
+        Arc::new(Tracked { bytes: weight(&record), record, shared: shared.clone() })
+    }
+
+    fn untracked(record: LogRecord, shared: &Arc<Shared>) -> Arc<Tracked> {
+        Arc::new(Tracked { bytes: 0, record, shared: shared.clone() })
+    }
+}
+
+/// What a sink thread receives: a record, or a routed one.
+trait Queued {
+    fn record(&self) -> &LogRecord;
+}
+
+impl Queued for LogRecord {
+    fn record(&self) -> &LogRecord {
+        self
+    }
+}
+
+impl Queued for Arc<Tracked> {
+    fn record(&self) -> &LogRecord {
+        &self.record
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.shared.release(self.bytes);
+        }
+    }
+}
 
 /// The sending side, cloned into every instance.
 #[derive(Clone, Debug)]
 pub struct LogSender {
     tx: mpsc::Sender<LogRecord>,
+    shared: Arc<Shared>,
 }
 
 /// The pipeline has shut down: the record was not accepted.
@@ -41,17 +156,109 @@ impl std::error::Error for PipelineClosed {}
 impl LogSender {
     /// Queues `record` if there is room now; hands it back when the queue is
     /// full (`Ok(Some)`), errs when the pipeline is gone.
+    /// The queue is full in records or in bytes ([`QUEUE_BYTES`]).
     pub fn try_send(&self, record: LogRecord) -> Result<Option<LogRecord>, PipelineClosed> {
+        let bytes = weight(&record);
+        if !self.shared.take(bytes) {
+            return match self.tx.is_closed() {
+                true => Err(PipelineClosed),
+                false => Ok(Some(record)),
+            };
+        }
         match self.tx.try_send(record) {
             Ok(()) => Ok(None),
-            Err(mpsc::error::TrySendError::Full(r)) => Ok(Some(r)),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(PipelineClosed),
+            Err(mpsc::error::TrySendError::Full(r)) => {
+                self.shared.release(bytes);
+                Ok(Some(r))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.shared.release(bytes);
+                Err(PipelineClosed)
+            }
         }
     }
 
-    /// Waits until there is room for one record and returns the permit.
-    pub async fn reserve(&self) -> Result<mpsc::Permit<'_, LogRecord>, PipelineClosed> {
-        self.tx.reserve().await.map_err(|_| PipelineClosed)
+    /// Waits until there is room for a record of about `bytes` (see
+    /// [`LogSender::weigh`]) in records and in bytes, and holds it.
+    pub async fn reserve(&self, bytes: usize) -> Result<Reservation<'_>, PipelineClosed> {
+        loop {
+            let notified = self.shared.room.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            // Counted as waiting before looking, so a release between the
+            // look and the wait still wakes this one.
+            self.shared.waiters.fetch_add(1, Ordering::SeqCst);
+            let room = self.shared.take(bytes);
+            if !room && !self.tx.is_closed() {
+                notified.await;
+            }
+            self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
+            if room {
+                break;
+            }
+            if self.tx.is_closed() {
+                return Err(PipelineClosed);
+            }
+        }
+        match self.tx.reserve().await {
+            Ok(permit) => Ok(Reservation { permit: Some(permit), bytes, shared: &self.shared }),
+            Err(_) => {
+                self.shared.release(bytes);
+                Err(PipelineClosed)
+            }
+        }
+    }
+
+    /// What `record` weighs against the pipeline's byte budget.
+    pub fn weigh(record: &LogRecord) -> usize {
+        weight(record)
+    }
+
+    /// The error every write to the pipeline now meets, once all its sinks
+    /// have failed (a reader that went away: `EPIPE`; a full disk:
+    /// `ENOSPC`), so the guest can be told as a process writing there
+    /// directly would be. `None` while any sink works.
+    pub fn broken(&self) -> Option<std::io::Error> {
+        if self.shared.live_sinks.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(match self.shared.errno.load(Ordering::Acquire) {
+            0 => std::io::ErrorKind::BrokenPipe.into(),
+            errno => std::io::Error::from_raw_os_error(errno),
+        })
+    }
+}
+
+/// Room for one record in the pipeline, from [`LogSender::reserve`];
+/// dropping it unused gives the room back.
+pub struct Reservation<'a> {
+    permit: Option<mpsc::Permit<'a, LogRecord>>,
+    bytes: usize,
+    shared: &'a Shared,
+}
+
+impl Reservation<'_> {
+    /// Queues `record` in the room held.
+    pub fn send(mut self, record: LogRecord) {
+        let actual = weight(&record);
+        // The record may weigh other than reserved: settle the difference.
+        if actual > self.bytes {
+            self.shared.queued_bytes.fetch_add(actual - self.bytes, Ordering::AcqRel);
+        } else {
+            self.shared.release(self.bytes - actual);
+        }
+        self.bytes = 0;
+        if let Some(permit) = self.permit.take() {
+            permit.send(record);
+        }
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.shared.release(self.bytes);
+        }
     }
 }
 
@@ -83,12 +290,18 @@ pub struct SinkSpec {
 pub struct SinkReport {
     /// The sink's name.
     pub name: String,
-    /// Records the sink accepted.
+    /// Records the sink wrote whole.
     pub written: u64,
-    /// Records lost because the sink failed (e.g. a closed pipe).
+    /// Records lost because the sink failed (e.g. a closed pipe), including
+    /// the ones its buffer held when it failed.
     pub failed: u64,
     /// Records dropped by the [`Policy::Drop`] policy.
     pub dropped: u64,
+    /// Guest lines left unwritten because the shutdown grace ran out (see
+    /// [`Pipeline::finish_within`]); host events are still written.
+    pub abandoned: u64,
+    /// The instances whose `instance.exit` event this sink wrote.
+    pub closed: HashSet<String>,
     /// The sink's first error, if any.
     pub first_error: Option<String>,
 }
@@ -102,6 +315,8 @@ pub struct PipelineReport {
     pub failed: u64,
     /// Records dropped by policy.
     pub dropped: u64,
+    /// Guest lines left unwritten because the shutdown grace ran out.
+    pub abandoned: u64,
     /// The first error of any sink.
     pub first_error: Option<String>,
     /// Per sink.
@@ -114,16 +329,33 @@ impl PipelineReport {
             written: sinks.iter().map(|s| s.written).sum(),
             failed: sinks.iter().map(|s| s.failed).sum(),
             dropped: sinks.iter().map(|s| s.dropped).sum(),
+            abandoned: sinks.iter().map(|s| s.abandoned).sum(),
             first_error: sinks.iter().find_map(|s| s.first_error.clone()),
             sinks,
         }
     }
+
+    /// Whether `wasm_instance_id`'s `instance.exit` reached a sink.
+    pub fn closed(&self, wasm_instance_id: &str) -> bool {
+        self.sinks.iter().any(|s| s.closed.contains(wasm_instance_id))
+    }
 }
 
 /// The pipeline did not drain within the grace period given to
-/// [`Pipeline::finish_within`]; what was written by then is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GraceExceeded(pub Duration);
+/// [`Pipeline::finish_within`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraceExceeded {
+    /// The grace that ran out.
+    pub grace: Duration,
+    /// What the sinks did, when they finished after being told to write
+    /// only the host events left (guest lines then count as `abandoned`);
+    /// `None` when a sink was still stuck (a reader that reads nothing).
+    pub report: Option<PipelineReport>,
+}
+
+/// How long sinks get, after the shutdown grace, to write the host events
+/// left in their queues.
+const ABORT_GRACE: Duration = Duration::from_secs(2);
 
 /// A running pipeline.
 ///
@@ -138,6 +370,7 @@ pub struct GraceExceeded(pub Duration);
 /// ```
 pub struct Pipeline {
     sender: LogSender,
+    shared: Arc<Shared>,
     done: std_mpsc::Receiver<PipelineReport>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -161,29 +394,37 @@ impl Pipeline {
     /// One sink, fed straight from the instances' queue of `capacity`
     /// records (policy [`Policy::Block`]).
     pub fn spawn(sink: Box<dyn Sink>, capacity: usize) -> std::io::Result<Pipeline> {
+        Pipeline::spawn_budgeted(sink, capacity, QUEUE_BYTES)
+    }
+
+    fn spawn_budgeted(sink: Box<dyn Sink>, capacity: usize, max_bytes: usize) -> std::io::Result<Pipeline> {
         let (tx, rx) = mpsc::channel::<LogRecord>(capacity.max(1));
+        let shared = Shared::new(1, max_bytes);
         let (done_tx, done) = std_mpsc::channel();
+        let sink_shared = shared.clone();
         let worker = spawn_named("wasmhost-log-sink", move || {
-            let report = run_sink("default".into(), sink, rx);
+            let report = run_sink("default".into(), sink, rx, &sink_shared, |r| sink_shared.release(weight(r)));
             let _ = done_tx.send(PipelineReport::of(vec![report]));
         })?;
-        Ok(Pipeline { sender: LogSender { tx }, done, threads: vec![worker] })
+        Ok(Pipeline { sender: LogSender { tx, shared: shared.clone() }, shared, done, threads: vec![worker] })
     }
 
     /// Several sinks behind a router: every record goes to the sinks of the
     /// routes it matches (or the router's default sinks).
     pub fn routed(sinks: Vec<SinkSpec>, router: Router, capacity: usize) -> std::io::Result<Pipeline> {
         let (tx, mut rx) = mpsc::channel::<LogRecord>(capacity.max(1));
+        let shared = Shared::new(sinks.len(), QUEUE_BYTES);
         let mut threads = Vec::new();
         let mut queues = Vec::new();
         let mut policies = Vec::new();
         let mut names = Vec::new();
         let (report_tx, report_rx) = std_mpsc::channel::<(usize, SinkReport)>();
         for (i, spec) in sinks.into_iter().enumerate() {
-            let (sink_tx, sink_rx) = mpsc::channel::<Arc<LogRecord>>(spec.queue.max(1));
-            let (name, sink, report_tx) = (spec.name.clone(), spec.sink, report_tx.clone());
+            let (sink_tx, sink_rx) = mpsc::channel::<Arc<Tracked>>(spec.queue.max(1));
+            let (name, sink, report_tx, shared) = (spec.name.clone(), spec.sink, report_tx.clone(), shared.clone());
             threads.push(spawn_named(&format!("wasmhost-sink-{name}"), move || {
-                let _ = report_tx.send((i, run_sink(name, sink, sink_rx)));
+                // A record's bytes go back when its last sink drops it.
+                let _ = report_tx.send((i, run_sink(name, sink, sink_rx, &shared, |_| {})));
             })?);
             queues.push(sink_tx);
             policies.push(spec.policy);
@@ -191,8 +432,9 @@ impl Pipeline {
         }
         drop(report_tx);
         let (done_tx, done) = std_mpsc::channel();
+        let router_shared = shared.clone();
         let router_thread = spawn_named("wasmhost-log-router", move || {
-            let dropped = route_records(&mut rx, &router, &queues, &policies, &names);
+            let dropped = route_records(&mut rx, &router, &queues, &policies, &names, &router_shared);
             drop(queues);
             let mut reports: Vec<SinkReport> = vec![SinkReport::default(); names.len()];
             for (i, report) in report_rx.iter() {
@@ -201,7 +443,7 @@ impl Pipeline {
             let _ = done_tx.send(PipelineReport::of(reports));
         })?;
         threads.push(router_thread);
-        Ok(Pipeline { sender: LogSender { tx }, done, threads })
+        Ok(Pipeline { sender: LogSender { tx, shared: shared.clone() }, shared, done, threads })
     }
 
     /// A sender for an instance.
@@ -223,11 +465,21 @@ impl Pipeline {
         report
     }
 
-    /// Like [`Pipeline::finish`], but gives up after `grace` (a sink that
-    /// hangs must not hold the process forever).
+    /// Like [`Pipeline::finish`], but bounded: a sink that is slow (a reader
+    /// that reads little) or hangs must not hold the process forever. After
+    /// `grace` the sinks write only the host events still queued — every
+    /// instance's closing events — and count the guest lines they skip as
+    /// `abandoned`; they get a little longer for that, then the pipeline is
+    /// given up on. Records are only ever written whole.
     pub fn finish_within(self, grace: Duration) -> Result<PipelineReport, GraceExceeded> {
         drop(self.sender);
-        self.done.recv_timeout(grace).map_err(|_| GraceExceeded(grace))
+        match self.done.recv_timeout(grace) {
+            Ok(report) => Ok(report),
+            Err(_) => {
+                self.shared.abort.store(true, Ordering::Release);
+                Err(GraceExceeded { grace, report: self.done.recv_timeout(ABORT_GRACE).ok() })
+            }
+        }
     }
 }
 
@@ -235,8 +487,15 @@ fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result
     std::thread::Builder::new().name(name.to_owned()).spawn(f)
 }
 
-/// Drains `rx` into `sink`, flushing when the queue runs dry.
-fn run_sink<T: Borrow<LogRecord>>(name: String, mut sink: Box<dyn Sink>, mut rx: mpsc::Receiver<T>) -> SinkReport {
+/// Drains `rx` into `sink`, flushing when the queue runs dry; `release`
+/// gives a record's bytes back to the budget once it is written.
+fn run_sink<T: Queued>(
+    name: String,
+    mut sink: Box<dyn Sink>,
+    mut rx: mpsc::Receiver<T>,
+    shared: &Shared,
+    release: impl Fn(&LogRecord),
+) -> SinkReport {
     let mut report = SinkReport { name, ..SinkReport::default() };
     while let Some(first) = rx.blocking_recv() {
         let mut record = Some(first);
@@ -245,26 +504,14 @@ fn run_sink<T: Borrow<LogRecord>>(name: String, mut sink: Box<dyn Sink>, mut rx:
             let mut batch = 0usize;
             while let Some(r) = record.take().or_else(|| rx.try_recv().ok()) {
                 batch += 1;
-                // After a failure the sink is not asked again: the lines are
-                // counted as lost, never retried into a pipe that is gone.
-                if report.first_error.is_some() {
-                    report.failed += 1;
-                } else {
-                    match sink.write(r.borrow()) {
-                        Ok(()) => report.written += 1,
-                        Err(e) => {
-                            report.failed += 1;
-                            report.first_error = Some(e.to_string());
-                        }
-                    }
-                }
+                let r = r.record();
+                write_one(&mut *sink, r, &mut report, shared);
+                release(r);
             }
             // A small batch (a quiet moment) is flushed at once, so lines are
             // never held back.
             if batch > 0 && batch < LINGER_AFTER && report.first_error.is_none() {
-                if let Err(e) = sink.flush() {
-                    report.first_error = Some(e.to_string());
-                }
+                flush(&mut *sink, &mut report, shared);
             }
             idle_polls = if batch == 0 { idle_polls + 1 } else { 0 };
             // Poll a little before parking: a parked thread costs every
@@ -281,29 +528,73 @@ fn run_sink<T: Borrow<LogRecord>>(name: String, mut sink: Box<dyn Sink>, mut rx:
             }
         }
         if report.first_error.is_none() {
-            if let Err(e) = sink.flush() {
-                report.first_error = Some(e.to_string());
-            }
+            flush(&mut *sink, &mut report, shared);
         }
     }
     report
+}
+
+/// Hands one record to the sink, counting exactly what is lost when it fails.
+fn write_one(sink: &mut dyn Sink, r: &LogRecord, report: &mut SinkReport, shared: &Shared) {
+    // After a failure the sink is not asked again: the lines are counted as
+    // lost, never retried into a pipe that is gone.
+    if report.first_error.is_some() {
+        report.failed += 1;
+        return;
+    }
+    // Past the shutdown grace only host events are written: each
+    // instance's log still ends with its closing events.
+    if r.stream != Stream::Host && shared.abort.load(Ordering::Relaxed) {
+        report.abandoned += 1;
+        return;
+    }
+    match sink.write(r) {
+        Ok(()) => {
+            report.written += 1;
+            if r.event == Some("instance.exit") {
+                report.closed.insert(r.ctx.wasm_instance_id.clone());
+            }
+        }
+        Err(e) => {
+            // The record itself, and the earlier ones still in the buffer.
+            let unwritten = sink.unwritten();
+            report.failed += unwritten.max(1);
+            report.written -= unwritten.saturating_sub(1).min(report.written);
+            fail(report, shared, e);
+        }
+    }
+}
+
+fn flush(sink: &mut dyn Sink, report: &mut SinkReport, shared: &Shared) {
+    if let Err(e) = sink.flush() {
+        let unwritten = sink.unwritten();
+        report.failed += unwritten;
+        report.written -= unwritten.min(report.written);
+        fail(report, shared, e);
+    }
+}
+
+fn fail(report: &mut SinkReport, shared: &Shared, e: std::io::Error) {
+    report.first_error = Some(e.to_string());
+    shared.sink_failed(&e);
 }
 
 /// The router thread's loop: returns how many records each sink dropped.
 fn route_records(
     rx: &mut mpsc::Receiver<LogRecord>,
     router: &Router,
-    queues: &[mpsc::Sender<Arc<LogRecord>>],
+    queues: &[mpsc::Sender<Arc<Tracked>>],
     policies: &[Policy],
     names: &[String],
+    shared: &Arc<Shared>,
 ) -> Vec<u64> {
     let mut dropped = vec![0u64; queues.len()];
     let mut pending = vec![0u64; queues.len()];
     let events = PipelineEvents::new();
     let mut dests = Vec::new();
     while let Some(record) = rx.blocking_recv() {
-        let record = Arc::new(record);
-        router.destinations(&record, &mut dests);
+        let record = Tracked::new(record, shared);
+        router.destinations(&record.record, &mut dests);
         for &i in &dests {
             let queue = &queues[i];
             match policies[i] {
@@ -316,7 +607,7 @@ fn route_records(
                     if pending[i] > 0 {
                         match queue.try_reserve() {
                             Ok(permit) => {
-                                permit.send(Arc::new(events.dropped(&names[i], pending[i])));
+                                permit.send(Tracked::untracked(events.dropped(&names[i], pending[i]), shared));
                                 pending[i] = 0;
                             }
                             Err(_) => {
@@ -337,7 +628,7 @@ fn route_records(
     // At the end every sink catches up: the last counts are said too.
     for (i, &n) in pending.iter().enumerate() {
         if n > 0 {
-            let _ = queues[i].blocking_send(Arc::new(events.dropped(&names[i], n)));
+            let _ = queues[i].blocking_send(Tracked::untracked(events.dropped(&names[i], n), shared));
         }
     }
     dropped
@@ -366,5 +657,125 @@ impl PipelineEvents {
             format!("sink {sink} dropped {count} records while its queue was full"),
             vec![("sink", FieldValue::from(sink)), ("dropped", FieldValue::U64(count))],
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{JsonFormat, Line, WriterSink};
+    use std::io::Write;
+
+    /// A transport that blocks until the test opens it, then fails or works.
+    struct Gate {
+        open: std_mpsc::Receiver<Result<(), i32>>,
+        state: Option<Result<(), i32>>,
+        written: Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Gate {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let state = *self.state.get_or_insert_with(|| self.open.recv().unwrap_or(Ok(())));
+            match state {
+                Ok(()) => {
+                    self.written.lock().unwrap().extend_from_slice(buf);
+                    Ok(buf.len())
+                }
+                Err(errno) => Err(std::io::Error::from_raw_os_error(errno)),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn gated() -> (Box<dyn Sink>, std_mpsc::Sender<Result<(), i32>>, Arc<std::sync::Mutex<Vec<u8>>>) {
+        let (tx, open) = std_mpsc::channel();
+        let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let gate = Gate { open, state: None, written: written.clone() };
+        (Box::new(WriterSink::new(JsonFormat, gate)), tx, written)
+    }
+
+    fn line(ctx: &Arc<InstanceContext>, seq: u64, bytes: &[u8]) -> LogRecord {
+        LogRecord::line(ctx.clone(), Stream::Stderr, seq, Line { bytes, continued: true })
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes_not_only_records() {
+        let (sink, open, written) = gated();
+        let budget = 4 << 20;
+        let pipeline = Pipeline::spawn_budgeted(sink, 1_000_000, budget).unwrap();
+        let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+        let big = vec![b'x'; 64 << 10];
+        let sender = pipeline.sender();
+        let mut accepted = 0u64;
+        // The sink is stalled: records pile up until the byte budget is spent.
+        while sender.try_send(line(&ctx, accepted + 1, &big)).unwrap().is_none() {
+            accepted += 1;
+            assert!(accepted < 1000, "never full");
+        }
+        let limit = (budget / (64 << 10)) as u64;
+        // One record may be in the sink's hands beyond the queue.
+        assert!((limit - 1..=limit + 1).contains(&accepted), "{accepted} records of 64 KiB");
+        open.send(Ok(())).unwrap();
+        drop(sender);
+        let report = pipeline.finish();
+        assert_eq!(report.written, accepted);
+        assert_eq!(written.lock().unwrap().iter().filter(|&&b| b == b'\n').count() as u64, accepted);
+    }
+
+    #[test]
+    fn a_failed_sink_counts_every_buffered_record_and_breaks_the_senders() {
+        let (sink, open, _) = gated();
+        let pipeline = Pipeline::spawn(sink, 64).unwrap();
+        let sender = pipeline.sender();
+        assert!(sender.broken().is_none());
+        let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+        for seq in 1..=5 {
+            assert!(sender.try_send(line(&ctx, seq, b"short")).unwrap().is_none());
+        }
+        open.send(Err(28)).unwrap(); // ENOSPC
+        let started = std::time::Instant::now();
+        while sender.broken().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(sender.broken().unwrap().raw_os_error(), Some(28));
+        drop(sender);
+        let report = pipeline.finish();
+        assert_eq!((report.written, report.failed), (0, 5), "all five were in the buffer");
+    }
+
+    #[test]
+    fn after_the_grace_only_host_events_are_written_and_the_rest_counted() {
+        let (sink, open, written) = gated();
+        let pipeline = Pipeline::spawn(sink, 1000).unwrap();
+        let sender = pipeline.sender();
+        let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+        // 2 KiB lines: the sink's 64 KiB buffer holds about 30 of them,
+        // then its first write waits for the transport.
+        let text = vec![b'x'; 2048];
+        for seq in 1..=100 {
+            assert!(sender.try_send(line(&ctx, seq, &text)).unwrap().is_none());
+        }
+        let exit = LogRecord::event(ctx.clone(), 101, Level::Info, "instance.exit", "exited".into(), vec![]);
+        assert!(sender.try_send(exit).unwrap().is_none());
+        drop(sender);
+        // Opened only after the grace has passed.
+        let opener = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            open.send(Ok(())).unwrap();
+        });
+        let Err(GraceExceeded { report: Some(report), .. }) = pipeline.finish_within(Duration::from_millis(100)) else {
+            panic!("the grace passed");
+        };
+        opener.join().unwrap();
+        // What the sink had taken before the grace ran out is written whole.
+        assert_eq!(report.written + report.abandoned, 101);
+        assert!(report.abandoned >= 50, "{}", report.abandoned);
+        assert!(report.closed("id"));
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert!(text.lines().last().unwrap().contains("instance.exit"));
+        assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
     }
 }

@@ -81,11 +81,21 @@ pub struct InstanceContext {
     pub labels: Vec<(String, String)>,
 }
 
-/// Keys the format writes itself; labels (and fields lifted from a guest's own
-/// log line) may not reuse them.
+/// Keys the format or an event writes itself (every key of
+/// docs/log-format.schema.json; a test keeps the two the same): labels (and
+/// fields lifted from a guest's own log line) may not reuse them, so a line
+/// never has a key twice and never a label where a figure belongs.
 pub const RESERVED_KEYS: &[&str] = &[
+    // On every line.
     "v", "ts", "level", "msg", "lang", "module", "wasm_instance_id", "task_id", "stream", "seq",
-    "event", "continued", "invalid_utf8",
+    // On some lines.
+    "event", "continued", "invalid_utf8", "trace_id", "span_id",
+    // Fields of events.
+    "module_path", "module_size", "module_sha256", "lang_source", "lang_confidence", "lang_evidence",
+    "compile", "compile_ms", "cache_error", "exit_code", "duration_ms", "trap_code", "trap_message",
+    "backtrace", "timeout_ms", "elapsed_ms", "fuel_limit", "fuel_used", "max_memory", "requested",
+    "limit", "current", "sink", "dropped", "backend", "encoding", "target", "model_bytes", "graph",
+    "nn_call", "error",
 ];
 
 /// The fields that are stream labels in Loki's data model when nothing else is
@@ -119,8 +129,10 @@ impl InstanceContext {
     }
 
     /// Checks that `key` can be a label: LogQL's `| json` keeps only keys made
-    /// of `[A-Za-z0-9_]` that do not start with a digit, and the format's own
-    /// keys cannot be shadowed. Returns the reason when it cannot.
+    /// of `[A-Za-z0-9_]` that do not start with a digit (which also makes it
+    /// a valid Loki label name and OpenTelemetry attribute name), keys
+    /// starting with `__` are Loki's, and the format's own keys
+    /// ([`RESERVED_KEYS`]) cannot be shadowed. Returns the reason when it cannot.
     ///
     /// ```
     /// use wasmhost_log::InstanceContext;
@@ -140,7 +152,27 @@ impl InstanceContext {
             return Err(format!("label key {key:?}: keys starting with `__` are reserved by Loki"));
         }
         if RESERVED_KEYS.contains(&key) {
-            return Err(format!("label key {key:?} is a field of the log format itself"));
+            return Err(format!("label key {key:?} is a field of the log format itself (see docs/log-format.md)"));
+        }
+        Ok(())
+    }
+
+    /// Checks every key of `labels` with [`InstanceContext::check_label_key`],
+    /// and that no key is given twice (a line never has a key twice).
+    ///
+    /// ```
+    /// use wasmhost_log::InstanceContext;
+    /// let label = |k: &str| (k.to_owned(), "x".to_owned());
+    /// assert!(InstanceContext::check_labels(&[label("job"), label("tenant")]).is_ok());
+    /// assert!(InstanceContext::check_labels(&[label("job"), label("job")]).is_err());
+    /// assert!(InstanceContext::check_labels(&[label("exit_code")]).is_err());
+    /// ```
+    pub fn check_labels(labels: &[(String, String)]) -> Result<(), String> {
+        for (i, (key, _)) in labels.iter().enumerate() {
+            Self::check_label_key(key)?;
+            if labels[..i].iter().any(|(k, _)| k == key) {
+                return Err(format!("label key {key:?} is given twice"));
+            }
         }
         Ok(())
     }

@@ -10,12 +10,13 @@ pub enum SuiteError {
     #[error("{0}: not a directory")]
     NotADirectory(PathBuf),
     /// A file or directory could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// What was being read.
         path: PathBuf,
-        /// Why it failed.
-        source: std::io::Error,
+        /// Why it failed (in the message, not also a `source`: a report
+        /// that prints the chain would say it twice).
+        error: std::io::Error,
     },
     /// A spec, manifest or expectations file is not what the format says.
     #[error("{0}: {1}")]
@@ -27,6 +28,6 @@ pub enum SuiteError {
 
 impl SuiteError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> SuiteError {
-        SuiteError::Io { path: path.to_owned(), source }
+        SuiteError::Io { path: path.to_owned(), error: source }
     }
 }

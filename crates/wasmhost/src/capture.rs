@@ -1,6 +1,10 @@
 //! A guest's stdout/stderr as seen by WASI: bytes go into the instance's
 //! log, and a full log pipeline makes the guest wait (backpressure through
 //! `check_write` / `ready`), so nothing is dropped and memory stays bounded.
+//! Once no sink can write any more (the reader went away), the guest's
+//! writes fail with the sink's error (`EPIPE`), as they would if it wrote
+//! to that pipe itself under `wasmtime run`: it stops instead of writing
+//! into the void.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -10,7 +14,7 @@ use bytes::Bytes;
 use wasmhost_log::{lock, InstanceLog, Stream};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
-use wasmtime_wasi_io::streams::{OutputStream, StreamResult};
+use wasmtime_wasi_io::streams::{OutputStream, StreamError, StreamResult};
 
 use crate::instance::StdoutBuffer;
 
@@ -57,13 +61,23 @@ impl StdoutStream for Capture {
 #[async_trait::async_trait]
 impl Pollable for Capture {
     async fn ready(&mut self) {
-        // A closed pipeline has counted the lines as lost; the guest goes on.
+        // A closed pipeline has counted the lines as lost; a broken one makes
+        // the next write fail.
         let _ = InstanceLog::drain(&self.log).await;
+    }
+}
+
+/// The error a write meets when every sink has failed.
+fn broken(log: &InstanceLog) -> StreamResult<()> {
+    match log.broken() {
+        Some(e) => Err(StreamError::LastOperationFailed(e.into())),
+        None => Ok(()),
     }
 }
 
 impl OutputStream for Capture {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        broken(&lock(&self.log))?;
         self.take(&bytes);
         Ok(())
     }
@@ -73,7 +87,9 @@ impl OutputStream for Capture {
     }
 
     fn check_write(&mut self) -> StreamResult<usize> {
-        Ok(if lock(&self.log).is_backlogged() { 0 } else { WRITE_BUDGET })
+        let log = lock(&self.log);
+        broken(&log)?;
+        Ok(if log.is_backlogged() { 0 } else { WRITE_BUDGET })
     }
 }
 

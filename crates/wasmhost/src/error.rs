@@ -6,13 +6,14 @@ use std::path::PathBuf;
 /// which step failed; `Display` names the file and the reason in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    /// The file could not be read. (The I/O error is part of the message,
+    /// not a `source` as well: a report that prints the chain would say it twice.)
+    #[error("{path}: cannot read: {error}")]
     Read {
         /// The module's path.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The bytes are not a WebAssembly module (or text format) wasmtime accepts.
     #[error("{path}: not a valid WebAssembly module: {reason}")]
@@ -41,6 +42,9 @@ pub enum LoadError {
 /// Creating the host failed (engine settings, cache directory).
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
+    /// A setting of the [`HostConfig`](crate::HostConfig) is out of range.
+    #[error("{0}")]
+    Config(String),
     /// wasmtime rejected the engine configuration.
     #[error("cannot create the wasmtime engine: {0}")]
     Engine(String),
@@ -57,12 +61,12 @@ pub enum HostError {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A `--dir` could not be opened.
-    #[error("cannot open directory {host} for the guest: {source}")]
+    #[error("cannot open directory {host} for the guest: {error}")]
     Preopen {
         /// The host directory.
         host: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not also a `source`).
+        error: std::io::Error,
     },
     /// The module does not export the function to call.
     #[error("the module exports no function {name:?} to call (exports: {exports})")]
@@ -72,6 +76,10 @@ pub enum RunError {
         /// The functions it does export.
         exports: String,
     },
+    /// A label cannot be used: its key is one of the format's own, not a
+    /// valid label name, or given twice.
+    #[error("{0}")]
+    Label(String),
     /// Fuel was asked for on a host built without fuel metering.
     #[error("a fuel limit needs a host built with fuel metering (HostConfig::fuel)")]
     FuelNotMetered,
@@ -90,4 +98,32 @@ pub(crate) fn one_line(err: &wasmtime::Error) -> String {
         }
     }
     parts.join(": ")
+}
+
+/// Adds what to do when wasmtime ran out of memory mappings (many pooled
+/// instances: each needs about 6, and the kernel allows
+/// `vm.max_map_count`, 65,530 by default) to an error that says so.
+pub(crate) fn with_map_count_hint(message: String) -> String {
+    let mapping_failed = ["guard page", "mmap", "mprotect", "Cannot allocate memory"].iter().any(|m| message.contains(m));
+    if !mapping_failed {
+        return message;
+    }
+    let current = std::fs::read_to_string("/proc/sys/vm/max_map_count").map(|v| v.trim().to_owned()).unwrap_or_else(|_| "unknown".into());
+    format!(
+        "{message} (the kernel's limit on memory mappings, vm.max_map_count = {current}, is likely reached: \
+         each pooled instance needs about 6; raise it, e.g. `sysctl -w vm.max_map_count=262144`, or run fewer instances)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_failures_point_at_max_map_count() {
+        let hint = with_map_count_hint("failed to protect stack guard page: Cannot allocate memory (os error 12)".into());
+        assert!(hint.contains("vm.max_map_count = "), "{hint}");
+        assert!(hint.contains("sysctl -w vm.max_map_count"), "{hint}");
+        assert_eq!(with_map_count_hint("unknown import".into()), "unknown import");
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wasmhost_nn::{NnConfig, NnHost};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
-use crate::error::HostError;
+use crate::error::{one_line, with_map_count_hint, HostError};
 use crate::instance::InstanceState;
 use crate::limits::Limits;
 
@@ -47,7 +47,9 @@ impl Default for Pooling {
 #[derive(Debug, Clone)]
 pub struct HostConfig {
     /// Longest guest line kept whole, in bytes; longer lines are cut into
-    /// pieces flagged `continued`. Default 16 KiB.
+    /// pieces flagged `continued`. Default 16 KiB; between
+    /// [`MIN_LINE_BYTES`](wasmhost_log::MIN_LINE_BYTES) and
+    /// [`MAX_LINE_BYTES`](wasmhost_log::MAX_LINE_BYTES) (1 MiB).
     pub max_line: usize,
     /// Records the log pipeline queues before guests have to wait. Default 16,384.
     pub queue_capacity: usize,
@@ -112,6 +114,9 @@ pub struct Host {
     /// Set by [`Host::stop_all`]: every running guest is interrupted at its
     /// next epoch check.
     pub(crate) stopping: Arc<AtomicBool>,
+    /// Also set by [`Host::stop_all`]: wakes the runs whose guests are
+    /// blocked in a host call, so they stop at once too.
+    pub(crate) stop: tokio::sync::watch::Sender<bool>,
     /// The WASI-NN backend and preloaded graphs, when NN is on.
     pub(crate) nn: Option<Arc<NnHost>>,
 }
@@ -122,6 +127,7 @@ impl Host {
     /// `wasmtime_wasi::p1`, the maintained successor of `wasi-common`, and
     /// WASI-NN through `wasmtime_wasi_nn::witx` (unless `config.nn` is `None`).
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
+        wasmhost_log::check_max_line(config.max_line).map_err(HostError::Config)?;
         // wasmtime's defaults keep wasm backtraces (20 frames) on, which the
         // `instance.trap` event reports.
         let mut wasm_config = Config::new();
@@ -142,7 +148,7 @@ impl Host {
                 .memory_reservation(pooling.max_memory_size as u64)
                 .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&wasm_config).map_err(|e| HostError::Engine(e.to_string()))?;
+        let engine = Engine::new(&wasm_config).map_err(|e| HostError::Engine(with_map_count_hint(one_line(&e))))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut InstanceState| &mut s.wasi)
             .map_err(|e| HostError::Wasi(e.to_string()))?;
@@ -159,7 +165,8 @@ impl Host {
         };
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
-        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), nn })
+        let stop = tokio::sync::watch::Sender::new(false);
+        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), stop, nn })
     }
 
     /// The wasmtime engine, for embedders that need it.
@@ -180,10 +187,12 @@ impl Host {
     }
 
     /// Stops every instance of this host: a guest running wasm stops at its
-    /// next epoch tick and ends with an `instance.stopped` event; new runs
-    /// stop at once. For shutting down (SIGTERM).
+    /// next epoch tick, a guest blocked in a host call (sleeping, reading
+    /// stdin, waiting for the log) at once; each ends with `instance.stopped`
+    /// then `instance.exit`. New runs stop at once. For shutting down (SIGTERM).
     pub fn stop_all(&self) {
         self.stopping.store(true, Ordering::Relaxed);
+        self.stop.send_replace(true);
     }
 
     /// The configuration the host was built with.

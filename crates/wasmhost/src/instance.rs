@@ -94,8 +94,10 @@ pub struct RunOptions {
     pub stderr_copy: Option<StdoutBuffer>,
     /// What the guest reads on stdin.
     pub stdin: Stdin,
-    /// Extra labels on every line (keys checked with
-    /// [`InstanceContext::check_label_key`] by the caller).
+    /// Extra labels on every line. A key of the format itself (`exit_code`,
+    /// `trace_id`, `lang`, … see [`wasmhost_log::RESERVED_KEYS`]), a key that
+    /// is not a valid Loki/OpenTelemetry name, or a key given twice makes
+    /// [`Host::run`] fail with [`RunError::Label`].
     pub labels: Vec<(String, String)>,
     /// A W3C `traceparent` header value: its trace and parent ids go on every
     /// line as `trace_id` and `span_id`. An invalid value is ignored, as the
@@ -172,6 +174,7 @@ impl Host {
         if !funcs.contains(&entry) {
             return Err(RunError::NoEntry { name: entry.to_owned(), exports: funcs.join(", ") });
         }
+        InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         let limits = options.limits.unwrap_or(self.config.default_limits);
         if limits.fuel.is_some() && !self.config.fuel {
             return Err(RunError::FuelNotMetered);
@@ -243,24 +246,38 @@ impl Host {
             true => Either::Left(observe_glue(log.clone(), body)),
             false => Either::Right(body),
         };
-        // A panic in a host function must end this instance only.
-        let call = AssertUnwindSafe(body).catch_unwind().await;
+        // A guest blocked in a host call (a `poll_oneoff` sleep, a stdin read,
+        // a full log) never reaches an epoch check: the timeout and the
+        // host's stop race the call instead, and the one that wins drops it
+        // (wasmtime unwinds the guest's stack), as `wasmtime run -W timeout`.
+        let interrupt = interrupted(deadline.zip(limits.timeout), self.stop.subscribe());
+        let race = {
+            // A panic in a host function must end this instance only.
+            let call = std::pin::pin!(AssertUnwindSafe(body).catch_unwind());
+            let interrupt = std::pin::pin!(interrupt);
+            match futures_util::future::select(call, interrupt).await {
+                Either::Left((call, _)) => Ok(call),
+                Either::Right((why, _)) => Err(why),
+            }
+        };
         let duration = started.elapsed();
         // Whatever happened, the guest can write no more: its last partial
         // lines are emitted before the events that close its log.
         lock(&log).finish_streams();
-        let (exit_code, ended) = match call {
-            Ok(Ok(Ok(()))) => (0, Ended::Exit),
-            Ok(Ok(Err(e))) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) && e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
+        let (exit_code, ended) = match race {
+            Err(Interrupted::Stopped) => (TRAP_EXIT_CODE, Ended::Stopped),
+            Err(Interrupted::TimedOut(limit)) => (TRAP_EXIT_CODE, Ended::Limit(LimitHit::Timeout { limit })),
+            Ok(Ok(Ok(Ok(())))) => (0, Ended::Exit),
+            Ok(Ok(Ok(Err(e)))) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) && e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
                 (TRAP_EXIT_CODE, Ended::Stopped)
             }
-            Ok(Ok(Err(e))) => classify(&e, &module.name, &limits),
-            Ok(Err(setup)) => {
+            Ok(Ok(Ok(Err(e)))) => classify(&e, &module.name, &limits),
+            Ok(Ok(Err(setup))) => {
                 lock(&log).event(Level::Error, "instance.error", setup.to_string(), Vec::new());
                 let _ = InstanceLog::drain(&log).await;
                 return Err(setup);
             }
-            Err(panic) => (1, Ended::Error { message: format!("a host function panicked: {}", panic_message(&panic)) }),
+            Ok(Err(panic)) => (1, Ended::Error { message: format!("a host function panicked: {}", panic_message(&panic)) }),
         };
         let fuel_used = match (self.config.fuel, store.get_fuel()) {
             (true, Ok(left)) => Some(limits.fuel.unwrap_or(u64::MAX) - left),
@@ -278,6 +295,40 @@ impl Host {
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
         Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, limits_hit, duration, fuel_used, log: counters })
+    }
+}
+
+/// Why a guest's call was dropped before it returned.
+enum Interrupted {
+    /// The host is stopping ([`Host::stop_all`]).
+    Stopped,
+    /// The instance's timeout passed.
+    TimedOut(Duration),
+}
+
+/// Resolves when the instance must stop although its call has not returned:
+/// at `deadline` (its timeout), or when the host stops. Guests running wasm
+/// are also stopped at their next epoch tick; this reaches the ones blocked
+/// in a host call.
+async fn interrupted(deadline: Option<(Instant, Duration)>, mut stop: tokio::sync::watch::Receiver<bool>) -> Interrupted {
+    let stopped = async move {
+        // The sender lives in the host, which outlives every run.
+        if stop.wait_for(|stopping| *stopping).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let timed_out = async move {
+        match deadline {
+            Some((at, limit)) => {
+                tokio::time::sleep_until(at.into()).await;
+                limit
+            }
+            None => std::future::pending().await,
+        }
+    };
+    match futures_util::future::select(std::pin::pin!(stopped), std::pin::pin!(timed_out)).await {
+        Either::Left(_) => Interrupted::Stopped,
+        Either::Right((limit, _)) => Interrupted::TimedOut(limit),
     }
 }
 
@@ -346,7 +397,7 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
     for dir in &options.preopens {
         builder
             .preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)
-            .map_err(|e| RunError::Preopen { host: dir.host.clone(), source: std::io::Error::other(one_line(&e)) })?;
+            .map_err(|e| RunError::Preopen { host: dir.host.clone(), error: std::io::Error::other(one_line(&e)) })?;
     }
     Ok(builder.build_p1())
 }

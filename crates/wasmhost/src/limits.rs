@@ -19,8 +19,11 @@ pub struct Limits {
     /// Fuel (roughly, wasm instructions) the instance may burn. Needs a host
     /// built with [`HostConfig::fuel`](crate::HostConfig::fuel).
     pub fuel: Option<u64>,
-    /// Wall-clock time from instantiation. Enforced by epoch interruption: no
-    /// thread per guest, granularity [`EPOCH_TICK`](crate::EPOCH_TICK).
+    /// Wall-clock time from instantiation. A guest running wasm is stopped by
+    /// epoch interruption (no thread per guest, granularity
+    /// [`EPOCH_TICK`](crate::EPOCH_TICK)); a guest blocked in a host call (a
+    /// sleep, a stdin read) by a tokio timer, which needs a runtime with time
+    /// enabled (`enable_time`, or `enable_all`).
     pub timeout: Option<Duration>,
     /// Bytes each linear memory may grow to.
     pub max_memory: Option<usize>,

@@ -100,7 +100,7 @@ impl LoadedModule {
 
 /// Reads a module file, naming it in the error.
 pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|error| LoadError::Read { path: path.to_owned(), error })
 }
 
 /// The binary form of `bytes`: text format (`.wat`) is assembled, a binary
@@ -143,7 +143,7 @@ impl Host {
         let sha256 = hex::encode(Sha256::digest(bytes));
 
         let started = Instant::now();
-        let (module, compile_source) = self.compile_cached(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+        let (module, compile_source, cache_error) = self.compile_cached(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
         let compile_time = started.elapsed();
         let pre = self
             .linker
@@ -152,7 +152,7 @@ impl Host {
         let imports_nn = module.imports().any(|import| import.module() == "wasi_ephemeral_nn");
         // What every instance's `instance.start` event says of the module:
         // the same for all of them, so built here once, not per instance.
-        let start_fields = vec![
+        let mut start_fields = vec![
             ("module_path", path.display().to_string().into()),
             ("module_size", (bytes.len() as u64).into()),
             ("module_sha256", sha256.as_str().into()),
@@ -163,6 +163,9 @@ impl Host {
             ("compile", compile_source.as_str().into()),
             ("compile_ms", FieldValue::millis(compile_time)),
         ];
+        if let Some(error) = cache_error {
+            start_fields.push(("cache_error", error.into()));
+        }
         Ok(LoadedModule {
             path: path.to_owned(),
             name,
@@ -180,32 +183,69 @@ impl Host {
 
     /// Compiles `binary`, or loads the code compiled for the same bytes by an
     /// engine with the same settings. Cache trouble never fails a load: the
-    /// module is compiled instead.
-    fn compile_cached(&self, binary: &[u8], sha256: &str) -> wasmtime::Result<(Module, CompileSource)> {
+    /// module is compiled instead, and the third value says what was wrong
+    /// with the cached entry (for the `instance.start` event's `cache_error`).
+    fn compile_cached(&self, binary: &[u8], sha256: &str) -> wasmtime::Result<(Module, CompileSource, Option<String>)> {
         let Some(dir) = &self.config.cache_dir else {
-            return Ok((Module::from_binary(&self.engine, binary)?, CompileSource::Uncached));
+            return Ok((Module::from_binary(&self.engine, binary)?, CompileSource::Uncached, None));
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
         let file = dir.join(format!("{sha256}-{:016x}.cwasm", hasher.finish()));
-        if file.exists() {
-            // SAFETY: the file was written by `Module::serialize` of an engine
-            // with the same compatibility hash, into the user's own cache
-            // directory (the same trust wasmtime's own cache makes). A file
-            // that fails to load is replaced.
-            if let Ok(module) = unsafe { Module::deserialize_file(&self.engine, &file) } {
-                return Ok((module, CompileSource::Cache));
+        let mut cache_error = None;
+        if let Ok(entry) = std::fs::read(&file) {
+            match verified(&entry) {
+                // SAFETY: the code was written by `Module::serialize` of an
+                // engine with the same compatibility hash, into the user's
+                // own cache directory (the same trust wasmtime's own cache
+                // makes), and it is byte for byte what was written: its
+                // SHA-256 matches the one stored with it. Deserializing
+                // unchecked bytes could crash the host (flipped bytes in
+                // machine code); a file that fails to load is replaced.
+                Some(code) => match unsafe { Module::deserialize(&self.engine, code) } {
+                    Ok(module) => return Ok((module, CompileSource::Cache, None)),
+                    Err(e) => cache_error = Some(format!("{}: {}; compiled again", file.display(), one_line(&e))),
+                },
+                None => cache_error = Some(format!("{}: the cached code fails its checksum; compiled again", file.display())),
             }
         }
         let module = Module::from_binary(&self.engine, binary)?;
-        let stored = module.serialize().ok().and_then(|code| {
+        let stored = module.serialize().ok().and_then(|mut code| {
             std::fs::create_dir_all(dir).ok()?;
+            code.extend_from_slice(&Sha256::digest(&code));
             // Write then rename, so a concurrent reader never sees half a file.
             let tmp = file.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(&tmp, code).ok()?;
             std::fs::rename(&tmp, &file).ok()
         });
         let source = if stored.is_some() { CompileSource::Compiled } else { CompileSource::Uncached };
-        Ok((module, source))
+        Ok((module, source, cache_error))
+    }
+}
+
+/// A cache entry is the serialized code followed by its SHA-256: the code,
+/// when the digest matches.
+fn verified(entry: &[u8]) -> Option<&[u8]> {
+    let split = entry.len().checked_sub(32)?;
+    let (code, digest) = entry.split_at(split);
+    (Sha256::digest(code).as_slice() == digest).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_entries_are_verified() {
+        let mut entry = b"machine code".to_vec();
+        entry.extend_from_slice(&Sha256::digest(&entry));
+        assert_eq!(verified(&entry), Some(&b"machine code"[..]));
+        for i in 0..entry.len() {
+            let mut flipped = entry.clone();
+            flipped[i] ^= 0x10;
+            assert_eq!(verified(&flipped), None, "byte {i}");
+        }
+        assert_eq!(verified(&entry[..20]), None);
+        assert_eq!(verified(b""), None);
     }
 }

@@ -45,9 +45,15 @@ pub struct RunArgs {
     /// Add `KEY=VALUE` to every line (repeatable), e.g. `--label job=gateway`.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
-    /// Cut guest lines longer than this many bytes into pieces flagged `continued`.
-    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
+    /// Cut guest lines longer than this many bytes into pieces flagged
+    /// `continued` (128 to 1048576).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024, value_parser = parse_max_line)]
     max_line_bytes: usize,
+    /// At the end (or after SIGTERM), how long the log sinks get to write
+    /// what is queued; past it only the instances' closing events are
+    /// written, and the lines left out are counted.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    drain_grace: Duration,
     /// Do not use the compile cache (as `wasmtime run -C cache=n`).
     #[arg(long)]
     no_cache: bool,
@@ -143,7 +149,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
     }
     .context("starting the tokio runtime")?;
-    let (codes, signal) = runtime.block_on(async {
+    let (outcomes, signal) = runtime.block_on(async {
         // Each instance in a task of its own, so it has its own tokio task id.
         let tasks: Vec<_> = (0..args.instances)
             .map(|_| {
@@ -153,25 +159,26 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             .collect();
         let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
         let all = async {
-            let mut codes = Vec::with_capacity(tasks.len());
+            let mut outcomes = Vec::with_capacity(tasks.len());
             for task in tasks {
-                codes.push(match task.await {
-                    Ok(outcome) => outcome.map(|o| o.exit_code).map_err(anyhow::Error::from),
-                    Err(join) if join.is_cancelled() => Ok(STOPPED_EXIT_CODE),
+                outcomes.push(match task.await {
+                    Ok(outcome) => outcome.map(|o| (Some(o.wasm_instance_id.to_string()), o.exit_code)).map_err(anyhow::Error::from),
+                    Err(join) if join.is_cancelled() => Ok((None, STOPPED_EXIT_CODE)),
                     Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
                 });
             }
-            codes
+            outcomes
         };
         tokio::pin!(all);
         tokio::select! {
-            codes = &mut all => (codes, None),
+            outcomes = &mut all => (outcomes, None),
             signal = shutdown_signal() => {
-                // Running guests stop at their next epoch tick and close their
-                // logs; guests blocked in a host call get a moment, then go.
+                // Every guest stops at once — running wasm at its next epoch
+                // tick, blocked in a host call right away — and closes its
+                // log. The grace is only a backstop.
                 host.stop_all();
                 match tokio::time::timeout(STOP_GRACE, &mut all).await {
-                    Ok(codes) => (codes, Some(signal)),
+                    Ok(outcomes) => (outcomes, Some(signal)),
                     Err(_) => {
                         aborts.iter().for_each(|a| a.abort());
                         (all.await, Some(signal))
@@ -180,36 +187,58 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    drop(runtime);
+    // A guest that read the host's stdin leaves wasmtime-wasi's reader
+    // blocked in read(2): do not wait for it.
+    runtime.shutdown_background();
+    let ids: Vec<String> = outcomes.iter().filter_map(|o| o.as_ref().ok().and_then(|(id, _)| id.clone())).collect();
     // Network sinks get their own grace (shutdown_grace) from now on.
     if let Some(exports) = &exports {
         exports.begin_shutdown();
     }
     // Every line accepted is written before the process exits, within a
-    // bounded grace (a hung sink must not hold the process forever).
-    let report = match pipeline.finish_within(DRAIN_GRACE) {
-        Ok(report) => report,
-        Err(GraceExceeded(grace)) => {
-            eprintln!("wasmhost: warning: the log sinks did not drain within {grace:?}; lines may be lost");
-            return Ok(ExitCode::from(1));
+    // bounded grace (a slow or hung sink must not hold the process forever).
+    let stuck = match pipeline.finish_within(args.drain_grace) {
+        Ok(report) => Some(report),
+        Err(GraceExceeded { grace, report: Some(report) }) => {
+            warn(format!(
+                "the log sinks did not drain within {grace:?}: {} guest lines were left out (counted, not cut); the host events were written",
+                report.abandoned
+            ));
+            Some(report)
         }
+        Err(GraceExceeded { grace, report: None }) => {
+            warn(format!(
+                "the log sinks did not drain within {grace:?} and are stuck: lines are lost, and these instances may lack their closing events: {}",
+                list_ids(ids.iter().cloned())
+            ));
+            None
+        }
+    };
+    let Some(report) = stuck else {
+        return Ok(ExitCode::from(signal.map_or(1, |s| 128 + s as u8)));
     };
     if report.failed > 0 && args.log_file.is_some() {
         // The log file failed; stderr is still there to say so. (A closed
         // stderr has nobody to tell.)
-        eprintln!(
-            "wasmhost: warning: {} log lines could not be written: {}",
+        warn(format!(
+            "{} log lines could not be written: {}",
             report.failed,
-            report.first_error.unwrap_or_default()
-        );
+            report.first_error.clone().unwrap_or_default()
+        ));
+    }
+    if report.abandoned > 0 || report.failed > 0 {
+        let unclosed: Vec<String> = ids.iter().filter(|id| !report.closed(id)).cloned().collect();
+        if !unclosed.is_empty() && report.first_error.is_none() {
+            warn(format!("these instances' closing events were not written: {}", list_ids(unclosed.into_iter())));
+        }
     }
     if let Some(signal) = signal {
         // As a process killed by the signal would report it.
         return Ok(ExitCode::from(128 + signal as u8));
     }
     let mut exit = 0;
-    for code in codes {
-        let code = code?;
+    for outcome in outcomes {
+        let (_, code) = outcome?;
         if exit == 0 {
             exit = code;
         }
@@ -218,27 +247,56 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(exit as u8))
 }
 
-/// How long guests get to stop after SIGINT/SIGTERM before their tasks are
-/// dropped.
-const STOP_GRACE: Duration = Duration::from_secs(2);
+/// Instance ids for a message: the first few and how many more.
+fn list_ids(ids: impl Iterator<Item = String>) -> String {
+    let ids: Vec<String> = ids.collect();
+    match ids.len() {
+        0..=5 => ids.join(", "),
+        n => format!("{} and {} more", ids[..5].join(", "), n - 5),
+    }
+}
 
-/// How long the sinks get to drain at the end.
-const DRAIN_GRACE: Duration = Duration::from_secs(10);
+/// A warning on stderr that cannot hang the process: stderr may be the very
+/// pipe whose reader stopped reading.
+fn warn(message: String) {
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let writer = std::thread::spawn(move || {
+        eprintln!("wasmhost: warning: {message}");
+        let _ = done_tx.send(());
+    });
+    if done.recv_timeout(Duration::from_secs(1)).is_ok() {
+        let _ = writer.join();
+    }
+}
+
+/// How long guests get to stop after a signal before their tasks are
+/// dropped. They stop at once (see `Host::stop_all`); this is a backstop.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The exit code recorded for an instance dropped during shutdown.
 const STOPPED_EXIT_CODE: i32 = 143;
 
-/// Waits for SIGINT or SIGTERM and returns its number.
+/// Waits for SIGINT, SIGTERM or SIGHUP (a closed terminal) and returns its
+/// number; each stops the guests and flushes the log the same way.
 async fn shutdown_signal() -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
+    else {
         // Without signal handlers there is nothing to wait for.
         return std::future::pending().await;
     };
     tokio::select! {
         _ = term.recv() => 15,
         _ = int.recv() => 2,
+        _ = hup.recv() => 1,
     }
+}
+
+/// `--max-line-bytes`: within the host's floor and ceiling.
+fn parse_max_line(text: &str) -> Result<usize, String> {
+    let bytes = parse_size(text)?;
+    wasmhost_log::check_max_line(bytes)
 }
 
 /// `-W fuel=N,timeout=D,max-memory-size=S,max-table-elements=N`, as
@@ -321,10 +379,12 @@ fn guest_env(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 fn labels(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    specs
+    let labels = specs
         .iter()
         .map(|spec| InstanceContext::parse_label(spec).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}")))
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    InstanceContext::check_labels(&labels).map_err(|reason| anyhow::anyhow!("--label: {reason}"))?;
+    Ok(labels)
 }
 
 #[cfg(test)]

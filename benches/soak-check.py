@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Checks the logs of benches/soak.sh and prints its figures.
+
+Usage: soak-check.py OUT_DIR LONG_EXIT_STATUS. Exits 1 when any check fails.
+"""
+import collections
+import json
+import os
+import sys
+
+out, long_status = sys.argv[1], int(sys.argv[2])
+failures = []
+
+
+def check_log(path, stopped_ok):
+    """Per instance: seq 1..n without a gap, instance.exit last, the role's
+    ending. Returns (instances, lines, roles Counter, endings Counter)."""
+    by_instance = collections.defaultdict(list)
+    with open(path) as f:
+        for n, text in enumerate(f, 1):
+            try:
+                line = json.loads(text)
+            except ValueError:
+                failures.append(f"{path}:{n}: not a whole JSON line")
+                continue
+            by_instance[line["wasm_instance_id"]].append(line)
+    roles, endings, lines = collections.Counter(), collections.Counter(), 0
+    for iid, records in by_instance.items():
+        lines += len(records)
+        seqs = [r["seq"] for r in records]
+        if seqs != list(range(1, len(seqs) + 1)):
+            failures.append(f"{path}: {iid}: seq has gaps ({len(seqs)} lines, last {seqs[-1]})")
+        last = records[-1]
+        if last.get("event") != "instance.exit":
+            failures.append(f"{path}: {iid}: last line is not instance.exit: {last.get('event')}")
+            continue
+        role = next((r["msg"][5:] for r in records if r["stream"] == "stderr" and r["msg"].startswith("role ")), "?")
+        events = {r.get("event") for r in records}
+        ending = ("stopped" if "instance.stopped" in events else "timeout" if "instance.timeout" in events
+                  else "trap" if "instance.trap" in events else f"exit {last['exit_code']}")
+        roles[role] += 1
+        endings[(role, ending)] += 1
+        guest_lines = sum(1 for r in records if r["stream"] == "stderr") - 1
+        if ending == "stopped":
+            if not stopped_ok:
+                failures.append(f"{path}: {iid}: stopped outside a SIGTERM")
+        elif role == "logger" and (ending != "exit 0" or guest_lines != 2000):
+            failures.append(f"{path}: {iid}: logger ended {ending} with {guest_lines} lines")
+        elif role == "sleeper" and ending != "exit 0":
+            failures.append(f"{path}: {iid}: sleeper ended {ending}")
+        elif role == "trapper" and ending != "trap":
+            failures.append(f"{path}: {iid}: trapper ended {ending}")
+        elif role in ("hang", "spin") and ending != "timeout":
+            failures.append(f"{path}: {iid}: {role} ended {ending}")
+    return len(by_instance), lines, roles, endings
+
+
+waves = [line.split() for line in open(os.path.join(out, "waves.txt"))]
+total_instances = total_lines = 0
+all_endings = collections.Counter()
+for wave, peak, status, how in waves:
+    n, lines, _, endings = check_log(os.path.join(out, f"wave-{wave}.log"), stopped_ok=how == "sigterm")
+    total_instances += n
+    total_lines += lines
+    all_endings.update(endings)
+    expected = 143 if how == "sigterm" else 134  # trappers and timeouts end in 134
+    if int(status) != expected:
+        failures.append(f"wave {wave}: exit status {status}, expected {expected}")
+peaks = [int(p) for _, p, _, _ in waves]
+
+n_long, long_lines, long_roles, long_endings = check_log(os.path.join(out, "long.log"), stopped_ok=True)
+if long_status != 143:
+    failures.append(f"long-lived host: exit status {long_status}, expected 143")
+if any(ending != "stopped" for (_, ending) in long_endings):
+    failures.append(f"long-lived host: endings {dict(long_endings)}")
+rss = [int(line.split()[1]) for line in open(os.path.join(out, "long-rss.txt")) if not line.startswith("#")]
+rss = [r for r in rss if r > 0]
+
+print(f"waves: {len(waves)} hosts, {total_instances} instances, {total_lines} lines; "
+      f"endings {dict(sorted(all_endings.items()))}")
+print(f"wave peak RSS (MiB): first {peaks[0] / 1024:.1f}, last {peaks[-1] / 1024:.1f}, "
+      f"min {min(peaks) / 1024:.1f}, max {max(peaks) / 1024:.1f}")
+if len(rss) >= 3:
+    settled = rss[len(rss) // 4:]
+    print(f"long-lived host: {n_long} instances ({dict(long_roles)}), {long_lines} lines; RSS (MiB) "
+          f"after start-up {settled[0] / 1024:.1f} -> end {settled[-1] / 1024:.1f} (max {max(settled) / 1024:.1f}, {len(rss)} samples)")
+    if settled[-1] > settled[0] * 1.2 + 8 * 1024:
+        failures.append(f"long-lived host RSS grew: {settled[0]} -> {settled[-1]} KiB")
+if max(peaks) > min(peaks) * 1.3 + 16 * 1024:
+    failures.append(f"wave peak RSS not flat: {peaks}")
+print("lines lost: 0" if not any("seq has gaps" in f for f in failures) else "lines lost: SOME")
+for failure in failures[:20]:
+    print("FAIL", failure)
+sys.exit(1 if failures else 0)

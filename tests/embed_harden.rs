@@ -1,0 +1,85 @@
+//! The library's side of hardening (issue 18): `Limits::timeout` stops a
+//! guest blocked in a host call (tests/harden.rs covers a stdin read), `Host::stop_all` stops it at once, and
+//! labels that would corrupt a record are refused.
+
+use std::time::{Duration, Instant};
+
+use wasmhost::{Ended, Host, HostConfig, LimitHit, Limits, RunError, RunOptions};
+use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
+
+fn guest(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/build").join(format!("{name}.wasm"));
+    assert!(path.exists(), "{}: run `make guests`", path.display());
+    path
+}
+
+fn host() -> Host {
+    Host::new(HostConfig { cache_dir: None, ..HostConfig::default() }).unwrap()
+}
+
+fn pipeline() -> Pipeline {
+    Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 1024).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_stops_a_guest_blocked_in_a_host_call() {
+    let host = host();
+    let pipeline = pipeline();
+    let timeout = Limits { timeout: Some(Duration::from_millis(300)), ..Limits::default() };
+    // Sleeping in poll_oneoff for 20 s.
+    let module = host.load_file(&guest("c/sleep")).unwrap();
+    let options = RunOptions { args: vec!["20000".into()], limits: Some(timeout), ..RunOptions::default() };
+    let started = Instant::now();
+    let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(outcome.exit_code, 134);
+    assert_eq!(outcome.ended, Ended::Limit(LimitHit::Timeout { limit: Duration::from_millis(300) }));
+    assert!(outcome.duration >= Duration::from_millis(300));
+    pipeline.finish();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_all_stops_sleeping_guests_at_once() {
+    let host = std::sync::Arc::new(host());
+    let pipeline = pipeline();
+    let module = std::sync::Arc::new(host.load_file(&guest("c/sleep")).unwrap());
+    let runs: Vec<_> = (0..5)
+        .map(|_| {
+            let (host, module, sender) = (host.clone(), module.clone(), pipeline.sender());
+            let options = RunOptions { args: vec!["60000".into()], ..RunOptions::default() };
+            tokio::spawn(async move { host.run(&module, options, sender).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopped = Instant::now();
+    host.stop_all();
+    for run in runs {
+        let outcome = run.await.unwrap().unwrap();
+        assert_eq!(outcome.ended, Ended::Stopped);
+        assert_eq!(outcome.exit_code, 134);
+    }
+    assert!(stopped.elapsed() < Duration::from_secs(1), "{:?}", stopped.elapsed());
+    pipeline.finish();
+}
+
+#[tokio::test]
+async fn labels_that_would_corrupt_a_record_are_refused() {
+    let host = host();
+    let pipeline = pipeline();
+    let module = host.load_file(&guest("c/hello")).unwrap();
+    for labels in [vec![("exit_code", "0")], vec![("trace_id", "x")], vec![("dropped", "1")], vec![("a-b", "x")], vec![("job", "a"), ("job", "b")]] {
+        let labels = labels.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let options = RunOptions { labels, ..RunOptions::default() };
+        let error = host.run(&module, options, pipeline.sender()).await.unwrap_err();
+        assert!(matches!(error, RunError::Label(_)), "{error}");
+    }
+    pipeline.finish();
+}
+
+#[test]
+fn line_limits_out_of_range_are_refused() {
+    for max_line in [0, 127, (1 << 20) + 1] {
+        let error = Host::new(HostConfig { max_line, cache_dir: None, ..HostConfig::default() }).err().expect("refused");
+        assert!(error.to_string().contains("outside 128..=1048576"), "{error}");
+    }
+}
