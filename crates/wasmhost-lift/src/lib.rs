@@ -179,6 +179,34 @@ impl Lifter {
         self.finish(multiline::parse_block(block, text), taken)
     }
 
+    /// Fields a guest gave as key/value pairs (the `wasmhost_log` import):
+    /// every key under the prefix, sanitised as Loki's `| logfmt` would;
+    /// `trace_id` and `span_id` become the trace context when valid and
+    /// free, as in a JSON line.
+    ///
+    /// ```
+    /// let l = wasmhost_lift::Lifter::default();
+    /// let fields = l.structured([("user id", "7"), ("user id", "8")], &|_| false);
+    /// assert_eq!(fields[0].0, "guest_user_id");
+    /// assert_eq!(fields[1].0, "guest_user_id_extracted");
+    /// ```
+    pub fn structured<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>, taken: &dyn Fn(&str) -> bool) -> Vec<(String, Value<'a>)> {
+        let mut p = Parsed::default();
+        for (key, value) in pairs {
+            let value = Cow::Borrowed(value);
+            match key {
+                "trace_id" if p.trace_id.is_none() => p.trace_id = Some(value),
+                "span_id" if p.span_id.is_none() => p.span_id = Some(value),
+                _ => {
+                    let mut flat = String::new();
+                    push_segment(&mut flat, key);
+                    p.fields.push((Cow::Owned(flat), Value::Str(value)));
+                }
+            }
+        }
+        self.finish(p, taken).fields
+    }
+
     fn finish<'a>(&self, p: Parsed<'a>, taken: &dyn Fn(&str) -> bool) -> Lifted<'a> {
         let mut fields: Vec<(String, Value<'a>)> = Vec::with_capacity(p.fields.len() + 3);
         let put = |key: String, value: Value<'a>, fields: &mut Vec<(String, Value<'a>)>| {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
-use wasmhost_log::{GraceExceeded, InstanceContext, Pipeline, RoutingConfig};
+use wasmhost_log::{GraceExceeded, InstanceContext, LiftConfig, Pipeline, RoutingConfig};
 
 use super::{log_sink, parse_duration, LogFormat};
 
@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// Add `KEY=VALUE` to every line (repeatable), e.g. `--label job=gateway`.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// Lift the guest's own levels and fields out of its lines (JSON, logfmt,
+    /// env_logger, tracing, Python, Zig, Go log, level prefixes; multi-line
+    /// panics): `on` (default, with the config's `[lift]` rules) or `off`.
+    #[arg(long, value_enum)]
+    lift: Option<OnOff>,
     /// Cut guest lines longer than this many bytes into pieces flagged `continued`.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024)]
     max_line_bytes: usize,
@@ -94,6 +99,12 @@ pub struct RunArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CapturedStream {
     Stdout,
     Stderr,
@@ -119,7 +130,16 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         ..RunOptions::default()
     };
     let nn = (!args.no_nn).then(|| NnConfig { backend: args.nn_backend, graphs: args.nn_graphs.clone() });
-    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, ..HostConfig::default() };
+    let routing = args.config.as_deref().map(|path| RoutingConfig::load(path).map(|c| (path, c))).transpose()?;
+    let lift = match (args.lift, &routing) {
+        (Some(OnOff::Off), _) => LiftConfig::off(),
+        (on, Some((path, routing))) => {
+            let config = routing.lift(path, LiftConfig::default())?;
+            LiftConfig { enabled: config.enabled || on.is_some(), ..config }
+        }
+        (_, None) => LiftConfig::default(),
+    };
+    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, lift, ..HostConfig::default() };
     if args.no_cache {
         config.cache_dir = None;
     }
@@ -129,10 +149,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(Host::new(config)?);
     let module = Arc::new(host.load_file_with(&args.module, super::load_options(args.lang)?)?);
     let default_sink = log_sink(args.log_file.as_deref(), args.log_format)?;
-    let pipeline = match &args.config {
+    let pipeline = match routing {
         None => Pipeline::spawn(default_sink, host.config().queue_capacity),
-        Some(path) => {
-            let (sinks, router) = RoutingConfig::load(path)?.build(path, default_sink)?;
+        Some((path, routing)) => {
+            let (sinks, router) = routing.build(path, default_sink)?;
             Pipeline::routed(sinks, router, host.config().queue_capacity)
         }
     }
