@@ -209,29 +209,43 @@ impl Lifter {
 
     fn finish<'a>(&self, p: Parsed<'a>, taken: &dyn Fn(&str) -> bool) -> Lifted<'a> {
         let mut fields: Vec<(String, Value<'a>)> = Vec::with_capacity(p.fields.len() + 3);
-        let put = |key: String, value: Value<'a>, fields: &mut Vec<(String, Value<'a>)>| {
-            let mut key = key;
-            while taken(&key) || fields.iter().any(|(k, _)| *k == key) {
+        // Names given so far, indexed once there are many (a 16 KiB JSON
+        // line can have thousands of fields).
+        let mut index: Option<std::collections::HashSet<String>> = None;
+        let mut put = |name: &str, value: Value<'a>, fields: &mut Vec<(String, Value<'a>)>| {
+            let mut key = String::with_capacity(self.prefix.len() + name.len());
+            key.push_str(&self.prefix);
+            key.push_str(name);
+            if index.is_none() && fields.len() >= 32 {
+                index = Some(fields.iter().map(|(k, _)| k.clone()).collect());
+            }
+            let used = |key: &str, fields: &[(String, Value<'a>)]| match &index {
+                Some(index) => index.contains(key),
+                None => fields.iter().any(|(k, _)| k == key),
+            };
+            while taken(&key) || used(&key, fields) {
                 key.push_str("_extracted");
+            }
+            if let Some(index) = &mut index {
+                index.insert(key.clone());
             }
             fields.push((key, value));
         };
         if let Some(ts) = p.ts {
-            put(format!("{}ts", self.prefix), ts, &mut fields);
+            put("ts", ts, &mut fields);
         }
         for (name, id, len) in [("trace_id", p.trace_id, 32), ("span_id", p.span_id, 16)] {
             let Some(id) = id else { continue };
             if valid_id(&id, len) && !taken(name) {
                 fields.push((name.to_owned(), Value::Str(Cow::Owned(id.to_ascii_lowercase()))));
             } else {
-                put(format!("{}{name}", self.prefix), Value::Str(id), &mut fields);
+                put(name, Value::Str(id), &mut fields);
             }
         }
         for (key, value) in p.fields {
-            if key.is_empty() {
-                continue;
+            if !key.is_empty() {
+                put(&key, value, &mut fields);
             }
-            put(format!("{}{key}", self.prefix), value, &mut fields);
         }
         Lifted { format: p.format, level: p.level, msg: p.msg, fields }
     }
@@ -280,6 +294,20 @@ mod tests {
         let got = l.lift(r#"{"time":"t1","ts":"t2","x":1}"#, "c", &|k| k == "g_x").unwrap();
         let keys: Vec<&str> = got.fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["g_ts", "g_ts_extracted", "g_x_extracted"]);
+    }
+
+    #[test]
+    fn many_fields_stay_unique() {
+        let pairs: Vec<(String, String)> = (0..200).map(|i| (format!("k{}", i % 50), i.to_string())).collect();
+        let got = Lifter::default().structured(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &|k| k == "guest_k7");
+        let mut keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys.len(), 200);
+        assert_eq!(keys[7], "guest_k7_extracted");
+        assert_eq!(keys[57], "guest_k7_extracted_extracted");
+        assert_eq!(keys[50], "guest_k0_extracted");
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 200);
     }
 
     #[test]
