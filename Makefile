@@ -33,6 +33,9 @@ GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \
           $(foreach p,$(C_EXTRA),$(B)/c/$(p).wasm) \
           $(foreach p,$(RUST_EXTRA),$(B)/rust/$(p).wasm) \
           $(B)/as/hello-nodebug.wasm
+# Guests for log lifting and the wasmhost_log import (docs/log-format.md, docs/guest-api.md).
+LIFT_GUESTS := $(B)/c/formats.wasm $(B)/c/logapi.wasm $(B)/rust/formats.wasm $(B)/rust/logapi.wasm \
+               $(B)/zig/stdlog.wasm $(B)/go/slog.wasm
 # Stripped variants: every custom section removed.
 STRIPPED := $(foreach l,$(LANGS),$(B)/stripped/$(l)-hello.wasm $(B)/stripped/$(l)-logger.wasm)
 MALFORMED := $(B)/malformed/producers-garbage.wasm $(B)/malformed/producers-truncated.wasm \
@@ -72,7 +75,9 @@ $(B)/.toolchains: scripts/install-toolchains.sh package.json
 	scripts/install-toolchains.sh
 	@mkdir -p $(B) && touch $@
 
-guests: toolchains $(GUESTS) $(STRIPPED) $(MALFORMED) $(B)/nn/expected.json
+guests: toolchains $(GUESTS) $(LIFT_GUESTS) $(STRIPPED) $(MALFORMED) $(B)/nn/expected.json
+$(B)/c/logapi.wasm: guests/include/wasmhost_log.h
+$(B)/rust/logapi.wasm: guests/include/wasmhost_log.rs
 
 # ONNX models for the WASI-NN guests, with outputs numpy computes from the
 # same weights (the independent check the tests compare against).

@@ -303,3 +303,46 @@ async fn nn_events_slow_the_guest_to_a_slow_sinks_pace() {
     pipeline.finish();
     assert_eq!(lines(&out).iter().filter(|l| l["event"] == "nn.compute").count(), 3000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifting_is_a_host_setting_with_a_per_run_override() {
+    let off = Host::new(HostConfig { lift: wasmhost_log::LiftConfig::off(), ..config() }).unwrap();
+    let on = Host::new(config()).unwrap();
+    for (host, run_lift, lifted) in [(&on, None, true), (&on, Some(false), false), (&off, None, false), (&off, Some(true), true)] {
+        let module = host.load_file(&guest("c/formats")).unwrap();
+        let (pipeline, out) = capture();
+        let options = RunOptions { args: vec!["json".into()], lift: run_lift, ..RunOptions::default() };
+        assert_eq!(host.run(&module, options, pipeline.sender()).await.unwrap().exit_code, 0);
+        pipeline.finish();
+        let first = lines(&out).into_iter().find(|l| l["stream"] == "stderr").unwrap();
+        assert_eq!(first.get("lifted").is_some(), lifted, "{run_lift:?}: {first}");
+        assert_eq!(first["msg"] == "slow query", lifted);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_wasmhost_log_call_ends_only_its_instance() {
+    let host = Arc::new(Host::new(config()).unwrap());
+    let bad = Arc::new(host.load_file(&guest("c/logapi")).unwrap());
+    let good = Arc::new(host.load_file(&guest("c/logger")).unwrap());
+    let (pipeline, out) = capture();
+    let runs: Vec<_> = [(bad, "badptr"), (good, "200")]
+        .into_iter()
+        .map(|(module, arg)| {
+            let (host, sender) = (host.clone(), pipeline.sender());
+            let options = RunOptions { args: vec![arg.into()], ..RunOptions::default() };
+            tokio::spawn(async move { host.run(&module, options, sender).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for run in runs {
+        outcomes.push(run.await.unwrap());
+    }
+    pipeline.finish();
+    assert_eq!(outcomes[0].exit_code, 1);
+    assert!(matches!(&outcomes[0].ended, Ended::Error { message } if message.contains("outside the guest's memory")));
+    assert_eq!((outcomes[1].exit_code, outcomes[1].log.lines), (0, 200));
+    let good_id = outcomes[1].wasm_instance_id.to_string();
+    let good_lines = lines(&out).into_iter().filter(|l| l["wasm_instance_id"] == good_id.as_str() && l["stream"] == "stderr").count();
+    assert_eq!(good_lines, 200);
+}

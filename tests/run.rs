@@ -264,7 +264,9 @@ fn dir_grants_exactly_what_it_says() {
         assert_eq!(out.status.code(), Some(1), "{path} must not be readable");
         assert!(out.stdout.is_empty());
         let lines = json_lines(&out.stderr);
-        assert!(stderr_lines(&lines)[0]["msg"].as_str().unwrap().starts_with("error: cannot open"));
+        // `error: cannot open …`, its level prefix lifted (docs/log-format.md).
+        assert!(stderr_lines(&lines)[0]["msg"].as_str().unwrap().starts_with("cannot open"));
+        assert_eq!(stderr_lines(&lines)[0]["lifted"], "prefix");
         assert_eq!(stderr_lines(&lines)[0]["level"], "error");
     }
     // Without --dir nothing is reachable.

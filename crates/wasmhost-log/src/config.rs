@@ -16,6 +16,14 @@
 //! match = '{lang="rust", stream="stderr"}'
 //! sinks = ["rust"]
 //! continue = false                 # true: later routes may match too
+//!
+//! [lift]                           # guests' own levels and fields (docs/log-format.md)
+//! enabled = true                   # the default; `wasmhost run --lift off` beats it
+//! prefix = "guest_"                # guest fields are written as prefix + key
+//! multiline = true                 # join panics and tracebacks into one record
+//! [[lift.rules]]                   # per instance, first match wins
+//! match = '{module="legacy"}'      # a stream selector over lang, module, labels
+//! enabled = false
 //! ```
 //!
 //! Sink types this crate does not know (`loki`, `otlp`) are built by a
@@ -28,6 +36,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::format::{JsonFormat, TextFormat};
+use crate::lift::{LiftConfig, LiftRule, Lifter};
 use crate::pipeline::{Policy, SinkSpec};
 use crate::rotate::RotatingFile;
 use crate::router::Router;
@@ -69,10 +78,30 @@ struct RouteConfig {
     continue_matching: bool,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiftSection {
+    enabled: Option<bool>,
+    prefix: Option<String>,
+    multiline: Option<bool>,
+    #[serde(default)]
+    rules: Vec<LiftRuleConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiftRuleConfig {
+    #[serde(rename = "match")]
+    query: String,
+    enabled: bool,
+}
+
 /// A parsed routing config.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingConfig {
+    #[serde(default)]
+    lift: Option<LiftSection>,
     #[serde(default)]
     default_sinks: Option<Vec<String>>,
     /// Kept as tables until built: a factory may know types (and keys) this
@@ -122,6 +151,23 @@ impl RoutingConfig {
     /// ```
     pub fn parse(text: &str, path: &Path) -> Result<RoutingConfig, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError { path: path.to_owned(), reason: e.to_string().trim().replace('\n', " ") })
+    }
+
+    /// The `[lift]` section applied over `base` (what the embedder chose
+    /// without the file).
+    pub fn lift(&self, path: &Path, base: LiftConfig) -> Result<LiftConfig, ConfigError> {
+        let err = |reason: String| ConfigError { path: path.to_owned(), reason };
+        let Some(section) = &self.lift else { return Ok(base) };
+        let mut config = base;
+        config.enabled = section.enabled.unwrap_or(config.enabled);
+        config.multiline = section.multiline.unwrap_or(config.multiline);
+        if let Some(prefix) = &section.prefix {
+            config.lifter = std::sync::Arc::new(Lifter::new(prefix).map_err(|e| err(format!("[lift] {e}")))?);
+        }
+        for rule in &section.rules {
+            config.rules.push(LiftRule::new(&rule.query, rule.enabled).map_err(|e| err(format!("[lift] {e}")))?);
+        }
+        Ok(config)
     }
 
     /// Opens the sinks and compiles the routes. `default` is the embedder's

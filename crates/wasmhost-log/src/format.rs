@@ -69,12 +69,12 @@ impl KV for RecordKv<'_> {
             s.emit_bool(key("invalid_utf8"), true)?;
         }
         for (k, v) in &r.fields {
-            match v {
-                FieldValue::Str(v) => s.emit_str(key(k), v)?,
-                FieldValue::U64(v) => s.emit_u64(key(k), *v)?,
-                FieldValue::I64(v) => s.emit_i64(key(k), *v)?,
-                FieldValue::F64(v) => s.emit_f64(key(k), *v)?,
-                FieldValue::Bool(v) => s.emit_bool(key(k), *v)?,
+            emit_value(s, key(k), v)?;
+        }
+        if let Some(lifted) = &r.lifted {
+            s.emit_str(key("lifted"), lifted.format)?;
+            for (k, v) in &lifted.fields {
+                emit_value(s, Key::from(k.clone()), v)?;
             }
         }
         for (k, v) in &r.ctx.labels {
@@ -86,6 +86,16 @@ impl KV for RecordKv<'_> {
             s.emit_str(Key::from(k.clone()), v)?;
         }
         s.emit_u64(key("v"), FORMAT_VERSION)
+    }
+}
+
+fn emit_value(s: &mut dyn Serializer, k: Key, v: &FieldValue) -> slog::Result {
+    match v {
+        FieldValue::Str(v) => s.emit_str(k, v),
+        FieldValue::U64(v) => s.emit_u64(k, *v),
+        FieldValue::I64(v) => s.emit_i64(k, *v),
+        FieldValue::F64(v) => s.emit_f64(k, *v),
+        FieldValue::Bool(v) => s.emit_bool(k, *v),
     }
 }
 
@@ -169,7 +179,8 @@ impl Format for TextFormat {
             r.event.unwrap_or(r.stream.as_str()),
         )?;
         write!(out, ": {}", Escaped(&r.msg))?;
-        for (k, v) in &r.fields {
+        let lifted = r.lifted.iter().flat_map(|l| l.fields.iter().map(|(k, v)| (k.as_str(), v)));
+        for (k, v) in r.fields.iter().map(|(k, v)| (*k, v)).chain(lifted) {
             match v {
                 FieldValue::Str(v) if v.contains('\n') => {
                     write!(out, "\n  {k}:")?;

@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::lift::{LiftConfig, LineLifter};
 use crate::lines::{Line, LineSplitter};
 use crate::pipeline::{LogSender, PipelineClosed};
 use crate::record::{FieldValue, InstanceContext, Level, LogRecord, Stream};
@@ -52,6 +53,7 @@ pub struct InstanceLog {
     stdout: LineSplitter,
     stderr: LineSplitter,
     counters: LogCounters,
+    lift: Option<LineLifter>,
 }
 
 impl InstanceLog {
@@ -66,7 +68,15 @@ impl InstanceLog {
             stdout: LineSplitter::new(max_line),
             stderr: LineSplitter::new(max_line),
             counters: LogCounters::default(),
+            lift: None,
         }
+    }
+
+    /// Lifts the guest's lines as `config` says for this instance (see
+    /// [`LiftConfig`]); without this call lines stay as the guest wrote them.
+    pub fn with_lift(mut self, config: &LiftConfig) -> Self {
+        self.lift = config.for_instance(&self.ctx);
+        self
     }
 
     /// The instance's context.
@@ -104,6 +114,23 @@ impl InstanceLog {
         for stream in [Stream::Stdout, Stream::Stderr] {
             self.split(stream, |splitter, emit| splitter.finish(emit));
         }
+        self.flush_blocks();
+    }
+
+    /// Emits multi-line blocks still held by lifting.
+    fn flush_blocks(&mut self) {
+        if let Some(mut lift) = self.lift.take() {
+            let ctx = self.ctx.clone();
+            lift.flush(&ctx, &mut |record| self.number(record));
+            self.lift = Some(lift);
+        }
+    }
+
+    /// Gives a record the next `seq` and queues it.
+    fn number(&mut self, mut record: LogRecord) {
+        self.seq += 1;
+        record.seq = self.seq;
+        self.enqueue(record);
     }
 
     /// Runs `feed` on `stream`'s splitter, turning every line it completes
@@ -115,12 +142,16 @@ impl InstanceLog {
             _ => &mut self.stderr,
         };
         let mut splitter = std::mem::replace(slot, LineSplitter::new(1));
+        let mut lift = self.lift.take();
+        let ctx = self.ctx.clone();
         feed(&mut splitter, &mut |line| {
-            self.seq += 1;
             self.counters.lines += 1;
-            let record = LogRecord::line(self.ctx.clone(), stream, self.seq, line);
-            self.enqueue(record);
+            match lift.as_mut() {
+                Some(lift) => lift.push(&ctx, stream, line, &mut |record| self.number(record)),
+                None => self.number(LogRecord::line(ctx.clone(), stream, 0, line)),
+            }
         });
+        self.lift = lift;
         match stream {
             Stream::Stdout => self.stdout = splitter,
             _ => self.stderr = splitter,
@@ -135,9 +166,16 @@ impl InstanceLog {
         msg: String,
         fields: Vec<(&'static str, FieldValue)>,
     ) {
-        self.seq += 1;
-        let record = LogRecord::event(self.ctx.clone(), self.seq, level, event, msg, fields);
-        self.enqueue(record);
+        // A block the guest was writing came first.
+        self.flush_blocks();
+        self.number(LogRecord::event(self.ctx.clone(), 0, level, event, msg, fields));
+    }
+
+    /// Records what the guest logged through the `wasmhost_log` import
+    /// (see [`crate::import_record`]).
+    pub fn guest_record(&mut self, record: LogRecord) {
+        self.flush_blocks();
+        self.number(record);
     }
 
     fn enqueue(&mut self, record: LogRecord) {

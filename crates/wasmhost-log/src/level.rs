@@ -10,8 +10,9 @@ use crate::record::Level;
 /// The level a guest line announces in its first word, else `Info`.
 ///
 /// Recognised, case-insensitive, optionally in `[...]` or `<...>` and followed
-/// by `:`, ` `, `]`, `>` or `|`: `trace`, `debug`/`dbg`, `info`, `warn`/`warning`,
-/// `error`/`err`, `fatal`/`crit`/`critical`/`panic`. A Rust panic message
+/// by `:`, ` `, `]`, `>` or `|`: the words of [`wasmhost_lift::level_word`]
+/// (`trace`, `debug`/`dbg`, `info`, `warn`/`warning`, `error`/`err`,
+/// `fatal`/`crit`/`critical`/`panic`, ...). A Rust panic message
 /// (`thread '...' panicked at`) is an error too.
 ///
 /// ```
@@ -28,18 +29,9 @@ pub fn level_of_line(line: &str) -> Level {
         .unwrap_or(trimmed.len());
     let (word, rest) = trimmed.split_at(word_end);
     let delimited = rest.is_empty() || rest.starts_with([':', ' ', ']', '>', '|']);
-    if delimited && word.len() <= 8 {
-        let level = match word.to_ascii_lowercase().as_str() {
-            "trace" => Some(Level::Trace),
-            "debug" | "dbg" => Some(Level::Debug),
-            "info" => Some(Level::Info),
-            "warn" | "warning" => Some(Level::Warn),
-            "error" | "err" | "fatal" | "crit" | "critical" | "panic" => Some(Level::Error),
-            _ => None,
-        };
-        if let Some(level) = level {
-            return level;
-        }
+    // `level_word` also reads `INFO2`-style suffixes, but `word` is letters only.
+    if let Some(level) = delimited.then(|| wasmhost_lift::level_word(word)).flatten() {
+        return crate::lift::level(level);
     }
     if line.starts_with("thread '") && line.contains("' panicked at") {
         return Level::Error;

@@ -32,6 +32,7 @@ mod config;
 mod format;
 mod instance_log;
 mod level;
+mod lift;
 mod lines;
 mod pipeline;
 mod record;
@@ -43,6 +44,7 @@ mod time;
 pub use config::{ConfigError, RoutingConfig, SinkFactory, DEFAULT_QUEUE};
 pub use format::{Format, JsonFormat, TextFormat, FORMAT_VERSION};
 pub use level::level_of_line;
+pub use lift::{import_record, Bounds, LiftConfig, LiftRule, Lifted, Lifter};
 pub use lines::{check_max_line, Line, LineSplitter, MAX_LINE_BYTES, MIN_LINE_BYTES};
 pub use instance_log::{lock, InstanceLog, LogCounters};
 pub use pipeline::{

@@ -15,6 +15,8 @@ pub enum Stream {
     Stderr,
     /// An event of the host about the instance (start, exit, trap, ...).
     Host,
+    /// A record the guest made through the `wasmhost_log` host import.
+    Api,
 }
 
 impl Stream {
@@ -28,6 +30,7 @@ impl Stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
             Stream::Host => "host",
+            Stream::Api => "api",
         }
     }
 }
@@ -89,9 +92,9 @@ pub const RESERVED_KEYS: &[&str] = &[
     // On every line.
     "v", "ts", "level", "msg", "lang", "module", "wasm_instance_id", "task_id", "stream", "seq",
     // On some lines.
-    "event", "continued", "invalid_utf8", "trace_id", "span_id",
+    "event", "continued", "invalid_utf8", "trace_id", "span_id", "lifted",
     // Fields of events.
-    "module_path", "module_size", "module_sha256", "lang_source", "lang_confidence", "lang_evidence",
+    "module_path", "module_size", "module_sha256", "lang_source", "lang_confidence", "lang_evidence", "toolchain",
     "compile", "compile_ms", "cache_error", "exit_code", "duration_ms", "trap_code", "trap_message",
     "backtrace", "timeout_ms", "elapsed_ms", "fuel_limit", "fuel_used", "max_memory", "requested",
     "limit", "current", "sink", "dropped", "backend", "encoding", "target", "model_bytes", "graph",
@@ -280,6 +283,8 @@ pub struct LogRecord {
     pub fields: Vec<(&'static str, FieldValue)>,
     /// The instance this record belongs to.
     pub ctx: Arc<InstanceContext>,
+    /// What lifting found in a guest's line (see [`crate::LiftConfig`]).
+    pub lifted: Option<Box<crate::Lifted>>,
 }
 
 impl LogRecord {
@@ -310,6 +315,7 @@ impl LogRecord {
             event: None,
             fields: Vec::new(),
             ctx,
+            lifted: None,
         }
     }
 
@@ -342,6 +348,7 @@ impl LogRecord {
             event: Some(event),
             fields,
             ctx,
+            lifted: None,
         }
     }
 }
@@ -364,6 +371,7 @@ impl wasmhost_logql::LabelSource for LogRecord {
             "event" => self.event.map(Cow::Borrowed),
             "continued" => self.continued.then_some(Cow::Borrowed("true")),
             "invalid_utf8" => self.invalid_utf8.then_some(Cow::Borrowed("true")),
+            "lifted" => self.lifted.as_ref().map(|l| Cow::Borrowed(l.format)),
             "v" => text(&crate::format::FORMAT_VERSION.to_string()),
             "ts" => {
                 let mut ts = String::new();
@@ -371,7 +379,8 @@ impl wasmhost_logql::LabelSource for LogRecord {
                 Some(Cow::Owned(ts))
             }
             _ => {
-                if let Some((_, v)) = self.fields.iter().find(|(k, _)| *k == name) {
+                let lifted = self.lifted.iter().flat_map(|l| l.fields.iter().map(|(k, v)| (k.as_str(), v)));
+                if let Some((_, v)) = self.fields.iter().map(|(k, v)| (*k, v)).chain(lifted).find(|(k, _)| *k == name) {
                     return Some(Cow::Owned(match v {
                         FieldValue::Str(s) => s.clone(),
                         FieldValue::U64(n) => n.to_string(),

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmhost_log::LiftConfig;
 use wasmhost_nn::{NnConfig, NnHost};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
@@ -69,6 +70,10 @@ pub struct HostConfig {
     /// preloaded graphs. Default: tract, nothing preloaded. `None` leaves
     /// WASI-NN out, so such guests fail to link.
     pub nn: Option<NnConfig>,
+    /// Lifting guests' own levels and fields out of their lines: on by
+    /// default ([`LiftConfig::default`]); [`LiftConfig::off`] keeps lines
+    /// as written. [`RunOptions::lift`](crate::RunOptions::lift) overrides it per run.
+    pub lift: LiftConfig,
 }
 
 impl Default for HostConfig {
@@ -81,6 +86,7 @@ impl Default for HostConfig {
             pooling: None,
             default_limits: Limits::default(),
             nn: Some(NnConfig::default()),
+            lift: LiftConfig::default(),
         }
     }
 }
@@ -119,6 +125,8 @@ pub struct Host {
     pub(crate) stop: tokio::sync::watch::Sender<bool>,
     /// The WASI-NN backend and preloaded graphs, when NN is on.
     pub(crate) nn: Option<Arc<NnHost>>,
+    /// `config.lift`, shared by every instance.
+    pub(crate) lift: Arc<LiftConfig>,
 }
 
 impl Host {
@@ -163,10 +171,12 @@ impl Host {
             }
             None => None,
         };
+        crate::guest_log::add_to_linker(&mut linker).map_err(|e| HostError::Wasi(e.to_string()))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
         let stop = tokio::sync::watch::Sender::new(false);
-        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), stop, nn })
+        let lift = Arc::new(config.lift.clone());
+        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift })
     }
 
     /// The wasmtime engine, for embedders that need it.

@@ -41,6 +41,8 @@ pub struct Inspection {
     pub imports_wasi_p1: Vec<String>,
     /// Imports from `wasi_ephemeral_nn`.
     pub imports_wasi_nn: Vec<String>,
+    /// Imports from `wasmhost_log`, the host's logging API (docs/guest-api.md).
+    pub imports_wasmhost_log: Vec<String>,
     /// All other imports.
     pub imports_other: Vec<ImportFact>,
     /// Exports.
@@ -70,11 +72,12 @@ pub fn inspect_file(path: &Path, options: LoadOptions) -> Result<Inspection, Loa
     }
     let detection = wasmhost_detect::detect_facts(&facts);
     let Resolved { lang, confidence, origin } = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
-    let (mut p1, mut nn, mut other) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut p1, mut nn, mut log, mut other) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for import in facts.imports.iter().cloned() {
         match import.module.as_str() {
             "wasi_snapshot_preview1" | "wasi_unstable" => p1.push(import.name),
             "wasi_ephemeral_nn" => nn.push(import.name),
+            crate::guest_log::MODULE => log.push(import.name),
             _ => other.push(import),
         }
     }
@@ -93,6 +96,7 @@ pub fn inspect_file(path: &Path, options: LoadOptions) -> Result<Inspection, Loa
         producers: facts.producers.clone(),
         imports_wasi_p1: p1,
         imports_wasi_nn: nn,
+        imports_wasmhost_log: log,
         imports_other: other,
         exports: facts.exports.clone(),
         custom_sections: facts.custom_sections.clone(),

@@ -11,7 +11,7 @@ use futures_util::future::Either;
 use futures_util::FutureExt;
 use uuid::Uuid;
 use wasmhost_nn::{observe_glue, NnHost, WasiNnCtx};
-use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LogCounters, LogSender, Stream};
+use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LiftConfig, LogCounters, LogSender, Stream};
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -35,6 +35,10 @@ pub struct InstanceState {
     nn_host: Option<Arc<NnHost>>,
     /// The instance's WASI-NN context, made on its first NN call.
     nn: Option<WasiNnCtx>,
+    /// Lifting (for the prefix of `wasmhost_log` import fields).
+    pub(crate) lift: Arc<LiftConfig>,
+    /// The most bytes one `wasmhost_log` call may pass (the line limit).
+    pub(crate) guest_log_max: usize,
 }
 
 impl InstanceState {
@@ -107,6 +111,10 @@ pub struct RunOptions {
     pub invoke: Option<String>,
     /// Limits; `None` uses the host's [`HostConfig::default_limits`](crate::HostConfig::default_limits).
     pub limits: Option<Limits>,
+    /// Lift this instance's lines (`Some(true)`) or not (`Some(false)`),
+    /// whatever [`HostConfig::lift`](crate::HostConfig::lift) and its rules
+    /// say; `None` follows them.
+    pub lift: Option<bool>,
 }
 
 /// A buffer that collects a guest's stdout, up to a capacity.
@@ -192,7 +200,11 @@ impl Host {
             task_id: tokio::task::try_id().and_then(|t| t.to_string().parse().ok()),
             labels,
         };
-        let log = Arc::new(Mutex::new(InstanceLog::new(Arc::new(ctx), sender, self.config.max_line)));
+        let lift = match options.lift {
+            None => self.lift.clone(),
+            Some(enabled) => Arc::new(LiftConfig { enabled, rules: Vec::new(), ..(*self.lift).clone() }),
+        };
+        let log = Arc::new(Mutex::new(InstanceLog::new(Arc::new(ctx), sender, self.config.max_line).with_lift(&lift)));
         let wasi = wasi_context(module, &options, &log)?;
 
         lock(&log).event(Level::Info, "instance.start", format!("starting {}", module.path.display()), start_fields(module, &limits));
@@ -205,7 +217,15 @@ impl Host {
             log: log.clone(),
             hits: Vec::new(),
         };
-        let state = InstanceState { wasi, limiter, wasm_instance_id: id, nn_host: self.nn.clone(), nn: None };
+        let state = InstanceState {
+            wasi,
+            limiter,
+            wasm_instance_id: id,
+            nn_host: self.nn.clone(),
+            nn: None,
+            lift,
+            guest_log_max: self.config.max_line,
+        };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         if let Some(fuel) = limits.fuel {

@@ -33,6 +33,7 @@
 
 mod capture;
 mod error;
+mod guest_log;
 mod host;
 mod inspect;
 mod instance;
@@ -42,6 +43,7 @@ mod trace;
 
 pub use error::{HostError, LoadError, RunError};
 pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
+pub use guest_log::{MAX_PAIRS, MODULE as GUEST_LOG_MODULE};
 pub use inspect::{inspect_file, Inspection};
 pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, Stdin, StdoutBuffer, TRAP_EXIT_CODE};
 pub use limits::{LimitHit, Limits};

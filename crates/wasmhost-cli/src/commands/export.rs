@@ -34,7 +34,7 @@ pub struct ExportArgs {
 /// The pipeline, and the factory whose sinks need [`ExportFactory::begin_shutdown`].
 pub fn pipeline(
     args: &ExportArgs,
-    config: Option<&Path>,
+    config: Option<(&Path, RoutingConfig)>,
     default_sink: Box<dyn Sink>,
     events_sink: impl FnOnce() -> anyhow::Result<Box<dyn Sink>>,
     capacity: usize,
@@ -57,7 +57,7 @@ pub fn pipeline(
     });
     let factory = ExportFactory::new(metrics.clone(), events, |name| std::env::var(name).ok());
     let (mut specs, mut router) = match config {
-        Some(path) => RoutingConfig::load(path)?.build_with(path, default_sink, &factory)?,
+        Some((path, routing)) => routing.build_with(path, default_sink, &factory)?,
         None => (vec![SinkSpec { name: "default".into(), sink: default_sink, policy: Policy::Block, queue: DEFAULT_QUEUE }], Router::new(vec![0])),
     };
     let tap = |name: &str, sink: Box<dyn Sink>, specs: &mut Vec<SinkSpec>, router: Router| {

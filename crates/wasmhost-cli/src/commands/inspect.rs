@@ -51,6 +51,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     println!("imports:");
     println!("    WASI preview1 ({}): {}", report.imports_wasi_p1.len(), report.imports_wasi_p1.join(", "));
     println!("    WASI-NN ({}): {}", report.imports_wasi_nn.len(), report.imports_wasi_nn.join(", "));
+    println!("    wasmhost_log ({}): {}", report.imports_wasmhost_log.len(), report.imports_wasmhost_log.join(", "));
     let other: Vec<String> = report.imports_other.iter().map(|i| format!("{}.{} ({})", i.module, i.name, i.kind)).collect();
     println!("    other ({}): {}", other.len(), other.join(", "));
     let exports: Vec<String> = report.exports.iter().map(|e| format!("{} ({})", e.name, e.kind)).collect();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
-use wasmhost_log::{GraceExceeded, InstanceContext};
+use wasmhost_log::{GraceExceeded, InstanceContext, LiftConfig, RoutingConfig};
 
 use super::{log_sink, parse_duration, LogFormat};
 
@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// Add `KEY=VALUE` to every line (repeatable), e.g. `--label job=gateway`.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// Lift the guest's own levels and fields out of its lines (JSON, logfmt,
+    /// env_logger, tracing, Python, Zig, Go log, level prefixes; multi-line
+    /// panics): `on` (default, with the config's `[lift]` rules) or `off`.
+    #[arg(long, value_enum)]
+    lift: Option<OnOff>,
     /// Cut guest lines longer than this many bytes into pieces flagged
     /// `continued` (128 to 1048576).
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024, value_parser = parse_max_line)]
@@ -103,6 +108,12 @@ pub struct RunArgs {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CapturedStream {
     Stdout,
     Stderr,
@@ -128,7 +139,16 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         ..RunOptions::default()
     };
     let nn = (!args.no_nn).then(|| NnConfig { backend: args.nn_backend, graphs: args.nn_graphs.clone() });
-    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, ..HostConfig::default() };
+    let routing = args.config.as_deref().map(|path| RoutingConfig::load(path).map(|c| (path, c))).transpose()?;
+    let lift = match (args.lift, &routing) {
+        (Some(OnOff::Off), _) => LiftConfig::off(),
+        (on, Some((path, routing))) => {
+            let config = routing.lift(path, LiftConfig::default())?;
+            LiftConfig { enabled: config.enabled || on.is_some(), ..config }
+        }
+        (_, None) => LiftConfig::default(),
+    };
+    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, lift, ..HostConfig::default() };
     if args.no_cache {
         config.cache_dir = None;
     }
@@ -140,7 +160,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     let default_sink = log_sink(args.log_file.as_deref(), args.log_format)?;
     let events_sink = || log_sink(args.log_file.as_deref(), args.log_format);
     let (pipeline, exports) =
-        super::export::pipeline(&args.export, args.config.as_deref(), default_sink, events_sink, host.config().queue_capacity)?;
+        super::export::pipeline(&args.export, routing, default_sink, events_sink, host.config().queue_capacity)?;
 
     // One instance runs on the calling thread (fast start); several on a
     // worker per core.
