@@ -95,7 +95,8 @@ pub fn to_otlp(record: &LogRecord, observed: u64) -> OtlpRecord {
     }
     match record.stream {
         Stream::Stdout | Stream::Stderr => attrs.push(kv("log.iostream", text(record.stream.as_str()))),
-        Stream::Host => {}
+        // Host events and `wasmhost_log` import records come from no I/O stream.
+        Stream::Host | Stream::Api => {}
     }
     attrs.push(kv("seq", any_value::Value::IntValue(record.seq as i64)));
     if let Some(event) = record.event {

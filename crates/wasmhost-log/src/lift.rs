@@ -104,6 +104,15 @@ impl LabelSource for ContextLabels<'_> {
             _ => c.labels.iter().find(|(k, _)| k == name).map(|(_, v)| Borrowed(v.as_str())),
         }
     }
+
+    fn all_labels(&self) -> wasmhost_logql::Labels {
+        let c = self.0;
+        [("lang", &c.lang), ("module", &c.module), ("wasm_instance_id", &c.wasm_instance_id)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .chain(c.labels.iter().cloned())
+            .collect()
+    }
 }
 
 impl LiftConfig {
