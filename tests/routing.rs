@@ -56,7 +56,7 @@ match = '{{lang="rust", stream="stderr"}}'
 sinks = ["rust"]
 
 [[routes]]
-match = '{{lang!="go"}} |= "panicked"'
+match = '{{lang=~".+", lang!="go"}} |= "panicked"'
 sinks = ["errors"]
 "#,
             events = p(&d.join("events.log")),

@@ -138,7 +138,10 @@ impl LiftConfig {
 
 /// Whether the record of `ctx` already has the key `key`.
 fn taken(ctx: &InstanceContext, key: &str) -> bool {
-    RESERVED_KEYS.contains(&key) || ctx.labels.iter().any(|(k, _)| k == key)
+    // trace_id/span_id are the record's trace context: a guest's own (the
+    // lifter keeps only valid ones) fill it when the run has no traceparent.
+    let trace_context = key == "trace_id" || key == "span_id";
+    (RESERVED_KEYS.contains(&key) && !trace_context) || ctx.labels.iter().any(|(k, _)| k == key)
 }
 
 /// The host's level for a guest's severity (fatal is written as error).

@@ -99,6 +99,9 @@ pub const RESERVED_KEYS: &[&str] = &[
     "backtrace", "timeout_ms", "elapsed_ms", "fuel_limit", "fuel_used", "max_memory", "requested",
     "limit", "current", "sink", "dropped", "backend", "encoding", "target", "model_bytes", "graph",
     "nn_call", "error",
+    // Fields of the network sinks' events (`export.*`).
+    "attempt", "lost", "path", "queued_bytes", "reason", "records", "retry_in_ms", "sent",
+    "spooled_batches", "spooled_records", "status",
 ];
 
 /// The fields that are stream labels in Loki's data model when nothing else is
