@@ -14,8 +14,8 @@
 //! 3. **shape** — what survives stripping: strings a language's runtime puts
 //!    in data segments, the global layout, the import set.
 //!
-//! An interpreter hosting Python or JavaScript (libpython, CPython's API,
-//! StarlingMonkey, QuickJS) is tagged with the language it runs. Otherwise,
+//! An interpreter or runtime hosting Python, JavaScript or .NET (libpython,
+//! CPython's API, StarlingMonkey, QuickJS, Mono) is tagged with the language it runs. Otherwise,
 //! when names cover enough of the code, the code decides: `producers` lists
 //! every language that was *linked* (`processed-by: rustc` appears when a C
 //! program links one Rust crate), names say how much of the code each one
@@ -104,7 +104,7 @@ pub struct LangShare {
 pub struct Toolchain {
     /// A stable lower-case name: `wasi-sdk`, `emscripten`, `rustc`,
     /// `wasm-bindgen`, `go`, `tinygo`, `zig`, `asc`, `componentize-py`,
-    /// `componentize-js`, `wit-component`, `clang`.
+    /// `componentize-js`, `dotnet`, `wit-component`, `clang`.
     pub name: String,
     /// What shows it.
     pub evidence: Vec<String>,
@@ -386,6 +386,17 @@ fn abi_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
     if py_exports >= 20 {
         c.add(Lang::Python, T, HOSTS, format!("exports {py_exports} Py*/_Py* symbols (CPython's C API)"));
     }
+    // .NET's runtime (Mono, in C) exports its embedding API to the SDK's
+    // JS loader; it runs .NET assemblies as CPython runs Python.
+    let mono_exports = f.exports.iter().filter(|e| e.kind == "func" && e.name.starts_with("mono_wasm_")).count();
+    if mono_exports >= 10 {
+        c.add(Lang::Dotnet, T, HOSTS, format!("exports {mono_exports} mono_wasm_* functions (the .NET runtime, Mono)"));
+    }
+    // The .NET SDK wraps every assembly (IL) in a Webcil module whose only
+    // code hands the payload to the runtime.
+    if ["getWebcilPayload", "getWebcilSize"].iter().all(|n| f.exports.iter().any(|e| e.kind == "func" && e.name == *n)) {
+        c.add(Lang::Dotnet, T, HOSTS, "exports getWebcilPayload and getWebcilSize (a .NET assembly in the SDK's Webcil wrapper)");
+    }
 }
 
 /// The code shares as evidence (see [`crate::names`]).
@@ -565,6 +576,12 @@ fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
         Some(1_048_576) => c.add(Lang::Rust, T, 8, "stack pointer starts at exactly 1 MiB (rustc's stack-first default; Zig and TinyGo can look the same)"),
         Some(16_777_216) => c.add(Lang::Zig, T, 8, "stack pointer starts at exactly 16 MiB (Zig's stack-first default)"),
         // Emscripten's layout is clang's: already counted above.
+        Some(sp) if sp % 65_536 != 0 && emscripten.is_none() && !wasi_funcs.is_empty() && !c.has(Lang::Cpp, DECISIVE) => {
+            // clang's layout linked with wasi-libc is wasi-sdk's C or C++,
+            // as emscripten's imports are: no libc++ says C (a guess from
+            // an absence, kept under 0.5 like emscripten's).
+            c.add(Lang::C, T, STRONG_HINT, format!("stack pointer starts at {sp}, right after the data (clang's data-first default), wasi-libc's imports, and no libc++ type names, exception ABI or C++ imports"))
+        }
         Some(sp) if sp % 65_536 != 0 && emscripten.is_none() => c.add(
             Lang::C,
             T,
@@ -621,7 +638,7 @@ fn decide(mut evidence: Vec<Evidence>, code: &CodeShares, tinygo_layout: bool) -
     };
 
     // An interpreter runs the language it hosts.
-    if let Some(host) = evidence.iter().find(|e| e.weight >= HOSTS && matches!(e.lang, Lang::Python | Lang::Javascript)) {
+    if let Some(host) = evidence.iter().find(|e| e.weight >= HOSTS && matches!(e.lang, Lang::Python | Lang::Javascript | Lang::Dotnet)) {
         let lang = host.lang;
         return done(lang, 0.95, Tier::Sections, evidence);
     }

@@ -26,13 +26,16 @@ pub enum Lang {
     Python,
     /// JavaScript, as a component (componentize-js / StarlingMonkey).
     Javascript,
+    /// .NET (C#, F#): the Mono runtime `dotnet.native.wasm` and the Webcil
+    /// modules that carry .NET assemblies.
+    Dotnet,
     /// Nothing was found.
     Unknown,
 }
 
 impl Lang {
     /// Every language, `Unknown` last.
-    pub const ALL: [Lang; 10] = [
+    pub const ALL: [Lang; 11] = [
         Lang::Rust,
         Lang::C,
         Lang::Cpp,
@@ -42,6 +45,7 @@ impl Lang {
         Lang::Assemblyscript,
         Lang::Python,
         Lang::Javascript,
+        Lang::Dotnet,
         Lang::Unknown,
     ];
 
@@ -61,6 +65,7 @@ impl Lang {
             Lang::Assemblyscript => "assemblyscript",
             Lang::Python => "python",
             Lang::Javascript => "javascript",
+            Lang::Dotnet => "dotnet",
             Lang::Unknown => "unknown",
         }
     }
@@ -89,7 +94,7 @@ impl FromStr for Lang {
     type Err = UnknownLang;
 
     /// Parses a stable name or a common alias (`c++`, `golang`, `as`, `js`,
-    /// `py`), ignoring case and surrounding space.
+    /// `py`, `.net`, `csharp`), ignoring case and surrounding space.
     ///
     /// ```
     /// use wasmhost_detect::Lang;
@@ -108,6 +113,7 @@ impl FromStr for Lang {
             "assemblyscript" | "as" => Lang::Assemblyscript,
             "python" | "py" => Lang::Python,
             "javascript" | "js" => Lang::Javascript,
+            "dotnet" | ".net" | "csharp" | "c#" | "fsharp" | "f#" => Lang::Dotnet,
             "unknown" => Lang::Unknown,
             _ => return Err(UnknownLang(s.to_owned())),
         };

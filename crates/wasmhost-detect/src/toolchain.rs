@@ -7,9 +7,10 @@ use crate::lang::Lang;
 
 /// The toolchains in the order they are reported when several left marks:
 /// a packager or binding generator before the compiler under it.
-const ORDER: [&str; 12] = [
+const ORDER: [&str; 13] = [
     "componentize-py",
     "componentize-js",
+    "dotnet",
     "wasm-bindgen",
     "emscripten",
     "tinygo",
@@ -58,6 +59,7 @@ pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<To
             Lang::Go => "go",
             Lang::Assemblyscript => "asc",
             Lang::Zig => "zig",
+            Lang::Dotnet => "dotnet",
             _ => continue,
         };
         marks.push((name, e.detail.clone()));

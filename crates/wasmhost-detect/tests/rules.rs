@@ -144,6 +144,27 @@ fn emscripten_says_c_or_cpp_by_libcxx() {
     assert_lang(&d, Lang::Cpp, "stripped side module: the imports remain");
 }
 
+/// clang's data-first layout linked with wasi-libc (wasi-sdk, stripped or
+/// shipped without custom sections) is C or C++, as emscripten's imports
+/// are: libc++ says C++, its absence C, under 0.5. Without wasi-libc's
+/// imports the layout alone stays one weak hint.
+#[test]
+fn wasi_libc_with_clang_layout_says_c_or_cpp_by_libcxx() {
+    let reactor = r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+        (memory 3) (global (mut i32) (i32.const 164416)) (func (export "pm_parse")))"#;
+    let d = detect(&module(reactor));
+    assert_lang(&d, Lang::C, "wasi-libc, data-first, no libc++");
+    assert!(d.confidence >= UNKNOWN_BELOW && d.confidence < 0.5, "a guess from an absence: {}", d.confidence);
+    assert!(has_evidence(&d, "wasi-libc's imports"), "{}", details(&d));
+
+    let cpp = r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+        (memory 3) (global (mut i32) (i32.const 164416)) (data (i32.const 16) "NSt3__212basic_stringIcEE"))"#;
+    assert_lang(&detect(&module(cpp)), Lang::Cpp, "wasi-libc with libc++ type names");
+
+    let no_libc = r#"(module (memory 3) (global (mut i32) (i32.const 164416)) (func (export "hb_blob_create")))"#;
+    assert_lang(&detect(&module(no_libc)), Lang::Unknown, "data-first layout alone");
+}
+
 #[test]
 fn tool_evidence_names_the_language_and_the_toolchain() {
     let cases = [
@@ -240,6 +261,41 @@ fn go_code_laid_out_by_wasm_ld_is_tinygo() {
 fn javascript_engines_are_tagged_javascript() {
     let quickjs = r#"(module (memory 1) (data (i32.const 8) "../../vendor/quickjs/quickjs.c"))"#;
     assert_lang(&detect(&module(quickjs)), Lang::Javascript, "QuickJS");
+}
+
+/// .NET: the Mono runtime (`dotnet.native.wasm`) exports its embedding API,
+/// and the SDK wraps each assembly in a Webcil module; both survive
+/// stripping. A few `mono_wasm_*` names alone are not the runtime.
+#[test]
+fn dotnet_runtime_and_webcil_assemblies_are_dotnet() {
+    let mono_exports: String = (0..12).map(|i| format!(r#"(export "mono_wasm_f{i}" (func $f))"#)).collect();
+    let runtime = module(&format!(
+        r#"(module (import "env" "emscripten_resize_heap" (func (param i32) (result i32)))
+            (memory 1) (global (mut i32) (i32.const 70000)) (func $f {}) {mono_exports})"#,
+        code(50)
+    ));
+    for bytes in [runtime.clone(), strip(&runtime)] {
+        let d = detect(&bytes);
+        assert_lang(&d, Lang::Dotnet, "Mono runtime");
+        assert!(d.confidence >= 0.9, "{}", d.confidence);
+        assert_eq!(d.toolchain.as_ref().unwrap().name, "dotnet");
+    }
+    let few: String = (0..3).map(|i| format!(r#"(export "mono_wasm_f{i}" (func $f))"#)).collect();
+    let d = detect(&module(&format!(r#"(module (func $f) {few})"#)));
+    assert!(d.lang != Lang::Dotnet, "three mono_wasm_ exports: {}", details(&d));
+
+    let webcil = module(
+        r#"(module (import "webcil" "memory" (memory 1))
+            (global (export "webcilVersion") i32 (i32.const 0)) (global (export "webcilSize") i32 (i32.const 4))
+            (func (export "getWebcilSize") (param i32) (i32.store (local.get 0) (i32.const 4)))
+            (func (export "getWebcilPayload") (param i32 i32) (memory.init 0 (local.get 0) (i32.const 0) (local.get 1)))
+            (data "WbIL"))"#,
+    );
+    let d = detect(&webcil);
+    assert_lang(&d, Lang::Dotnet, "Webcil");
+    assert!(has_evidence(&d, "Webcil"), "{}", details(&d));
+    assert_eq!(d.toolchain.as_ref().unwrap().name, "dotnet");
+    assert_eq!("C#".parse::<Lang>().unwrap(), Lang::Dotnet);
 }
 
 #[test]
