@@ -386,6 +386,11 @@ fn abi_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
     if py_exports >= 20 {
         c.add(Lang::Python, T, HOSTS, format!("exports {py_exports} Py*/_Py* symbols (CPython's C API)"));
     }
+    // MicroPython's JavaScript port exports its embedding API (`mp_js_*`).
+    let mp_exports = f.exports.iter().filter(|e| e.kind == "func" && e.name.starts_with("mp_js_")).count();
+    if mp_exports >= 3 {
+        c.add(Lang::Python, T, HOSTS, format!("exports {mp_exports} mp_js_* functions (MicroPython's JavaScript port)"));
+    }
     // .NET's runtime (Mono, in C) exports its embedding API to the SDK's
     // JS loader; it runs .NET assemblies as CPython runs Python.
     let mono_exports = f.exports.iter().filter(|e| e.kind == "func" && e.name.starts_with("mono_wasm_")).count();
@@ -420,7 +425,7 @@ fn name_rules(code: &CodeShares, c: &mut Collector) {
 
 /// TinyGo links with wasm-ld (a `__stack_pointer`-style global first), gc Go
 /// keeps its own register globals and no stack pointer initialised above 0.
-fn tinygo_layout(f: &ModuleFacts<'_>) -> bool {
+pub(crate) fn tinygo_layout(f: &ModuleFacts<'_>) -> bool {
     wasm_ld_stack_pointer(f).is_some() && go_register_globals(f) < 4
 }
 

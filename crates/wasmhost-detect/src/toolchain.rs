@@ -1,7 +1,7 @@
 //! Which toolchain produced a module: the outermost one that left a mark
 //! (wasm-bindgen over rustc, emscripten over clang), with what shows it.
 
-use crate::detect::{emscripten_imports, imports_only_env, is_side_module, Evidence, Toolchain, DECISIVE};
+use crate::detect::{emscripten_imports, imports_only_env, is_side_module, tinygo_layout, Evidence, Toolchain, DECISIVE};
 use crate::facts::ModuleFacts;
 use crate::lang::Lang;
 
@@ -55,7 +55,9 @@ pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<To
         let name = match e.lang {
             Lang::Rust if e.detail.contains("wasm-bindgen") => "wasm-bindgen",
             Lang::Rust => "rustc",
+            // Go's strings laid out by wasm-ld: TinyGo built it.
             Lang::Tinygo => "tinygo",
+            Lang::Go if tinygo_layout(f) => "tinygo",
             Lang::Go => "go",
             Lang::Assemblyscript => "asc",
             Lang::Zig => "zig",

@@ -254,7 +254,40 @@ fn go_code_laid_out_by_wasm_ld_is_tinygo() {
     // Stripped, Go's standard library strings remain.
     let stripped = r#"(module (memory 2) (global (mut i32) (i32.const 65536))
         (data (i32.const 100) "internal/reflectlite") (data (i32.const 200) "reflect: call of reflect.Value"))"#;
-    assert_lang(&detect(&module(stripped)), Lang::Tinygo, "Go strings, wasm-ld stack pointer");
+    let d = detect(&module(stripped));
+    assert_lang(&d, Lang::Tinygo, "Go strings, wasm-ld stack pointer");
+    assert_eq!(d.toolchain.as_ref().map(|t| t.name.as_str()), Some("tinygo"), "{}", details(&d));
+
+    // TinyGo's `_start` is its runtime: it calls wasi-libc's `arc4random`
+    // (plain, larger than a shim) before its Go runtime. The Go it calls
+    // decides, not the libc helper; a C `main` still decides C.
+    let start = |entry: &str| {
+        format!(
+            r#"(module (memory 2) (global (mut i32) (i32.const 65536))
+                (func $start (@name "{entry}") call $rand call $run)
+                (func $rand (@name "arc4random") {0})
+                (func $run (@name "runtime.run") {0}) (func (@name "main.main") {0}) (func (@name "runtime.alloc") {0})
+                (export "{entry}" (func $start)))"#,
+            code(300)
+        )
+    };
+    let d = detect(&module(&start("_start")));
+    assert_lang(&d, Lang::Tinygo, "TinyGo's _start");
+    assert!(has_evidence(&d, "entry point: _start → runtime.run"), "{}", details(&d));
+    assert_lang(&detect(&module(&start("main"))), Lang::C, "a plain main calling C first");
+}
+
+/// MicroPython's JavaScript port exports its embedding API: an interpreter
+/// runs Python, whatever emscripten's C says.
+#[test]
+fn micropython_is_python() {
+    let exports: String = ["mp_js_init", "mp_js_do_exec", "mp_js_do_import"].iter().map(|n| format!(r#"(export "{n}" (func $f))"#)).collect();
+    let wat = format!(r#"(module (import "env" "emscripten_resize_heap" (func (param i32) (result i32))) (func $f) {exports})"#);
+    let d = detect(&strip(&module(&wat)));
+    assert_lang(&d, Lang::Python, "mp_js_* exports");
+    assert!(d.confidence > 0.9);
+    let one = r#"(module (import "env" "emscripten_resize_heap" (func (param i32) (result i32))) (func $f) (export "mp_js_init" (func $f)))"#;
+    assert_lang(&detect(&module(one)), Lang::C, "one mp_js_ export is not the port");
 }
 
 #[test]
