@@ -14,8 +14,8 @@
 //! 3. **shape** — what survives stripping: strings a language's runtime puts
 //!    in data segments, the global layout, the import set.
 //!
-//! An interpreter or runtime hosting Python, JavaScript or .NET (libpython,
-//! CPython's API, StarlingMonkey, QuickJS, Mono) is tagged with the language it runs. Otherwise,
+//! An interpreter or runtime hosting Python, JavaScript, Ruby or .NET
+//! (libpython, CPython's API, StarlingMonkey, QuickJS, CRuby, Mono) is tagged with the language it runs. Otherwise,
 //! when names cover enough of the code, the code decides: `producers` lists
 //! every language that was *linked* (`processed-by: rustc` appears when a C
 //! program links one Rust crate), names say how much of the code each one
@@ -472,6 +472,8 @@ pub(crate) const DATA_MARKERS: &[(Lang, &str, u32)] = &[
     (Lang::Javascript, "SpiderMonkey", 20),
     // QuickJS keeps its source file names for assertions.
     (Lang::Javascript, "quickjs.c", HOSTS),
+    // CRuby defines this constant (`ruby -v`'s text) at start-up.
+    (Lang::Ruby, "RUBY_DESCRIPTION", HOSTS),
     // wasi-libc's strerror table: a C runtime is linked (C, C++ or others).
     (Lang::C, "No error information", 4),
 ];
@@ -643,7 +645,7 @@ fn decide(mut evidence: Vec<Evidence>, code: &CodeShares, tinygo_layout: bool) -
     };
 
     // An interpreter runs the language it hosts.
-    if let Some(host) = evidence.iter().find(|e| e.weight >= HOSTS && matches!(e.lang, Lang::Python | Lang::Javascript | Lang::Dotnet)) {
+    if let Some(host) = evidence.iter().find(|e| e.weight >= HOSTS && matches!(e.lang, Lang::Python | Lang::Javascript | Lang::Ruby | Lang::Dotnet)) {
         let lang = host.lang;
         return done(lang, 0.95, Tier::Sections, evidence);
     }

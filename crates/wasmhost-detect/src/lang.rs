@@ -26,6 +26,8 @@ pub enum Lang {
     Python,
     /// JavaScript, as a component (componentize-js / StarlingMonkey).
     Javascript,
+    /// Ruby, run by CRuby (`ruby.wasm`).
+    Ruby,
     /// .NET (C#, F#): the Mono runtime `dotnet.native.wasm` and the Webcil
     /// modules that carry .NET assemblies.
     Dotnet,
@@ -35,7 +37,7 @@ pub enum Lang {
 
 impl Lang {
     /// Every language, `Unknown` last.
-    pub const ALL: [Lang; 11] = [
+    pub const ALL: [Lang; 12] = [
         Lang::Rust,
         Lang::C,
         Lang::Cpp,
@@ -45,6 +47,7 @@ impl Lang {
         Lang::Assemblyscript,
         Lang::Python,
         Lang::Javascript,
+        Lang::Ruby,
         Lang::Dotnet,
         Lang::Unknown,
     ];
@@ -65,6 +68,7 @@ impl Lang {
             Lang::Assemblyscript => "assemblyscript",
             Lang::Python => "python",
             Lang::Javascript => "javascript",
+            Lang::Ruby => "ruby",
             Lang::Dotnet => "dotnet",
             Lang::Unknown => "unknown",
         }
@@ -113,6 +117,7 @@ impl FromStr for Lang {
             "assemblyscript" | "as" => Lang::Assemblyscript,
             "python" | "py" => Lang::Python,
             "javascript" | "js" => Lang::Javascript,
+            "ruby" | "rb" => Lang::Ruby,
             "dotnet" | ".net" | "csharp" | "c#" | "fsharp" | "f#" => Lang::Dotnet,
             "unknown" => Lang::Unknown,
             _ => return Err(UnknownLang(s.to_owned())),

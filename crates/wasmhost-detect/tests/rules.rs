@@ -290,6 +290,19 @@ fn micropython_is_python() {
     assert_lang(&detect(&module(one)), Lang::C, "one mp_js_ export is not the port");
 }
 
+/// CRuby runs Ruby; `ruby.wasm` links wasi-vfs (Rust) and its `producers`
+/// name only rustc: the interpreter's mark decides, stripped or not.
+#[test]
+fn cruby_is_ruby_whatever_it_links() {
+    let wat = r#"(module (@producers (language "Rust" "") (processed-by "rustc" "1.92.0"))
+        (memory 1) (data (i32.const 8) "RUBY_DESCRIPTION") (data (i32.const 64) "library/std/src/io.rs"))"#;
+    let bytes = module(wat);
+    for d in [detect(&bytes), detect(&strip(&bytes))] {
+        assert_lang(&d, Lang::Ruby, "CRuby with a Rust crate");
+        assert!(d.confidence > 0.9, "{}", d.confidence);
+    }
+}
+
 #[test]
 fn javascript_engines_are_tagged_javascript() {
     let quickjs = r#"(module (memory 1) (data (i32.const 8) "../../vendor/quickjs/quickjs.c"))"#;
