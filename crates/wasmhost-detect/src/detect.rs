@@ -104,7 +104,7 @@ pub struct LangShare {
 pub struct Toolchain {
     /// A stable lower-case name: `wasi-sdk`, `emscripten`, `rustc`,
     /// `wasm-bindgen`, `go`, `tinygo`, `zig`, `asc`, `componentize-py`,
-    /// `componentize-js`, `dotnet`, `wit-component`, `clang`.
+    /// `componentize-js`, `dotnet`, `swiftc`, `wit-component`, `clang`.
     pub name: String,
     /// What shows it.
     pub evidence: Vec<String>,
@@ -272,6 +272,9 @@ fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, markers: &[bool], c: &m
             // every module that links it, whatever its language.
             c.add(Lang::C, T, 5, format!("{detail} (also written by linked libc)"));
         }
+    }
+    if let Some(s) = f.custom_sections.iter().find(|s| s.starts_with(".swift") || s.starts_with("swift5_")) {
+        c.add(Lang::Swift, T, 80, format!("custom section {s} (written by the Swift compiler)"));
     }
     if f.custom_sections.iter().any(|s| s == "go:buildid") {
         c.add(Lang::Go, T, 80, "custom section go:buildid (written by the Go linker)");
@@ -472,6 +475,9 @@ pub(crate) const DATA_MARKERS: &[(Lang, &str, u32)] = &[
     (Lang::Javascript, "SpiderMonkey", 20),
     // QuickJS keeps its source file names for assertions.
     (Lang::Javascript, "quickjs.c", HOSTS),
+    // The Swift standard library's messages and source paths.
+    (Lang::Swift, "Unexpectedly found nil while unwrapping an Optional value", 30),
+    (Lang::Swift, "Swift/ContiguousArrayBuffer.swift", 30),
     // CRuby defines this constant (`ruby -v`'s text) at start-up.
     (Lang::Ruby, "RUBY_DESCRIPTION", HOSTS),
     // wasi-libc's strerror table: a C runtime is linked (C, C++ or others).
@@ -527,9 +533,16 @@ pub(crate) fn emscripten_imports(f: &ModuleFacts<'_>) -> Option<String> {
 
 fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
     use Tier::Shape as T;
+    // The Swift runtime is C++ and links libc++: its type names are the
+    // runtime's, as wasi-libc's are every C-linked language's.
+    let swift = DATA_MARKERS.iter().zip(markers).any(|((lang, _, _), found)| *lang == Lang::Swift && *found);
     for ((lang, marker, weight), found) in DATA_MARKERS.iter().zip(markers) {
         if *found {
             let shown = marker.replace('\0', "");
+            if *lang == Lang::Cpp && swift {
+                c.add(Lang::Cpp, T, 0, format!("data segment contains {shown:?} (the Swift runtime's libc++)"));
+                continue;
+            }
             // An interpreter's marks decide as sections do.
             let tier = if *weight >= HOSTS { Tier::Sections } else { T };
             c.add(*lang, tier, *weight, format!("data segment contains {shown:?}"));

@@ -26,6 +26,8 @@ pub enum Lang {
     Python,
     /// JavaScript, as a component (componentize-js / StarlingMonkey).
     Javascript,
+    /// Swift (SwiftWasm).
+    Swift,
     /// Ruby, run by CRuby (`ruby.wasm`).
     Ruby,
     /// .NET (C#, F#): the Mono runtime `dotnet.native.wasm` and the Webcil
@@ -37,7 +39,7 @@ pub enum Lang {
 
 impl Lang {
     /// Every language, `Unknown` last.
-    pub const ALL: [Lang; 12] = [
+    pub const ALL: [Lang; 13] = [
         Lang::Rust,
         Lang::C,
         Lang::Cpp,
@@ -47,6 +49,7 @@ impl Lang {
         Lang::Assemblyscript,
         Lang::Python,
         Lang::Javascript,
+        Lang::Swift,
         Lang::Ruby,
         Lang::Dotnet,
         Lang::Unknown,
@@ -68,6 +71,7 @@ impl Lang {
             Lang::Assemblyscript => "assemblyscript",
             Lang::Python => "python",
             Lang::Javascript => "javascript",
+            Lang::Swift => "swift",
             Lang::Ruby => "ruby",
             Lang::Dotnet => "dotnet",
             Lang::Unknown => "unknown",
@@ -117,6 +121,7 @@ impl FromStr for Lang {
             "assemblyscript" | "as" => Lang::Assemblyscript,
             "python" | "py" => Lang::Python,
             "javascript" | "js" => Lang::Javascript,
+            "swift" => Lang::Swift,
             "ruby" | "rb" => Lang::Ruby,
             "dotnet" | ".net" | "csharp" | "c#" | "fsharp" | "f#" => Lang::Dotnet,
             "unknown" => Lang::Unknown,

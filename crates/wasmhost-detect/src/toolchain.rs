@@ -7,7 +7,7 @@ use crate::lang::Lang;
 
 /// The toolchains in the order they are reported when several left marks:
 /// a packager or binding generator before the compiler under it.
-const ORDER: [&str; 13] = [
+const ORDER: [&str; 14] = [
     "componentize-py",
     "componentize-js",
     "dotnet",
@@ -17,6 +17,7 @@ const ORDER: [&str; 13] = [
     "go",
     "asc",
     "zig",
+    "swiftc",
     "wit-component",
     "wasi-sdk",
     "rustc",
@@ -62,6 +63,7 @@ pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<To
             Lang::Assemblyscript => "asc",
             Lang::Zig => "zig",
             Lang::Dotnet => "dotnet",
+            Lang::Swift => "swiftc",
             _ => continue,
         };
         marks.push((name, e.detail.clone()));

@@ -290,6 +290,29 @@ fn micropython_is_python() {
     assert_lang(&detect(&module(one)), Lang::C, "one mp_js_ export is not the port");
 }
 
+/// Swift: the compiler's custom section, and once stripped the standard
+/// library's texts; the Swift runtime's libc++ does not make it C++.
+#[test]
+fn swift_is_swift_despite_its_runtimes_libcxx() {
+    let wat = r#"(module (@custom ".swift1_autolink_entries" "-lswiftCore")
+        (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+        (memory 1) (global (mut i32) (i32.const 70000))
+        (data (i32.const 8) "NSt3__212basic_stringIcEE") (data (i32.const 64) "N10__cxxabiv117__class_type_infoE")
+        (data (i32.const 128) "Unexpectedly found nil while unwrapping an Optional value")
+        (data (i32.const 256) "Swift/ContiguousArrayBuffer.swift"))"#;
+    let bytes = module(wat);
+    let d = detect(&bytes);
+    assert_lang(&d, Lang::Swift, "custom section");
+    assert!(d.confidence > 0.9, "{}", d.confidence);
+    assert_eq!(d.toolchain.as_ref().unwrap().name, "swiftc");
+    let d = detect(&strip(&bytes));
+    assert_lang(&d, Lang::Swift, "stripped: the standard library's texts");
+    assert!(d.confidence > 0.5, "{}", d.confidence);
+    // Without Swift's texts, the same libc++ names are C++.
+    let cpp = r#"(module (memory 1) (data (i32.const 8) "NSt3__212basic_stringIcEE") (data (i32.const 64) "N10__cxxabiv1"))"#;
+    assert_lang(&detect(&module(cpp)), Lang::Cpp, "libc++ alone");
+}
+
 /// CRuby runs Ruby; `ruby.wasm` links wasi-vfs (Rust) and its `producers`
 /// name only rustc: the interpreter's mark decides, stripped or not.
 #[test]
