@@ -15,8 +15,9 @@
 //!    in data segments, the global layout, the import set.
 //!
 //! An interpreter or runtime hosting Python, JavaScript, Ruby or .NET
-//! (libpython, CPython's API, StarlingMonkey, QuickJS, CRuby, Mono) is tagged with the language it runs. Otherwise,
-//! when names cover enough of the code, the code decides: `producers` lists
+//! (libpython, CPython's API, MicroPython, StarlingMonkey, QuickJS, CRuby,
+//! Mono) is tagged with the language it runs. Otherwise, when names cover
+//! enough of the code, the code decides: `producers` lists
 //! every language that was *linked* (`processed-by: rustc` appears when a C
 //! program links one Rust crate), names say how much of the code each one
 //! wrote. Without names, the highest tier with *decisive* evidence (weight
