@@ -49,7 +49,7 @@ def download(package, version, archives):
     with tempfile.TemporaryDirectory(dir=archives) as tmp:
         if package.startswith("pypi:"):
             name = package[len("pypi:"):]
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, f"{name}=={version}"], check=True)
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--ignore-requires-python", "-d", tmp, f"{name}=={version}"], check=True)
         else:
             subprocess.run(["npm", "pack", "--silent", "--pack-destination", tmp, f"{package}@{version}"], check=True, stdout=subprocess.DEVNULL)
         (got,) = Path(tmp).iterdir()

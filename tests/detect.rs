@@ -64,18 +64,22 @@ fn stripped_guests_are_detected_from_their_shape() {
 }
 
 /// Stripped C, and C++ that uses no iostream, typeinfo or exceptions, keep
-/// only clang's data-first memory layout: one weak hint, which any
-/// clang-linked language can show. That is `unknown` with the hint kept as
-/// evidence, not a guess (these tests used to expect `c` at 0.3–0.7; issue
-/// #11: a single weak shape hint never names a language).
+/// clang's data-first memory layout and wasi-libc's imports: wasi-sdk's C or
+/// C++, the way emscripten's imports are. With no libc++ left that is a
+/// guess of C from an absence, kept under 0.5 (issue #11: a single weak
+/// shape hint never names a language; the layout alone, without wasi-libc,
+/// still does not). The C++ logger reads `c` too: nothing of C++ is left in
+/// it, and the confidence says it is a guess.
 #[test]
-fn stripped_c_and_cpp_without_runtime_strings_are_unknown_with_the_hint() {
+fn stripped_c_and_cpp_without_runtime_strings_are_a_c_guess_under_half() {
     for name in ["stripped/c-hello", "stripped/c-logger", "stripped/cpp-logger"] {
         let report = inspect(&guest(name));
-        assert_eq!(report["lang"], "unknown", "{name}: {report:#}");
-        assert_eq!(report["confidence"], 0.0, "{name}");
+        assert_eq!(report["lang"], "c", "{name}: {report:#}");
+        assert_eq!(report["detection"]["tier"], "shape", "{name}");
+        let confidence = report["confidence"].as_f64().unwrap();
+        assert!((0.3..0.5).contains(&confidence), "{name}: {confidence}");
         let evidence = report["detection"]["evidence"].as_array().unwrap();
-        assert!(evidence.iter().any(|e| e["detail"].as_str().unwrap().contains("right after the data")), "{name}");
+        assert!(evidence.iter().any(|e| e["detail"].as_str().unwrap().contains("wasi-libc's imports")), "{name}");
     }
     // Unstripped, names and producers say C and C++.
     assert_eq!(inspect(&guest("c/logger"))["lang"], "c");

@@ -14,9 +14,10 @@
 //! 3. **shape** — what survives stripping: strings a language's runtime puts
 //!    in data segments, the global layout, the import set.
 //!
-//! An interpreter hosting Python or JavaScript (libpython, CPython's API,
-//! StarlingMonkey, QuickJS) is tagged with the language it runs. Otherwise,
-//! when names cover enough of the code, the code decides: `producers` lists
+//! An interpreter or runtime hosting Python, JavaScript, Ruby or .NET
+//! (libpython, CPython's API, MicroPython, StarlingMonkey, QuickJS, CRuby,
+//! Mono) is tagged with the language it runs. Otherwise, when names cover
+//! enough of the code, the code decides: `producers` lists
 //! every language that was *linked* (`processed-by: rustc` appears when a C
 //! program links one Rust crate), names say how much of the code each one
 //! wrote. Without names, the highest tier with *decisive* evidence (weight
@@ -104,7 +105,7 @@ pub struct LangShare {
 pub struct Toolchain {
     /// A stable lower-case name: `wasi-sdk`, `emscripten`, `rustc`,
     /// `wasm-bindgen`, `go`, `tinygo`, `zig`, `asc`, `componentize-py`,
-    /// `componentize-js`, `wit-component`, `clang`.
+    /// `componentize-js`, `dotnet`, `swiftc`, `wit-component`, `clang`.
     pub name: String,
     /// What shows it.
     pub evidence: Vec<String>,
@@ -273,6 +274,9 @@ fn section_rules(f: &ModuleFacts<'_>, code: &CodeShares, markers: &[bool], c: &m
             c.add(Lang::C, T, 5, format!("{detail} (also written by linked libc)"));
         }
     }
+    if let Some(s) = f.custom_sections.iter().find(|s| s.starts_with(".swift") || s.starts_with("swift5_")) {
+        c.add(Lang::Swift, T, 80, format!("custom section {s} (written by the Swift compiler)"));
+    }
     if f.custom_sections.iter().any(|s| s == "go:buildid") {
         c.add(Lang::Go, T, 80, "custom section go:buildid (written by the Go linker)");
     }
@@ -386,6 +390,22 @@ fn abi_rules(f: &ModuleFacts<'_>, c: &mut Collector) {
     if py_exports >= 20 {
         c.add(Lang::Python, T, HOSTS, format!("exports {py_exports} Py*/_Py* symbols (CPython's C API)"));
     }
+    // MicroPython's JavaScript port exports its embedding API (`mp_js_*`).
+    let mp_exports = f.exports.iter().filter(|e| e.kind == "func" && e.name.starts_with("mp_js_")).count();
+    if mp_exports >= 3 {
+        c.add(Lang::Python, T, HOSTS, format!("exports {mp_exports} mp_js_* functions (MicroPython's JavaScript port)"));
+    }
+    // .NET's runtime (Mono, in C) exports its embedding API to the SDK's
+    // JS loader; it runs .NET assemblies as CPython runs Python.
+    let mono_exports = f.exports.iter().filter(|e| e.kind == "func" && e.name.starts_with("mono_wasm_")).count();
+    if mono_exports >= 10 {
+        c.add(Lang::Dotnet, T, HOSTS, format!("exports {mono_exports} mono_wasm_* functions (the .NET runtime, Mono)"));
+    }
+    // The .NET SDK wraps every assembly (IL) in a Webcil module whose only
+    // code hands the payload to the runtime.
+    if ["getWebcilPayload", "getWebcilSize"].iter().all(|n| f.exports.iter().any(|e| e.kind == "func" && e.name == *n)) {
+        c.add(Lang::Dotnet, T, HOSTS, "exports getWebcilPayload and getWebcilSize (a .NET assembly in the SDK's Webcil wrapper)");
+    }
 }
 
 /// The code shares as evidence (see [`crate::names`]).
@@ -409,7 +429,7 @@ fn name_rules(code: &CodeShares, c: &mut Collector) {
 
 /// TinyGo links with wasm-ld (a `__stack_pointer`-style global first), gc Go
 /// keeps its own register globals and no stack pointer initialised above 0.
-fn tinygo_layout(f: &ModuleFacts<'_>) -> bool {
+pub(crate) fn tinygo_layout(f: &ModuleFacts<'_>) -> bool {
     wasm_ld_stack_pointer(f).is_some() && go_register_globals(f) < 4
 }
 
@@ -456,6 +476,11 @@ pub(crate) const DATA_MARKERS: &[(Lang, &str, u32)] = &[
     (Lang::Javascript, "SpiderMonkey", 20),
     // QuickJS keeps its source file names for assertions.
     (Lang::Javascript, "quickjs.c", HOSTS),
+    // The Swift standard library's messages and source paths.
+    (Lang::Swift, "Unexpectedly found nil while unwrapping an Optional value", 30),
+    (Lang::Swift, "Swift/ContiguousArrayBuffer.swift", 30),
+    // CRuby defines this constant (`ruby -v`'s text) at start-up.
+    (Lang::Ruby, "RUBY_DESCRIPTION", HOSTS),
     // wasi-libc's strerror table: a C runtime is linked (C, C++ or others).
     (Lang::C, "No error information", 4),
 ];
@@ -509,9 +534,16 @@ pub(crate) fn emscripten_imports(f: &ModuleFacts<'_>) -> Option<String> {
 
 fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
     use Tier::Shape as T;
+    // The Swift runtime is C++ and links libc++: its type names are the
+    // runtime's, as wasi-libc's are every C-linked language's.
+    let swift = DATA_MARKERS.iter().zip(markers).any(|((lang, _, _), found)| *lang == Lang::Swift && *found);
     for ((lang, marker, weight), found) in DATA_MARKERS.iter().zip(markers) {
         if *found {
             let shown = marker.replace('\0', "");
+            if *lang == Lang::Cpp && swift {
+                c.add(Lang::Cpp, T, 0, format!("data segment contains {shown:?} (the Swift runtime's libc++)"));
+                continue;
+            }
             // An interpreter's marks decide as sections do.
             let tier = if *weight >= HOSTS { Tier::Sections } else { T };
             c.add(*lang, tier, *weight, format!("data segment contains {shown:?}"));
@@ -565,6 +597,12 @@ fn shape_rules(f: &ModuleFacts<'_>, markers: &[bool], c: &mut Collector) {
         Some(1_048_576) => c.add(Lang::Rust, T, 8, "stack pointer starts at exactly 1 MiB (rustc's stack-first default; Zig and TinyGo can look the same)"),
         Some(16_777_216) => c.add(Lang::Zig, T, 8, "stack pointer starts at exactly 16 MiB (Zig's stack-first default)"),
         // Emscripten's layout is clang's: already counted above.
+        Some(sp) if sp % 65_536 != 0 && emscripten.is_none() && !wasi_funcs.is_empty() && !c.has(Lang::Cpp, DECISIVE) => {
+            // clang's layout linked with wasi-libc is wasi-sdk's C or C++,
+            // as emscripten's imports are: no libc++ says C (a guess from
+            // an absence, kept under 0.5 like emscripten's).
+            c.add(Lang::C, T, STRONG_HINT, format!("stack pointer starts at {sp}, right after the data (clang's data-first default), wasi-libc's imports, and no libc++ type names, exception ABI or C++ imports"))
+        }
         Some(sp) if sp % 65_536 != 0 && emscripten.is_none() => c.add(
             Lang::C,
             T,
@@ -621,7 +659,7 @@ fn decide(mut evidence: Vec<Evidence>, code: &CodeShares, tinygo_layout: bool) -
     };
 
     // An interpreter runs the language it hosts.
-    if let Some(host) = evidence.iter().find(|e| e.weight >= HOSTS && matches!(e.lang, Lang::Python | Lang::Javascript)) {
+    if let Some(host) = evidence.iter().find(|e| e.weight >= HOSTS && matches!(e.lang, Lang::Python | Lang::Javascript | Lang::Ruby | Lang::Dotnet)) {
         let lang = host.lang;
         return done(lang, 0.95, Tier::Sections, evidence);
     }

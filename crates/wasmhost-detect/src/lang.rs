@@ -26,13 +26,20 @@ pub enum Lang {
     Python,
     /// JavaScript, as a component (componentize-js / StarlingMonkey).
     Javascript,
+    /// Swift (SwiftWasm).
+    Swift,
+    /// Ruby, run by CRuby (`ruby.wasm`).
+    Ruby,
+    /// .NET (C#, F#): the Mono runtime `dotnet.native.wasm` and the Webcil
+    /// modules that carry .NET assemblies.
+    Dotnet,
     /// Nothing was found.
     Unknown,
 }
 
 impl Lang {
     /// Every language, `Unknown` last.
-    pub const ALL: [Lang; 10] = [
+    pub const ALL: [Lang; 13] = [
         Lang::Rust,
         Lang::C,
         Lang::Cpp,
@@ -42,6 +49,9 @@ impl Lang {
         Lang::Assemblyscript,
         Lang::Python,
         Lang::Javascript,
+        Lang::Swift,
+        Lang::Ruby,
+        Lang::Dotnet,
         Lang::Unknown,
     ];
 
@@ -61,6 +71,9 @@ impl Lang {
             Lang::Assemblyscript => "assemblyscript",
             Lang::Python => "python",
             Lang::Javascript => "javascript",
+            Lang::Swift => "swift",
+            Lang::Ruby => "ruby",
+            Lang::Dotnet => "dotnet",
             Lang::Unknown => "unknown",
         }
     }
@@ -89,7 +102,7 @@ impl FromStr for Lang {
     type Err = UnknownLang;
 
     /// Parses a stable name or a common alias (`c++`, `golang`, `as`, `js`,
-    /// `py`), ignoring case and surrounding space.
+    /// `py`, `.net`, `csharp`), ignoring case and surrounding space.
     ///
     /// ```
     /// use wasmhost_detect::Lang;
@@ -108,6 +121,9 @@ impl FromStr for Lang {
             "assemblyscript" | "as" => Lang::Assemblyscript,
             "python" | "py" => Lang::Python,
             "javascript" | "js" => Lang::Javascript,
+            "swift" => Lang::Swift,
+            "ruby" | "rb" => Lang::Ruby,
+            "dotnet" | ".net" | "csharp" | "c#" | "fsharp" | "f#" => Lang::Dotnet,
             "unknown" => Lang::Unknown,
             _ => return Err(UnknownLang(s.to_owned())),
         };

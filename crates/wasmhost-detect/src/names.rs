@@ -321,6 +321,19 @@ fn entry_language(
     if let (Class::Lang(lang), _) = class(start) {
         return Some((lang, format!("{start_name} is {lang} code")));
     }
+    if class(start).0 == Class::Toolchain {
+        // A runtime's own start function (TinyGo's `_start` inlines its
+        // scheduler) calls libc helpers (`arc4random`) next to its runtime:
+        // the language it calls directly is the program's, its plain
+        // callees are the libc it links.
+        let runtime = calls(f, start).into_iter().find_map(|callee| match class(callee) {
+            (Class::Lang(lang), name) if body_size(f, callee).is_some() => Some((lang, format!("{start_name} → {name}"))),
+            _ => None,
+        });
+        if runtime.is_some() {
+            return runtime;
+        }
+    }
     let is_shim = |func: u32| body_size(f, func).is_some_and(|s| s <= SHIM_MAX);
     let mut seen = std::collections::HashSet::from([start]);
     let mut frontier = vec![(start, start_name.to_owned())];

@@ -1,21 +1,23 @@
 //! Which toolchain produced a module: the outermost one that left a mark
 //! (wasm-bindgen over rustc, emscripten over clang), with what shows it.
 
-use crate::detect::{emscripten_imports, imports_only_env, is_side_module, Evidence, Toolchain, DECISIVE};
+use crate::detect::{emscripten_imports, imports_only_env, is_side_module, tinygo_layout, Evidence, Toolchain, DECISIVE};
 use crate::facts::ModuleFacts;
 use crate::lang::Lang;
 
 /// The toolchains in the order they are reported when several left marks:
 /// a packager or binding generator before the compiler under it.
-const ORDER: [&str; 12] = [
+const ORDER: [&str; 14] = [
     "componentize-py",
     "componentize-js",
+    "dotnet",
     "wasm-bindgen",
     "emscripten",
     "tinygo",
     "go",
     "asc",
     "zig",
+    "swiftc",
     "wit-component",
     "wasi-sdk",
     "rustc",
@@ -54,10 +56,14 @@ pub(crate) fn toolchain(f: &ModuleFacts<'_>, evidence: &[Evidence]) -> Option<To
         let name = match e.lang {
             Lang::Rust if e.detail.contains("wasm-bindgen") => "wasm-bindgen",
             Lang::Rust => "rustc",
+            // Go's strings laid out by wasm-ld: TinyGo built it.
             Lang::Tinygo => "tinygo",
+            Lang::Go if tinygo_layout(f) => "tinygo",
             Lang::Go => "go",
             Lang::Assemblyscript => "asc",
             Lang::Zig => "zig",
+            Lang::Dotnet => "dotnet",
+            Lang::Swift => "swiftc",
             _ => continue,
         };
         marks.push((name, e.detail.clone()));

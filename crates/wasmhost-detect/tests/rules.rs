@@ -144,6 +144,27 @@ fn emscripten_says_c_or_cpp_by_libcxx() {
     assert_lang(&d, Lang::Cpp, "stripped side module: the imports remain");
 }
 
+/// clang's data-first layout linked with wasi-libc (wasi-sdk, stripped or
+/// shipped without custom sections) is C or C++, as emscripten's imports
+/// are: libc++ says C++, its absence C, under 0.5. Without wasi-libc's
+/// imports the layout alone stays one weak hint.
+#[test]
+fn wasi_libc_with_clang_layout_says_c_or_cpp_by_libcxx() {
+    let reactor = r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+        (memory 3) (global (mut i32) (i32.const 164416)) (func (export "pm_parse")))"#;
+    let d = detect(&module(reactor));
+    assert_lang(&d, Lang::C, "wasi-libc, data-first, no libc++");
+    assert!(d.confidence >= UNKNOWN_BELOW && d.confidence < 0.5, "a guess from an absence: {}", d.confidence);
+    assert!(has_evidence(&d, "wasi-libc's imports"), "{}", details(&d));
+
+    let cpp = r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+        (memory 3) (global (mut i32) (i32.const 164416)) (data (i32.const 16) "NSt3__212basic_stringIcEE"))"#;
+    assert_lang(&detect(&module(cpp)), Lang::Cpp, "wasi-libc with libc++ type names");
+
+    let no_libc = r#"(module (memory 3) (global (mut i32) (i32.const 164416)) (func (export "hb_blob_create")))"#;
+    assert_lang(&detect(&module(no_libc)), Lang::Unknown, "data-first layout alone");
+}
+
 #[test]
 fn tool_evidence_names_the_language_and_the_toolchain() {
     let cases = [
@@ -233,13 +254,117 @@ fn go_code_laid_out_by_wasm_ld_is_tinygo() {
     // Stripped, Go's standard library strings remain.
     let stripped = r#"(module (memory 2) (global (mut i32) (i32.const 65536))
         (data (i32.const 100) "internal/reflectlite") (data (i32.const 200) "reflect: call of reflect.Value"))"#;
-    assert_lang(&detect(&module(stripped)), Lang::Tinygo, "Go strings, wasm-ld stack pointer");
+    let d = detect(&module(stripped));
+    assert_lang(&d, Lang::Tinygo, "Go strings, wasm-ld stack pointer");
+    assert_eq!(d.toolchain.as_ref().map(|t| t.name.as_str()), Some("tinygo"), "{}", details(&d));
+
+    // TinyGo's `_start` is its runtime: it calls wasi-libc's `arc4random`
+    // (plain, larger than a shim) before its Go runtime. The Go it calls
+    // decides, not the libc helper; a C `main` still decides C.
+    let start = |entry: &str| {
+        format!(
+            r#"(module (memory 2) (global (mut i32) (i32.const 65536))
+                (func $start (@name "{entry}") call $rand call $run)
+                (func $rand (@name "arc4random") {0})
+                (func $run (@name "runtime.run") {0}) (func (@name "main.main") {0}) (func (@name "runtime.alloc") {0})
+                (export "{entry}" (func $start)))"#,
+            code(300)
+        )
+    };
+    let d = detect(&module(&start("_start")));
+    assert_lang(&d, Lang::Tinygo, "TinyGo's _start");
+    assert!(has_evidence(&d, "entry point: _start → runtime.run"), "{}", details(&d));
+    assert_lang(&detect(&module(&start("main"))), Lang::C, "a plain main calling C first");
+}
+
+/// MicroPython's JavaScript port exports its embedding API: an interpreter
+/// runs Python, whatever emscripten's C says.
+#[test]
+fn micropython_is_python() {
+    let exports: String = ["mp_js_init", "mp_js_do_exec", "mp_js_do_import"].iter().map(|n| format!(r#"(export "{n}" (func $f))"#)).collect();
+    let wat = format!(r#"(module (import "env" "emscripten_resize_heap" (func (param i32) (result i32))) (func $f) {exports})"#);
+    let d = detect(&strip(&module(&wat)));
+    assert_lang(&d, Lang::Python, "mp_js_* exports");
+    assert!(d.confidence > 0.9);
+    let one = r#"(module (import "env" "emscripten_resize_heap" (func (param i32) (result i32))) (func $f) (export "mp_js_init" (func $f)))"#;
+    assert_lang(&detect(&module(one)), Lang::C, "one mp_js_ export is not the port");
+}
+
+/// Swift: the compiler's custom section, and once stripped the standard
+/// library's texts; the Swift runtime's libc++ does not make it C++.
+#[test]
+fn swift_is_swift_despite_its_runtimes_libcxx() {
+    let wat = r#"(module (@custom ".swift1_autolink_entries" "-lswiftCore")
+        (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+        (memory 1) (global (mut i32) (i32.const 70000))
+        (data (i32.const 8) "NSt3__212basic_stringIcEE") (data (i32.const 64) "N10__cxxabiv117__class_type_infoE")
+        (data (i32.const 128) "Unexpectedly found nil while unwrapping an Optional value")
+        (data (i32.const 256) "Swift/ContiguousArrayBuffer.swift"))"#;
+    let bytes = module(wat);
+    let d = detect(&bytes);
+    assert_lang(&d, Lang::Swift, "custom section");
+    assert!(d.confidence > 0.9, "{}", d.confidence);
+    assert_eq!(d.toolchain.as_ref().unwrap().name, "swiftc");
+    let d = detect(&strip(&bytes));
+    assert_lang(&d, Lang::Swift, "stripped: the standard library's texts");
+    assert!(d.confidence > 0.5, "{}", d.confidence);
+    // Without Swift's texts, the same libc++ names are C++.
+    let cpp = r#"(module (memory 1) (data (i32.const 8) "NSt3__212basic_stringIcEE") (data (i32.const 64) "N10__cxxabiv1"))"#;
+    assert_lang(&detect(&module(cpp)), Lang::Cpp, "libc++ alone");
+}
+
+/// CRuby runs Ruby; `ruby.wasm` links wasi-vfs (Rust) and its `producers`
+/// name only rustc: the interpreter's mark decides, stripped or not.
+#[test]
+fn cruby_is_ruby_whatever_it_links() {
+    let wat = r#"(module (@producers (language "Rust" "") (processed-by "rustc" "1.92.0"))
+        (memory 1) (data (i32.const 8) "RUBY_DESCRIPTION") (data (i32.const 64) "library/std/src/io.rs"))"#;
+    let bytes = module(wat);
+    for d in [detect(&bytes), detect(&strip(&bytes))] {
+        assert_lang(&d, Lang::Ruby, "CRuby with a Rust crate");
+        assert!(d.confidence > 0.9, "{}", d.confidence);
+    }
 }
 
 #[test]
 fn javascript_engines_are_tagged_javascript() {
     let quickjs = r#"(module (memory 1) (data (i32.const 8) "../../vendor/quickjs/quickjs.c"))"#;
     assert_lang(&detect(&module(quickjs)), Lang::Javascript, "QuickJS");
+}
+
+/// .NET: the Mono runtime (`dotnet.native.wasm`) exports its embedding API,
+/// and the SDK wraps each assembly in a Webcil module; both survive
+/// stripping. A few `mono_wasm_*` names alone are not the runtime.
+#[test]
+fn dotnet_runtime_and_webcil_assemblies_are_dotnet() {
+    let mono_exports: String = (0..12).map(|i| format!(r#"(export "mono_wasm_f{i}" (func $f))"#)).collect();
+    let runtime = module(&format!(
+        r#"(module (import "env" "emscripten_resize_heap" (func (param i32) (result i32)))
+            (memory 1) (global (mut i32) (i32.const 70000)) (func $f {}) {mono_exports})"#,
+        code(50)
+    ));
+    for bytes in [runtime.clone(), strip(&runtime)] {
+        let d = detect(&bytes);
+        assert_lang(&d, Lang::Dotnet, "Mono runtime");
+        assert!(d.confidence >= 0.9, "{}", d.confidence);
+        assert_eq!(d.toolchain.as_ref().unwrap().name, "dotnet");
+    }
+    let few: String = (0..3).map(|i| format!(r#"(export "mono_wasm_f{i}" (func $f))"#)).collect();
+    let d = detect(&module(&format!(r#"(module (func $f) {few})"#)));
+    assert!(d.lang != Lang::Dotnet, "three mono_wasm_ exports: {}", details(&d));
+
+    let webcil = module(
+        r#"(module (import "webcil" "memory" (memory 1))
+            (global (export "webcilVersion") i32 (i32.const 0)) (global (export "webcilSize") i32 (i32.const 4))
+            (func (export "getWebcilSize") (param i32) (i32.store (local.get 0) (i32.const 4)))
+            (func (export "getWebcilPayload") (param i32 i32) (memory.init 0 (local.get 0) (i32.const 0) (local.get 1)))
+            (data "WbIL"))"#,
+    );
+    let d = detect(&webcil);
+    assert_lang(&d, Lang::Dotnet, "Webcil");
+    assert!(has_evidence(&d, "Webcil"), "{}", details(&d));
+    assert_eq!(d.toolchain.as_ref().unwrap().name, "dotnet");
+    assert_eq!("C#".parse::<Lang>().unwrap(), Lang::Dotnet);
 }
 
 #[test]
