@@ -28,6 +28,9 @@ pub enum Action {
     Accept,
     /// Answer this status (nothing kept), with `Retry-After` seconds if given.
     Status(u16, Option<u64>, String),
+    /// Answer this status with `Retry-After` as an HTTP-date this far ahead
+    /// (HTTP only; whole seconds, as the date has no finer unit).
+    StatusUntil(u16, Duration, String),
     /// Read the request and never answer.
     Hang,
     /// Keep the batch, then drop the connection without answering: the
@@ -228,7 +231,7 @@ impl LogsService for Grpc {
                 crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
                 Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
             }
-            Action::Status(code, _, msg) => Err(match code {
+            Action::Status(code, _, msg) | Action::StatusUntil(code, _, msg) => Err(match code {
                 429 => tonic::Status::resource_exhausted(msg),
                 400 => tonic::Status::invalid_argument(msg),
                 _ => tonic::Status::unavailable(msg),
@@ -266,10 +269,15 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
     }
     let action = (state.script)(n);
     match &action {
-        Action::Status(code, retry_after, msg) => {
+        Action::Status(code, _, msg) | Action::StatusUntil(code, _, msg) => {
+            let retry_after = match &action {
+                Action::Status(_, Some(seconds), _) => Some(seconds.to_string()),
+                Action::StatusUntil(_, ahead, _) => Some(httpdate::fmt_http_date(std::time::SystemTime::now() + *ahead)),
+                _ => None,
+            };
             let mut r = hyper::Response::builder().status(*code);
-            if let Some(s) = retry_after {
-                r = r.header("retry-after", s.to_string());
+            if let Some(value) = retry_after {
+                r = r.header("retry-after", value);
             }
             return r.body(Full::new(Bytes::from(msg.clone()))).ok();
         }
