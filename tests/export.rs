@@ -185,7 +185,8 @@ fn sigterm_leaves_the_spool_and_the_next_run_drains_it_first() {
     let config = spool_config(dir.path(), "run2.toml", &url, "60s", None);
     let out = wasmhost().args(["run", "--config", config.to_str().unwrap(), "--label", "run=2", &logger(), "10"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let shutdown = events(&json_lines(&out.stderr), "export.shutdown");
+    let run2 = json_lines(&out.stderr);
+    let shutdown = events(&run2, "export.shutdown");
     assert_eq!((shutdown[0]["lost"].as_u64(), shutdown[0]["spooled_batches"].as_u64()), (Some(0), Some(0)), "{shutdown:?}");
     let lines = guest_lines(&rx.entries());
     let first_new = lines.iter().position(|l| l["run"] == "2").unwrap();

@@ -347,8 +347,9 @@ impl Worker {
         loop {
             // With a spool, what the sink already took goes to disk even past
             // `spool_max_bytes`: the `block` policy held the guests for these
-            // records, and the overshoot is bounded by what the sink holds
-            // (its pipeline queue, the channel, the partial batch). Losing
+            // records, and the overshoot is bounded by what the pipeline
+            // holds for the sink (its queues, the channel, the partial
+            // batch). Losing
             // them at exit would turn a full spool into silent loss.
             if spool.is_some() || self.has_room(batch.body.len() as u64) {
                 return self.admit(batch, spool);

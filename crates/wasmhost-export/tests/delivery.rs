@@ -627,3 +627,23 @@ level=error msg="no route" path=/api
     assert_eq!((rec.severity_number, entries[1].line.as_str()), (17, "no route"));
     assert_eq!(entries[1].metadata["guest_path"], "/api");
 }
+
+/// The benchmarks' receivers acknowledge without decoding, gRPC included:
+/// the sink sees every batch acknowledged, the receiver counts the bytes.
+#[test]
+fn ack_only_receivers_acknowledge_grpc_and_http() {
+    for (kind, rx) in [("grpc", Receiver::ack_only(Kind::OtlpGrpc, 0)), ("loki", Receiver::ack_only(Kind::Loki, 0))] {
+        let (ev, seen) = events();
+        let sink = match kind {
+            "grpc" => otlp_sink(&rx.url(), OtlpProtocol::Grpc, false, ev),
+            _ => loki(&rx.url(), Delivery::default(), ev),
+        };
+        feed(sink, 10_000);
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last.event, Some("export.shutdown"));
+        assert!(last.fields.contains(&("sent", 10_000u64.into())), "{kind}: {:?}", last.fields);
+        assert!(!event_names(&seen).contains(&"export.retry"), "{kind}");
+        assert_eq!(rx.count(), 0, "{kind}: nothing decoded");
+        assert!(rx.wire_bytes() > 10_000 * 10, "{kind}: {} bytes", rx.wire_bytes());
+    }
+}
