@@ -647,3 +647,18 @@ fn ack_only_receivers_acknowledge_grpc_and_http() {
         assert!(rx.wire_bytes() > 10_000 * 10, "{kind}: {} bytes", rx.wire_bytes());
     }
 }
+
+/// No TLS in this build: https endpoints are refused at startup, saying so
+/// (docs/export.md), never accepted and then failing every send.
+#[test]
+fn https_is_refused_with_a_clear_error() {
+    let (ev, _) = events();
+    let loki = LokiSettings::new("https://loki.example:3100").start("loki", &Metrics::new(), ev.clone());
+    let err = loki.err().expect("refused");
+    assert!(err.contains("https is not supported"), "{err}");
+    for protocol in [OtlpProtocol::Grpc, OtlpProtocol::HttpProtobuf] {
+        let s = OtlpSettings { endpoint: Some("https://collector.example:4317".into()), protocol: Some(protocol), ..OtlpSettings::default() };
+        let err = s.start("otlp", &|_: &str| None, &Metrics::new(), ev.clone()).err().expect("refused");
+        assert!(err.contains("https is not supported"), "{protocol:?}: {err}");
+    }
+}
