@@ -7,18 +7,9 @@
 # The receivers (crates/wasmhost-export/examples/receiver.rs) acknowledge
 # without decoding so that their CPU competes as little as possible with
 # wasmhost's on this 2-core machine. `benches/export.sh`
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasmhost-target}"
-WASMHOST="$CARGO_TARGET_DIR/release/wasmhost"
-LINES="${LINES:-1000000}"
-RUNS="${RUNS:-5}"
-make --no-print-directory build guests >/dev/null
-cargo build --release -q -p wasmhost-export --features receivers --example receiver
+source "$(dirname "$0")/common.sh"
+cargo build --release -q --workspace --features wasmhost-export/receivers --example receiver
 RECEIVER="$CARGO_TARGET_DIR/release/examples/receiver"
-out="$(mktemp -d)"
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$out"' EXIT
 
 # A receiver runs until its stdin (a fifo held open here) closes.
 start() { # kind name: sets $url

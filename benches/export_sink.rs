@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmhost_export::receivers::{Action, Kind, Receiver};
+use wasmhost_export::receivers::{Kind, Receiver};
 use wasmhost_export::{Delivery, LokiSettings, Metrics, OtlpProtocol, OtlpSettings};
 use wasmhost_log::{InstanceContext, JsonFormat, Line, LogRecord, Pipeline, Sink, Stream, WriterSink};
 
@@ -27,7 +27,7 @@ fn run(name: &str, sink: Box<dyn Sink>) -> f64 {
         for seq in 1..=N {
             let text = format!("line {seq:08}: the quick brown fox jumps over the lazy dog 0123456789");
             let r = LogRecord::line(ctx.clone(), Stream::Stderr, seq, Line { bytes: text.as_bytes(), continued: false });
-            let permit = tx.reserve().await.expect("pipeline open");
+            let permit = tx.reserve(wasmhost_log::LogSender::weigh(&r)).await.expect("pipeline open");
             permit.send(r);
         }
     });
@@ -49,7 +49,7 @@ fn main() {
     let file = std::fs::File::create(dir.join("file.log")).expect("file");
     let base = run("file sink", Box::new(WriterSink::new(JsonFormat, file)));
 
-    let loki_rx = Receiver::scripted(Kind::Loki, 0, |_| Action::AckOnly);
+    let loki_rx = Receiver::ack_only(Kind::Loki, 0);
     let ev: wasmhost_export::EventFn = Arc::new(|r| eprintln!("{}", r.msg));
     let mut s = LokiSettings::new(&loki_rx.url());
     s.delivery = delivery();
@@ -60,7 +60,7 @@ fn main() {
     s.delivery = Delivery { spool_dir: Some(dir.join("spool")), ..delivery() };
     let spool = run("loki + spool", Box::new(s.start("loki", &Metrics::new(), ev.clone()).expect("sink")));
 
-    let grpc_rx = Receiver::scripted(Kind::OtlpGrpc, 0, |_| Action::AckOnly);
+    let grpc_rx = Receiver::ack_only(Kind::OtlpGrpc, 0);
     let s = OtlpSettings { endpoint: Some(grpc_rx.url()), protocol: Some(OtlpProtocol::Grpc), delivery: delivery(), ..OtlpSettings::default() };
     let otlp = run("otlp grpc", Box::new(s.start("otlp", &|_: &str| None, &Metrics::new(), ev).expect("sink")));
 

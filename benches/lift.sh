@@ -4,15 +4,7 @@
 #  - 1,000,000 plain lines of the C logger, lifting on vs off (goal: on ≤ 5% slower);
 #  - the wasmhost_log import vs the same text written to stderr (c/logapi).
 # `benches/lift.sh` (LINES, RUNS to change the defaults)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasmhost-target}"
-WASMHOST="$CARGO_TARGET_DIR/release/wasmhost"
-LINES="${LINES:-1000000}"
-RUNS="${RUNS:-5}"
-make --no-print-directory build guests >/dev/null
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
+source "$(dirname "$0")/common.sh"
 python3 - "$WASMHOST" "$out" "$LINES" "$RUNS" <<'PY'
 import subprocess, sys, time
 wasmhost, out, n, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -119,27 +119,39 @@ fn otel_endpoint_variable_alone_turns_otlp_http_json_on() {
     assert_eq!(rx.entries()[0].labels["service.name"], "unknown_service:wasmhost");
 }
 
-fn spool_config(dir: &std::path::Path, url: &str) -> std::path::PathBuf {
-    let config = dir.join("export.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "default_sinks = [\"loki\"]\n[sinks.loki]\ntype = \"loki\"\nurl = \"{url}\"\nspool_dir = \"{}\"\nmin_backoff = \"50ms\"\nmax_backoff = \"200ms\"\nshutdown_grace = \"500ms\"\n",
-            dir.join("spool").display()
-        ),
-    )
-    .unwrap();
+/// A config whose default sinks are a Loki sink with a spool (and, with
+/// `copy`, a file that keeps every line the pipeline accepted).
+fn spool_config(dir: &std::path::Path, name: &str, url: &str, grace: &str, copy: Option<&std::path::Path>) -> std::path::PathBuf {
+    let config = dir.join(name);
+    let spool = dir.join("spool");
+    let mut text = match copy {
+        Some(path) => format!("default_sinks = [\"loki\", \"copy\"]\n[sinks.copy]\ntype = \"file\"\npath = \"{}\"\n", path.display()),
+        None => "default_sinks = [\"loki\"]\n".to_owned(),
+    };
+    text += &format!(
+        "[sinks.loki]\ntype = \"loki\"\nurl = \"{url}\"\nspool_dir = \"{}\"\nspool_max_bytes = {SPOOL_MAX}\nmin_backoff = \"50ms\"\nmax_backoff = \"200ms\"\nshutdown_grace = \"{grace}\"\n",
+        spool.display()
+    );
+    std::fs::write(&config, text).unwrap();
     config
 }
 
+/// 40 MiB: about 120,000 of the logger's lines (the 100,000+).
+const SPOOL_MAX: u64 = 40 << 20;
+
+/// The case through the real binary: the receiver is down, the
+/// spool fills up (`block` then holds the guest), wasmhost is SIGTERMed;
+/// every line the pipeline accepted is in the spool (none lost), and the
+/// next run, with the receiver back, sends all of them first — each once —
+/// then its own lines.
 #[test]
-#[ignore = "open (#12): the second run's own lines do not reach the receiver after the spool drained"]
 fn sigterm_leaves_the_spool_and_the_next_run_drains_it_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut rx = Receiver::start(Kind::Loki, 0);
     let url = rx.url();
     rx.stop();
-    let config = spool_config(dir.path(), &url);
+    let copy = dir.path().join("copy.log");
+    let config = spool_config(dir.path(), "run1.toml", &url, "500ms", Some(&copy));
     let log = dir.path().join("host.log");
     let mut child = wasmhost()
         .args(["run", "--config", config.to_str().unwrap(), "--log-file", log.to_str().unwrap(), &logger(), "100000000"])
@@ -147,10 +159,9 @@ fn sigterm_leaves_the_spool_and_the_next_run_drains_it_first() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Let the spool fill for a while, then stop wasmhost as an orchestrator would.
-    let spool = dir.path().join("spool");
+    // Wait for the spool to be full, then stop wasmhost as an orchestrator would.
     let start = Instant::now();
-    while std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0) < 20 && start.elapsed() < Duration::from_secs(60) {
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("export.queue_full") && start.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
@@ -159,24 +170,43 @@ fn sigterm_leaves_the_spool_and_the_next_run_drains_it_first() {
     assert_eq!(status.code(), Some(143), "128 + SIGTERM");
     let host = json_lines(&std::fs::read(&log).unwrap());
     assert_schema_valid(&host);
+    assert_eq!(events(&host, "export.queue_full").len(), 1, "the spool filled up");
+    assert!(!events(&host, "export.retry").is_empty());
     let shutdown = events(&host, "export.shutdown");
     assert_eq!(shutdown.len(), 1, "{host:?}");
-    let spooled = shutdown[0]["spooled_records"].as_u64().unwrap();
-    assert!(spooled > 0);
     assert_eq!(shutdown[0]["lost"], 0);
-    assert!(!events(&host, "export.retry").is_empty());
+    let spooled = shutdown[0]["spooled_records"].as_u64().unwrap();
+    let accepted = json_lines(&std::fs::read(&copy).unwrap());
+    assert_eq!(spooled, accepted.len() as u64, "every line the pipeline accepted is in the spool");
+    assert!(spooled >= 100_000, "{spooled} lines");
 
-    // Next run: the receiver is back; the spooled lines arrive before the new ones.
+    // Next run: the receiver is back, and this run has the time to drain.
     rx.restart();
+    let config = spool_config(dir.path(), "run2.toml", &url, "60s", None);
     let out = wasmhost().args(["run", "--config", config.to_str().unwrap(), "--label", "run=2", &logger(), "10"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run2 = json_lines(&out.stderr);
+    let shutdown = events(&run2, "export.shutdown");
+    assert_eq!((shutdown[0]["lost"].as_u64(), shutdown[0]["spooled_batches"].as_u64()), (Some(0), Some(0)), "{shutdown:?}");
     let lines = guest_lines(&rx.entries());
     let first_new = lines.iter().position(|l| l["run"] == "2").unwrap();
     assert_eq!(first_new as u64, spooled, "the spool drained first");
-    // The first run's lines: one instance, seq 1..=spooled without a gap.
-    let seqs: Vec<u64> = lines[..first_new].iter().map(|l| l["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=spooled).collect::<Vec<_>>());
-    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
+    assert!(lines[first_new..].iter().all(|l| l["run"] == "2"));
+    assert_eq!(lines[first_new..].iter().filter(|l| l["stream"] == "stderr").count(), 10, "then this run's own lines");
+    // The first run's lines: exactly what its pipeline accepted, each once
+    // (one instance: its seqs 1..=spooled), and in order within each stream.
+    let mut seqs: Vec<u64> = lines[..first_new].iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    for stream in ["host", "stderr"] {
+        let s: Vec<u64> = lines[..first_new].iter().filter(|l| l["stream"] == stream).map(|l| l["seq"].as_u64().unwrap()).collect();
+        assert!(s.windows(2).all(|w| w[0] < w[1]), "{stream} in order");
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=spooled).collect::<Vec<_>>(), "0 lost, 0 duplicates");
+    let mut local: Vec<u64> = accepted.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    local.sort_unstable();
+    assert_eq!(local, seqs);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("spool")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "acknowledged batches are removed: {left:?}");
 }
 
 #[test]

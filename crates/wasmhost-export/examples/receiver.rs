@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use wasmhost_export::receivers::{Action, Kind, Receiver};
+use wasmhost_export::receivers::{Kind, Receiver};
 
 fn main() {
     let kind = match std::env::args().nth(1).as_deref() {
@@ -16,7 +16,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rx = Receiver::scripted(kind, 0, |_| Action::AckOnly);
+    let rx = Receiver::ack_only(kind, 0);
     println!("{}", rx.url());
     // Runs until stdin closes.
     let _ = std::io::stdin().read_to_end(&mut Vec::new());

@@ -258,7 +258,7 @@ impl Worker {
         // What a previous run left goes first.
         for entry in left {
             self.queued_bytes.set(self.queued_bytes.get() + entry.bytes);
-            self.queue.borrow_mut().push_back(Item { batch: None, records: 0, bytes: entry.bytes, in_memory: 0, spooled: Some(entry) });
+            self.queue.borrow_mut().push_back(Item { batch: None, records: entry.records, bytes: entry.bytes, in_memory: 0, spooled: Some(entry) });
         }
         self.gauges();
         tokio::join!(self.intake(rx, spool), self.send_all());
@@ -323,8 +323,9 @@ impl Worker {
             }
         }
         // Closing: what is still in the channel (and whatever the sink still
-        // writes until it is dropped), then the last partial batch; each waits
-        // for room until the deadline, then counts as lost.
+        // writes until it is dropped), then the last partial batch; with a
+        // spool each goes to disk, without one each waits for room until the
+        // deadline, then counts as lost.
         let deadline = crate::lock(&self.shared.closing).unwrap_or_else(Instant::now);
         self.deadline.set(Some(deadline));
         self.wake_sender.notify_one();
@@ -344,7 +345,13 @@ impl Worker {
 
     async fn admit_by(&self, batch: Batch, spool: &mut Option<Spool>, deadline: Instant) {
         loop {
-            if self.has_room(batch.body.len() as u64) {
+            // With a spool, what the sink already took goes to disk even past
+            // `spool_max_bytes`: the `block` policy held the guests for these
+            // records, and the overshoot is bounded by what the pipeline
+            // holds for the sink (its queues, the channel, the partial
+            // batch). Losing
+            // them at exit would turn a full spool into silent loss.
+            if spool.is_some() || self.has_room(batch.body.len() as u64) {
                 return self.admit(batch, spool);
             }
             if Instant::now() >= deadline {

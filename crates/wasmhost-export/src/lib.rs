@@ -36,7 +36,7 @@ pub use loki::{
 pub use metrics::{Metrics, MetricsSink, SinkMetrics};
 pub use otlp::{host_name, resource, severity_number, to_otlp, OtlpEncoder};
 pub use spool::{Spool, SpoolEntry, SpoolError};
-pub use transport::{compress, Compression, Outcome, Transport};
+pub use transport::{compress, retry_after, Compression, Outcome, Transport};
 
 /// The OTLP wire types this crate encodes with, for receivers and tests.
 pub use opentelemetry_proto;

@@ -110,18 +110,55 @@ pub fn check_labels(labels: &[String]) -> Result<(), String> {
 /// reused), the stream, and the per-record values a label may name.
 type StreamKey = (usize, Stream, Level, Option<&'static str>);
 
+/// `logproto.EntryAdapter` as this crate sends it: the same fields and
+/// numbers, with the line as `bytes` (the same wire type as `string`) so
+/// the JSON line the format wrote goes out without a UTF-8 re-check or a
+/// `String` per entry. Receivers decode it as [`EntryAdapter`].
+#[derive(Clone, PartialEq, prost::Message)]
+struct EntryOut {
+    #[prost(message, optional, tag = "1")]
+    timestamp: Option<Timestamp>,
+    #[prost(bytes = "vec", tag = "2")]
+    line: Vec<u8>,
+    #[prost(message, repeated, tag = "3")]
+    structured_metadata: Vec<LabelPairAdapter>,
+}
+
+/// One stream of the batch being built.
+struct StreamBuf {
+    /// The label set, as [`StreamAdapter::labels`].
+    labels: String,
+    /// JSON: the entries, serialised at [`Encoder::take`].
+    entries: Vec<EntryAdapter>,
+    /// Protobuf: the stream's `StreamAdapter.entries` fields, encoded as
+    /// they arrive.
+    encoded: Vec<u8>,
+}
+
+/// Protobuf key of `PushRequest.streams` and `StreamAdapter.entries`
+/// (field number << 3 | 2, length-delimited): 1 and 2.
+const STREAMS: u8 = 1 << 3 | 2;
+const ENTRIES: u8 = 2 << 3 | 2;
+
 /// Groups records into Loki streams by their configured labels.
+///
+/// Protobuf entries are encoded when they arrive, into their stream's
+/// buffer, from one reused entry (its line and metadata buffers keep their
+/// capacity): a record costs the JSON line and a copy, not a handful of
+/// `String`s that live until the batch is sent.
 pub struct LokiEncoder {
     labels: Vec<String>,
     encoding: Encoding,
-    streams: Vec<StreamAdapter>,
+    streams: Vec<StreamBuf>,
     by_labels: HashMap<String, usize>,
     cache: HashMap<StreamKey, (Arc<InstanceContext>, usize)>,
+    /// The last record's stream: consecutive records mostly share it, and
+    /// this spares hashing the key.
+    last: Option<(StreamKey, usize)>,
+    /// The entry being encoded (protobuf).
+    entry: EntryOut,
     records: u64,
     size: usize,
-    /// The last line's length: the next line's buffer is allocated once, at
-    /// about the right size, and becomes the entry's `String` without a copy.
-    line_hint: usize,
 }
 
 impl LokiEncoder {
@@ -136,17 +173,33 @@ impl LokiEncoder {
             streams: Vec::new(),
             by_labels: HashMap::new(),
             cache: HashMap::new(),
+            last: None,
+            entry: EntryOut::default(),
             records: 0,
             size: 0,
-            line_hint: 256,
         }
     }
 
     fn stream_of(&mut self, record: &LogRecord) -> usize {
         let key = (Arc::as_ptr(&record.ctx) as usize, record.stream, record.level, record.event);
-        if let Some((_, i)) = self.cache.get(&key) {
-            return *i;
+        if let Some((last, i)) = self.last {
+            if last == key {
+                return i;
+            }
         }
+        let i = match self.cache.get(&key) {
+            Some((_, i)) => *i,
+            None => {
+                let i = self.new_stream(record);
+                self.cache.insert(key, (record.ctx.clone(), i));
+                i
+            }
+        };
+        self.last = Some((key, i));
+        i
+    }
+
+    fn new_stream(&mut self, record: &LogRecord) -> usize {
         let mut text = String::from("{");
         for name in &self.labels {
             if let Some(value) = record.label(name) {
@@ -163,16 +216,51 @@ impl LokiEncoder {
             }
         }
         text.push('}');
-        let i = match self.by_labels.get(&text) {
+        match self.by_labels.get(&text) {
             Some(&i) => i,
             None => {
-                self.streams.push(StreamAdapter { labels: text.clone(), entries: Vec::new(), hash: 0 });
+                self.streams.push(StreamBuf { labels: text.clone(), entries: Vec::new(), encoded: Vec::new() });
                 self.by_labels.insert(text, self.streams.len() - 1);
                 self.streams.len() - 1
             }
-        };
-        self.cache.insert(key, (record.ctx.clone(), i));
-        i
+        }
+    }
+
+    /// Fills the reused entry's metadata pairs from the record, reusing
+    /// their buffers.
+    fn metadata(pairs: &mut Vec<LabelPairAdapter>, record: &LogRecord) {
+        let mut n = 0;
+        for name in STRUCTURED_METADATA {
+            if let Some(value) = record.label(name) {
+                if pairs.len() == n {
+                    pairs.push(LabelPairAdapter::default());
+                }
+                let pair = &mut pairs[n];
+                pair.name.clear();
+                pair.name.push_str(name);
+                pair.value.clear();
+                pair.value.push_str(&value);
+                n += 1;
+            }
+        }
+        pairs.truncate(n);
+    }
+
+    fn protobuf_body(&mut self) -> Vec<u8> {
+        use prost::Message;
+        let heads: Vec<StreamAdapter> =
+            self.streams.iter().map(|s| StreamAdapter { labels: s.labels.clone(), entries: Vec::new(), hash: 0 }).collect();
+        let lens: Vec<usize> = heads.iter().zip(&self.streams).map(|(h, s)| h.encoded_len() + s.encoded.len()).collect();
+        let total: usize = lens.iter().map(|&l| 1 + prost::length_delimiter_len(l) + l).sum();
+        let mut out = Vec::with_capacity(total);
+        for ((head, stream), len) in heads.iter().zip(&self.streams).zip(lens) {
+            out.push(STREAMS);
+            // Writing into a Vec cannot fail.
+            let _ = prost::encode_length_delimiter(len, &mut out);
+            let _ = head.encode(&mut out);
+            out.extend_from_slice(&stream.encoded);
+        }
+        out
     }
 
     fn json_body(&self) -> Vec<u8> {
@@ -217,26 +305,35 @@ pub fn parse_labels(text: &str) -> serde_json::Map<String, serde_json::Value> {
 
 impl Encoder for LokiEncoder {
     fn push(&mut self, record: &LogRecord) {
+        use prost::Message;
         let i = self.stream_of(record);
-        let mut line = Vec::with_capacity(self.line_hint);
-        // The format writes into a Vec, which cannot fail.
-        let _ = JsonFormat.format(record, &mut line);
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        self.line_hint = line.len() + 32;
-        // JSON from the format is UTF-8; the fallback only guards the type.
-        let line = String::from_utf8(line).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        let mut meta = Vec::with_capacity(3);
-        for name in STRUCTURED_METADATA {
-            if let Some(value) = record.label(name) {
-                meta.push(LabelPairAdapter { name: (*name).to_owned(), value: value.into_owned() });
-            }
-        }
         let ns = unix_nanos(record.ts);
         let timestamp = Timestamp { seconds: (ns / 1_000_000_000) as i64, nanos: (ns % 1_000_000_000) as i32 };
-        self.size += line.len() + 80;
-        self.streams[i].entries.push(EntryAdapter { timestamp: Some(timestamp), line, structured_metadata: meta });
+        let entry = &mut self.entry;
+        entry.line.clear();
+        // The format writes into a Vec, which cannot fail.
+        let _ = JsonFormat.format(record, &mut entry.line);
+        if entry.line.last() == Some(&b'\n') {
+            entry.line.pop();
+        }
+        entry.timestamp = Some(timestamp);
+        Self::metadata(&mut entry.structured_metadata, record);
+        let stream = &mut self.streams[i];
+        match self.encoding {
+            Encoding::Protobuf => {
+                let before = stream.encoded.len();
+                stream.encoded.push(ENTRIES);
+                let _ = entry.encode_length_delimited(&mut stream.encoded);
+                self.size += stream.encoded.len() - before;
+            }
+            Encoding::Json => {
+                // JSON from the format is UTF-8; the fallback only guards the type.
+                let line = String::from_utf8_lossy(&entry.line).into_owned();
+                self.size += line.len() + 80;
+                let meta = entry.structured_metadata.clone();
+                stream.entries.push(EntryAdapter { timestamp: Some(timestamp), line, structured_metadata: meta });
+            }
+        }
         self.records += 1;
     }
 
@@ -250,16 +347,14 @@ impl Encoder for LokiEncoder {
 
     fn take(&mut self) -> Batch {
         let body = match self.encoding {
-            Encoding::Protobuf => prost::Message::encode_to_vec(&PushRequest { streams: std::mem::take(&mut self.streams) }),
-            Encoding::Json => {
-                let body = self.json_body();
-                self.streams.clear();
-                body
-            }
+            Encoding::Protobuf => self.protobuf_body(),
+            Encoding::Json => self.json_body(),
         };
         let batch = Batch { body: body.into(), records: self.records, encoding: self.encoding };
+        self.streams.clear();
         self.by_labels.clear();
         self.cache.clear();
+        self.last = None;
         self.records = 0;
         self.size = 0;
         batch
@@ -275,6 +370,51 @@ mod tests {
         let m = parse_labels(r#"{job="a\"b", lang="c"}"#);
         assert_eq!(m["job"], "a\"b");
         assert_eq!(m["lang"], "c");
+    }
+
+    /// A protobuf body built entry by entry decodes, with the public
+    /// message types, to the streams and entries that were pushed.
+    #[test]
+    fn protobuf_body_decodes_as_a_push_request() {
+        use prost::Message;
+        use wasmhost_log::Line;
+        let mut c = InstanceContext::new("id-a", "c", "logger");
+        c.task_id = Some(3);
+        let (a, b) = (Arc::new(c), Arc::new(InstanceContext::new("id-b", "go", "api")));
+        let mut enc = LokiEncoder::new(vec!["lang".into(), "stream".into()], Encoding::Protobuf);
+        let records = [
+            LogRecord::line(a.clone(), Stream::Stderr, 1, Line { bytes: b"one", continued: false }),
+            LogRecord::line(b.clone(), Stream::Stderr, 1, Line { bytes: b"two \xc3\xa9", continued: false }),
+            LogRecord::line(a.clone(), Stream::Stderr, 2, Line { bytes: b"three", continued: false }),
+            LogRecord::line(a, Stream::Stdout, 3, Line { bytes: b"four", continued: false }),
+        ];
+        for r in &records {
+            enc.push(r);
+        }
+        let batch = enc.take();
+        assert_eq!(batch.records, 4);
+        let req = PushRequest::decode(batch.body.as_ref()).unwrap();
+        let streams: Vec<(&str, Vec<&str>)> = req
+            .streams
+            .iter()
+            .map(|s| (s.labels.as_str(), s.entries.iter().map(|e| e.line.split("\"msg\":\"").nth(1).unwrap().split('"').next().unwrap()).collect()))
+            .collect();
+        assert_eq!(
+            streams,
+            [
+                (r#"{lang="c", stream="stderr"}"#, vec!["one", "three"]),
+                (r#"{lang="go", stream="stderr"}"#, vec!["two é"]),
+                (r#"{lang="c", stream="stdout"}"#, vec!["four"]),
+            ]
+        );
+        let e = &req.streams[0].entries[1];
+        let meta: Vec<(&str, &str)> = e.structured_metadata.iter().map(|p| (p.name.as_str(), p.value.as_str())).collect();
+        assert_eq!(meta, [("wasm_instance_id", "id-a"), ("task_id", "3")]);
+        let ns = unix_nanos(records[2].ts);
+        assert_eq!(e.timestamp, Some(Timestamp { seconds: (ns / 1_000_000_000) as i64, nanos: (ns % 1_000_000_000) as i32 }));
+        assert!(req.streams[1].entries[0].structured_metadata.iter().all(|p| p.name != "task_id"), "no task id, no pair");
+        // The encoder starts over.
+        assert!(PushRequest::decode(enc.take().body.as_ref()).unwrap().streams.is_empty());
     }
 
     #[test]

@@ -11,7 +11,11 @@
 //! | `event` | `event_name` and the `event.name` attribute |
 //! | `stream` `stdout`/`stderr` | `log.iostream` attribute (host events have none) |
 //! | `exit_code` | `process.exit.code` attribute |
+//! | `lifted` and the fields lifted from a guest's line (`guest_*`, ...) | attributes of the same name, typed; a lifted `trace_id`/`span_id` is the trace context |
 //! | every other field and label | an attribute of the same name, typed |
+//!
+//! The attributes come in that order: the record's own, then its instance's
+//! (`lang`, `module`, `wasm_instance_id`, `task_id`, labels).
 //!
 //! All records of one process share one resource (`service.name`,
 //! `host.name`, `process.pid` and the configured attributes) and one scope
@@ -21,7 +25,11 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord as OtlpRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use wasmhost_log::{FieldValue, Level, LogRecord, Stream};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prost::Message;
+use wasmhost_log::{FieldValue, InstanceContext, Level, LogRecord, Stream};
 
 use crate::batch::{unix_nanos, Batch, Encoder, Encoding};
 
@@ -75,6 +83,17 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// A field's value as an OTLP value of the same type.
+fn typed(v: &FieldValue) -> any_value::Value {
+    match v {
+        FieldValue::Str(s) => text(s),
+        FieldValue::U64(n) => any_value::Value::IntValue(*n as i64),
+        FieldValue::I64(n) => any_value::Value::IntValue(*n),
+        FieldValue::F64(n) => any_value::Value::DoubleValue(*n),
+        FieldValue::Bool(b) => any_value::Value::BoolValue(*b),
+    }
+}
+
 /// Decodes `n` bytes of hex (a W3C trace or span id); `None` if malformed.
 fn hex_bytes(s: &str, n: usize) -> Option<Vec<u8>> {
     if s.len() != n * 2 {
@@ -83,16 +102,33 @@ fn hex_bytes(s: &str, n: usize) -> Option<Vec<u8>> {
     (0..n).map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
 }
 
-/// Maps one record onto the OTel log data model (the table above).
-pub fn to_otlp(record: &LogRecord, observed: u64) -> OtlpRecord {
-    let ctx = &record.ctx;
-    let mut attrs = Vec::with_capacity(8 + record.fields.len() + ctx.labels.len());
+/// The attributes every record of an instance shares (`lang`, `module`,
+/// `wasm_instance_id`, `task_id`, its labels) and the trace context its
+/// labels give (`traceparent`), empty when none.
+fn instance_part(ctx: &InstanceContext) -> (Vec<KeyValue>, Vec<u8>, Vec<u8>) {
+    let mut attrs = Vec::with_capacity(4 + ctx.labels.len());
     attrs.push(kv("lang", text(&ctx.lang)));
     attrs.push(kv("module", text(&ctx.module)));
     attrs.push(kv("wasm_instance_id", text(&ctx.wasm_instance_id)));
     if let Some(task) = ctx.task_id {
         attrs.push(kv("task_id", any_value::Value::IntValue(task as i64)));
     }
+    let (mut trace_id, mut span_id) = (Vec::new(), Vec::new());
+    for (k, v) in &ctx.labels {
+        match k.as_str() {
+            "trace_id" => trace_id = hex_bytes(v, 16).unwrap_or_default(),
+            "span_id" => span_id = hex_bytes(v, 8).unwrap_or_default(),
+            _ => attrs.push(kv(k, text(v))),
+        }
+    }
+    (attrs, trace_id, span_id)
+}
+
+/// The record's own part: everything but [`instance_part`]'s attributes
+/// and trace context.
+fn record_part(record: &LogRecord, observed: u64) -> OtlpRecord {
+    let lifted = record.lifted.as_ref().map_or(0, |l| l.fields.len() + 1);
+    let mut attrs = Vec::with_capacity(4 + record.fields.len() + lifted);
     match record.stream {
         Stream::Stdout | Stream::Stderr => attrs.push(kv("log.iostream", text(record.stream.as_str()))),
         // Host events and `wasmhost_log` import records come from no I/O stream.
@@ -113,21 +149,19 @@ pub fn to_otlp(record: &LogRecord, observed: u64) -> OtlpRecord {
             "exit_code" => "process.exit.code",
             other => other,
         };
-        let value = match v {
-            FieldValue::Str(s) => text(s),
-            FieldValue::U64(n) => any_value::Value::IntValue(*n as i64),
-            FieldValue::I64(n) => any_value::Value::IntValue(*n),
-            FieldValue::F64(n) => any_value::Value::DoubleValue(*n),
-            FieldValue::Bool(b) => any_value::Value::BoolValue(*b),
-        };
-        attrs.push(kv(key, value));
+        attrs.push(kv(key, typed(v)));
     }
     let (mut trace_id, mut span_id) = (Vec::new(), Vec::new());
-    for (k, v) in &ctx.labels {
-        match k.as_str() {
-            "trace_id" => trace_id = hex_bytes(v, 16).unwrap_or_default(),
-            "span_id" => span_id = hex_bytes(v, 8).unwrap_or_default(),
-            _ => attrs.push(kv(k, text(v))),
+    if let Some(lifted) = &record.lifted {
+        attrs.push(kv("lifted", text(lifted.format)));
+        for (k, v) in &lifted.fields {
+            // A guest's own trace context (lifting keeps only valid ids, and
+            // only when the run has no traceparent) is the record's.
+            match (k.as_str(), v) {
+                ("trace_id", FieldValue::Str(id)) => trace_id = hex_bytes(id, 16).unwrap_or_default(),
+                ("span_id", FieldValue::Str(id)) => span_id = hex_bytes(id, 8).unwrap_or_default(),
+                _ => attrs.push(kv(k, typed(v))),
+            }
         }
     }
     OtlpRecord {
@@ -145,30 +179,134 @@ pub fn to_otlp(record: &LogRecord, observed: u64) -> OtlpRecord {
     }
 }
 
+/// Maps one record onto the OTel log data model (the table above).
+pub fn to_otlp(record: &LogRecord, observed: u64) -> OtlpRecord {
+    let (attrs, trace_id, span_id) = instance_part(&record.ctx);
+    let mut r = record_part(record, observed);
+    r.attributes.extend(attrs);
+    // A record has a lifted trace context only when its instance has none.
+    if r.trace_id.is_empty() {
+        r.trace_id = trace_id;
+    }
+    if r.span_id.is_empty() {
+        r.span_id = span_id;
+    }
+    r
+}
+
+/// Protobuf keys (field number << 3 | 2, length-delimited) of the nested
+/// messages a request is made of, from opentelemetry-proto's definitions:
+/// `ExportLogsServiceRequest.resource_logs` = 1, `ResourceLogs.resource` = 1,
+/// `ResourceLogs.scope_logs` = 2, `ScopeLogs.scope` = 1,
+/// `ScopeLogs.log_records` = 2, `LogRecord.attributes` = 6.
+const FIELD_1: u8 = 1 << 3 | 2;
+const FIELD_2: u8 = 2 << 3 | 2;
+const ATTRIBUTES: u8 = 6 << 3 | 2;
+
+/// One instance's part of every record, encoded once per batch.
+struct Instance {
+    /// Holds the context so its address (the cache key) is not reused.
+    _ctx: Arc<InstanceContext>,
+    /// The shared attributes as encoded `LogRecord.attributes` entries.
+    attributes: Vec<u8>,
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
+}
+
 /// Builds `ExportLogsServiceRequest`s (protobuf or OTLP JSON).
+///
+/// Protobuf bodies are built as records arrive: each record is encoded
+/// with the crate's `LogRecord` type right away, and the attributes every
+/// record of an instance shares are encoded once per batch and appended to
+/// each (a repeated field may be split, protobuf concatenates it). That
+/// keeps a record's cost to its own fields instead of a dozen `String`s.
 pub struct OtlpEncoder {
     resource: Resource,
     encoding: Encoding,
+    /// JSON: the records, serialised at [`Encoder::take`].
     records: Vec<OtlpRecord>,
+    /// Protobuf: the encoded `ScopeLogs.log_records` entries so far.
+    body: Vec<u8>,
+    instances: HashMap<usize, Instance>,
+    count: u64,
     size: usize,
 }
 
 impl OtlpEncoder {
     /// An encoder for this process's resource.
     pub fn new(resource: Resource, encoding: Encoding) -> OtlpEncoder {
-        OtlpEncoder { resource, encoding, records: Vec::new(), size: 0 }
+        OtlpEncoder { resource, encoding, records: Vec::new(), body: Vec::new(), instances: HashMap::new(), count: 0, size: 0 }
+    }
+
+    fn scope() -> InstrumentationScope {
+        InstrumentationScope { name: "wasmhost".into(), version: env!("CARGO_PKG_VERSION").into(), attributes: Vec::new(), dropped_attributes_count: 0 }
+    }
+
+    fn push_protobuf(&mut self, record: &LogRecord, observed: u64) {
+        let ctx = &record.ctx;
+        let instance = self.instances.entry(Arc::as_ptr(ctx) as usize).or_insert_with(|| {
+            let (attrs, trace_id, span_id) = instance_part(ctx);
+            let mut attributes = Vec::new();
+            for a in &attrs {
+                attributes.push(ATTRIBUTES);
+                // Writing into a Vec cannot fail.
+                let _ = a.encode_length_delimited(&mut attributes);
+            }
+            Instance { _ctx: ctx.clone(), attributes, trace_id, span_id }
+        });
+        let mut r = record_part(record, observed);
+        if r.trace_id.is_empty() {
+            r.trace_id.clone_from(&instance.trace_id);
+        }
+        if r.span_id.is_empty() {
+            r.span_id.clone_from(&instance.span_id);
+        }
+        let len = r.encoded_len() + instance.attributes.len();
+        self.body.push(FIELD_2);
+        let _ = prost::encode_length_delimiter(len, &mut self.body);
+        let _ = r.encode(&mut self.body);
+        self.body.extend_from_slice(&instance.attributes);
+    }
+
+    /// The request around the encoded records.
+    fn protobuf_body(&mut self) -> Vec<u8> {
+        let nested = |len: usize| 1 + prost::length_delimiter_len(len) + len;
+        let (resource, scope) = (self.resource.encoded_len(), Self::scope().encoded_len());
+        let scope_logs = nested(scope) + self.body.len();
+        let resource_logs = nested(resource) + nested(scope_logs);
+        let mut out = Vec::with_capacity(nested(resource_logs));
+        out.push(FIELD_1);
+        let _ = prost::encode_length_delimiter(resource_logs, &mut out);
+        out.push(FIELD_1);
+        let _ = self.resource.encode_length_delimited(&mut out);
+        out.push(FIELD_2);
+        let _ = prost::encode_length_delimiter(scope_logs, &mut out);
+        out.push(FIELD_1);
+        let _ = Self::scope().encode_length_delimited(&mut out);
+        out.extend_from_slice(&self.body);
+        self.body.clear();
+        out
     }
 }
 
 impl Encoder for OtlpEncoder {
     fn push(&mut self, record: &LogRecord) {
         let observed = unix_nanos(std::time::SystemTime::now());
-        self.size += record.msg.len() + 200;
-        self.records.push(to_otlp(record, observed));
+        match self.encoding {
+            Encoding::Protobuf => {
+                self.push_protobuf(record, observed);
+                self.size = self.body.len();
+            }
+            Encoding::Json => {
+                self.size += record.msg.len() + 200;
+                self.records.push(to_otlp(record, observed));
+            }
+        }
+        self.count += 1;
     }
 
     fn records(&self) -> u64 {
-        self.records.len() as u64
+        self.count
     }
 
     fn size(&self) -> usize {
@@ -176,29 +314,27 @@ impl Encoder for OtlpEncoder {
     }
 
     fn take(&mut self) -> Batch {
-        let records = self.records.len() as u64;
-        let request = ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(self.resource.clone()),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(InstrumentationScope {
-                        name: "wasmhost".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        attributes: Vec::new(),
-                        dropped_attributes_count: 0,
-                    }),
-                    log_records: std::mem::take(&mut self.records),
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        };
+        let records = std::mem::take(&mut self.count);
         self.size = 0;
+        self.instances.clear();
         let body = match self.encoding {
-            Encoding::Protobuf => prost::Message::encode_to_vec(&request),
+            Encoding::Protobuf => self.protobuf_body(),
             // The crate's serde mapping is OTLP/JSON: camelCase keys, hex
             // trace ids, 64-bit integers as strings.
-            Encoding::Json => serde_json::to_vec(&request).unwrap_or_default(),
+            Encoding::Json => {
+                let request = ExportLogsServiceRequest {
+                    resource_logs: vec![ResourceLogs {
+                        resource: Some(self.resource.clone()),
+                        scope_logs: vec![ScopeLogs {
+                            scope: Some(Self::scope()),
+                            log_records: std::mem::take(&mut self.records),
+                            schema_url: String::new(),
+                        }],
+                        schema_url: String::new(),
+                    }],
+                };
+                serde_json::to_vec(&request).unwrap_or_default()
+            }
         };
         Batch { body: body.into(), records, encoding: self.encoding }
     }
@@ -207,6 +343,56 @@ impl Encoder for OtlpEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The protobuf body built record by record decodes, with the crate's
+    /// types, to exactly the request of [`to_otlp`]'s records.
+    #[test]
+    fn protobuf_body_is_the_request_of_the_mapped_records() {
+        use wasmhost_log::Line;
+        let mut traced = InstanceContext::new("id-a", "c", "logger");
+        traced.task_id = Some(7);
+        traced.labels = vec![("job".into(), "gw".into()), ("trace_id".into(), "4bf92f3577b34da6a3ce929d0e0e4736".into())];
+        let (a, b) = (Arc::new(traced), Arc::new(InstanceContext::new("id-b", "go", "api")));
+        let mut lifted = LogRecord::line(b.clone(), Stream::Stdout, 2, Line { bytes: b"x", continued: false });
+        lifted.lifted = Some(Box::new(wasmhost_log::Lifted {
+            format: "json",
+            fields: vec![("guest_ms".into(), FieldValue::U64(5)), ("span_id".into(), "00f067aa0ba902b7".to_owned().into())],
+        }));
+        let records = vec![
+            LogRecord::line(a.clone(), Stream::Stderr, 1, Line { bytes: b"ERROR: disk full", continued: false }),
+            LogRecord::line(b.clone(), Stream::Stdout, 1, Line { bytes: b"hello", continued: false }),
+            lifted,
+            LogRecord::event(a, 2, Level::Warn, "instance.exit", "exit 3".into(), vec![("exit_code", 3i64.into())]),
+        ];
+        let res = resource("svc", &[]);
+        let mut enc = OtlpEncoder::new(res.clone(), Encoding::Protobuf);
+        for r in &records {
+            enc.push(r);
+        }
+        assert_eq!(enc.records(), 4);
+        let batch = enc.take();
+        let got = ExportLogsServiceRequest::decode(batch.body.as_ref()).unwrap();
+        let observed: Vec<u64> = got.resource_logs[0].scope_logs[0].log_records.iter().map(|r| r.observed_time_unix_nano).collect();
+        let want = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(res),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(OtlpEncoder::scope()),
+                    log_records: records.iter().zip(observed).map(|(r, o)| to_otlp(r, o)).collect(),
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        assert_eq!(got, want);
+        let recs = &got.resource_logs[0].scope_logs[0].log_records;
+        assert_eq!(recs[0].trace_id.len(), 16, "the label's trace context");
+        assert_eq!((recs[2].trace_id.len(), recs[2].span_id.len()), (0, 8), "the lifted span id");
+        // The next batch starts empty.
+        enc.push(&records[1]);
+        let next = ExportLogsServiceRequest::decode(enc.take().body.as_ref()).unwrap();
+        assert_eq!(next.resource_logs[0].scope_logs[0].log_records.len(), 1);
+    }
 
     #[test]
     fn hex_ids_decode_or_are_left_empty() {

@@ -28,13 +28,17 @@ pub enum Action {
     Accept,
     /// Answer this status (nothing kept), with `Retry-After` seconds if given.
     Status(u16, Option<u64>, String),
+    /// Answer this status with `Retry-After` as an HTTP-date this far ahead
+    /// (HTTP only; whole seconds, as the date has no finer unit).
+    StatusUntil(u16, Duration, String),
     /// Read the request and never answer.
     Hang,
     /// Keep the batch, then drop the connection without answering: the
     /// client cannot know it arrived (at-least-once makes a duplicate).
     AcceptThenDrop,
     /// Answer 2xx without decoding (benchmarks: the receiver's own CPU
-    /// should not compete with the sender's); only bytes are counted.
+    /// should not compete with the sender's); only bytes are counted. Over
+    /// gRPC only [`Receiver::ack_only`] skips decoding.
     AckOnly,
 }
 
@@ -75,6 +79,22 @@ struct State {
     script: Script,
     content_types: Mutex<Vec<String>>,
     headers: Mutex<Vec<(String, String)>>,
+    /// gRPC without tonic: read the request's bytes and answer OK.
+    raw_grpc: bool,
+}
+
+impl State {
+    fn new(script: Script, raw_grpc: bool) -> Arc<State> {
+        Arc::new(State {
+            entries: Mutex::new(Vec::new()),
+            requests: AtomicU64::new(0),
+            wire_bytes: AtomicU64::new(0),
+            script,
+            content_types: Mutex::new(Vec::new()),
+            headers: Mutex::new(Vec::new()),
+            raw_grpc,
+        })
+    }
 }
 
 /// A running receiver; stops when dropped.
@@ -217,18 +237,13 @@ impl LogsService for Grpc {
             }
         }
         match (self.0.script)(n) {
-            Action::AckOnly => {
-                // What tonic decoded, re-measured: the gRPC message bytes
-                // (5 bytes of framing each, HTTP/2 frames not counted).
-                let len = prost::Message::encoded_len(request.get_ref()) as u64 + 5;
-                self.0.wire_bytes.fetch_add(len, Ordering::Relaxed);
-                Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
-            }
+            // Decoded all the same (tonic does); `Receiver::ack_only` does not.
+            Action::AckOnly => Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None })),
             Action::Accept => {
                 crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
                 Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
             }
-            Action::Status(code, _, msg) => Err(match code {
+            Action::Status(code, _, msg) | Action::StatusUntil(code, _, msg) => Err(match code {
                 429 => tonic::Status::resource_exhausted(msg),
                 400 => tonic::Status::invalid_argument(msg),
                 _ => tonic::Status::unavailable(msg),
@@ -266,10 +281,15 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
     }
     let action = (state.script)(n);
     match &action {
-        Action::Status(code, retry_after, msg) => {
+        Action::Status(code, _, msg) | Action::StatusUntil(code, _, msg) => {
+            let retry_after = match &action {
+                Action::Status(_, Some(seconds), _) => Some(seconds.to_string()),
+                Action::StatusUntil(_, ahead, _) => Some(httpdate::fmt_http_date(std::time::SystemTime::now() + *ahead)),
+                _ => None,
+            };
             let mut r = hyper::Response::builder().status(*code);
-            if let Some(s) = retry_after {
-                r = r.header("retry-after", s.to_string());
+            if let Some(value) = retry_after {
+                r = r.header("retry-after", value);
             }
             return r.body(Full::new(Bytes::from(msg.clone()))).ok();
         }
@@ -310,6 +330,25 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
     }
 }
 
+/// [`Receiver::ack_only`]'s gRPC answer: the request body counted, then
+/// one empty message (a 5-byte gRPC frame: not compressed, length 0 — an
+/// empty `ExportLogsServiceResponse`) and `grpc-status: 0` in the trailers.
+async fn raw_grpc_ack(
+    state: Arc<State>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<impl hyper::body::Body<Data = Bytes, Error = std::convert::Infallible>>, hyper::Error> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let body = req.into_body().collect().await?.to_bytes();
+    state.wire_bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let mut trailers = hyper::HeaderMap::new();
+    trailers.insert("grpc-status", hyper::header::HeaderValue::from_static("0"));
+    let body = Full::new(Bytes::from_static(&[0, 0, 0, 0, 0])).with_trailers(async move { Some(Ok(trailers)) });
+    Ok(hyper::Response::builder()
+        .header(hyper::header::CONTENT_TYPE, "application/grpc")
+        .body(body)
+        .expect("a static response is valid"))
+}
+
 impl Receiver {
     /// Starts a receiver on 127.0.0.1:`port` (0: any) that accepts everything.
     pub fn start(kind: Kind, port: u16) -> Receiver {
@@ -318,15 +357,16 @@ impl Receiver {
 
     /// Starts a receiver whose answer to request `n` is `script(n)`.
     pub fn scripted(kind: Kind, port: u16, script: impl Fn(u64) -> Action + Send + Sync + 'static) -> Receiver {
-        let state = Arc::new(State {
-            entries: Mutex::new(Vec::new()),
-            requests: AtomicU64::new(0),
-            wire_bytes: AtomicU64::new(0),
-            script: Box::new(script),
-            content_types: Mutex::new(Vec::new()),
-            headers: Mutex::new(Vec::new()),
-        });
-        Receiver::with_state(kind, port, state)
+        Receiver::with_state(kind, port, State::new(Box::new(script), false))
+    }
+
+    /// A receiver for benchmarks that acknowledges every request without
+    /// decoding it ([`Action::AckOnly`]), gRPC included: there it reads the
+    /// HTTP/2 body and answers an empty `ExportLogsServiceResponse` with
+    /// `grpc-status: 0`, so its CPU competes as little as possible with the
+    /// sender's. [`Receiver::wire_bytes`] counts the request bodies as sent.
+    pub fn ack_only(kind: Kind, port: u16) -> Receiver {
+        Receiver::with_state(kind, port, State::new(Box::new(|_| Action::AckOnly), kind == Kind::OtlpGrpc))
     }
 
     fn with_state(kind: Kind, port: u16, state: Arc<State>) -> Receiver {
@@ -350,6 +390,10 @@ impl Receiver {
                         let io = TokioIo::new(stream);
                         let serve = async {
                             match kind {
+                                Kind::OtlpGrpc if st.raw_grpc => {
+                                    let svc = hyper::service::service_fn(move |req| raw_grpc_ack(st.clone(), req));
+                                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+                                }
                                 Kind::OtlpGrpc => {
                                     let server = LogsServiceServer::new(Grpc(st)).accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                                     let svc = hyper_util::service::TowerToHyperService::new(server);
@@ -394,8 +438,9 @@ impl Receiver {
         crate::lock(&self.state.entries).len()
     }
 
-    /// Request body bytes received over HTTP/1.1 (as sent: compressed); for
-    /// gRPC with [`Action::AckOnly`], the messages' bytes plus their 5-byte frames.
+    /// Request body bytes received with [`Action::AckOnly`] (as sent:
+    /// compressed; for gRPC from [`Receiver::ack_only`], the messages and
+    /// their 5-byte frames).
     pub fn wire_bytes(&self) -> u64 {
         self.state.wire_bytes.load(Ordering::Relaxed)
     }

@@ -37,13 +37,26 @@ pub struct SpoolError {
     pub reason: String,
 }
 
-/// One spooled batch: its file and size on disk.
+/// One spooled batch: its file, size on disk, and records.
 #[derive(Debug, Clone)]
 pub struct SpoolEntry {
     /// The file.
     pub path: PathBuf,
     /// Its size in bytes.
     pub bytes: u64,
+    /// Records in the batch, as its header says (0 when the header cannot
+    /// be read: the file is then found corrupt when its turn comes).
+    pub records: u64,
+}
+
+/// The record count in a spool file's header; 0 if the header is unreadable.
+fn records_in(path: &Path) -> u64 {
+    use std::io::Read;
+    let mut header = [0u8; HEADER];
+    match fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)) {
+        Ok(()) if &header[..8] == MAGIC => u64::from_le_bytes(header[9..17].try_into().unwrap_or([0; 8])),
+        _ => 0,
+    }
 }
 
 /// A spool directory.
@@ -66,7 +79,11 @@ impl Spool {
             let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".batch")) else { continue };
             let Ok(n) = stem.parse::<u64>() else { continue };
             next = next.max(n + 1);
-            entries.push((n, SpoolEntry { path: entry.path(), bytes: entry.metadata()?.len() }));
+            let path = entry.path();
+            // The count, so the shutdown event and the metrics of a run that
+            // only drains a previous run's batches say how many records wait.
+            let records = records_in(&path);
+            entries.push((n, SpoolEntry { path, bytes: entry.metadata()?.len(), records }));
         }
         entries.sort_by_key(|(n, _)| *n);
         Ok((Spool { dir: dir.to_owned(), next }, entries.into_iter().map(|(_, e)| e).collect()))
@@ -88,7 +105,7 @@ impl Spool {
         file.write_all(&batch.body)?;
         drop(file);
         fs::rename(&tmp, &path)?;
-        Ok(SpoolEntry { path, bytes: (HEADER + batch.body.len()) as u64 })
+        Ok(SpoolEntry { path, bytes: (HEADER + batch.body.len()) as u64, records: batch.records })
     }
 
     /// Reads a batch back, checking its length and checksum.
@@ -144,6 +161,10 @@ mod tests {
         assert!(Spool::read(&b).unwrap_err().reason.contains("torn"));
         let (spool2, left) = Spool::open(dir.path()).unwrap();
         assert_eq!(left.len(), 2);
+        // The count comes from the header, which the cut left intact.
+        assert_eq!((left[0].records, left[1].records), (3, 3));
+        fs::write(&b.path, &data[..5]).unwrap();
+        assert_eq!(Spool::open(dir.path()).unwrap().1[1].records, 0, "no header, no count");
         assert_eq!(spool2.next, 2);
     }
 }

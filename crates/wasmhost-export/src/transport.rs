@@ -154,8 +154,7 @@ impl Transport {
                         .headers()
                         .get(hyper::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                        .and_then(|v| retry_after(v, std::time::SystemTime::now()));
                     let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer: {e}"))?.to_bytes();
                     Ok::<_, String>((status, retry_after, body))
                 };
@@ -213,6 +212,27 @@ fn grpc_outcome(status: &tonic::Status) -> Outcome {
         }
         code => Outcome::Reject { status: format!("{code:?}"), message },
     }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an
+/// HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms, all of
+/// which a recipient must accept) taken relative to `now`; a date already
+/// past means "now". `None` for anything else.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+/// assert_eq!(wasmhost_export::retry_after("120", now), Some(Duration::from_secs(120)));
+/// assert_eq!(wasmhost_export::retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(Duration::from_secs(30)));
+/// assert_eq!(wasmhost_export::retry_after("soon", now), None);
+/// ```
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn connection_error(e: &hyper_util::client::legacy::Error) -> String {
@@ -289,5 +309,26 @@ impl Decoder for ResponseDecoder {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<ExportLogsServiceResponse>, tonic::Status> {
         let bytes = src.copy_to_bytes(src.remaining());
         prost::Message::decode(bytes).map(Some).map_err(|e| tonic::Status::internal(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn retry_after_reads_seconds_and_every_http_date_form() {
+        // Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example, in its three forms.
+        let at = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        let now = at - Duration::from_secs(90);
+        for form in ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(retry_after(form, now), Some(Duration::from_secs(90)), "{form}");
+        }
+        assert_eq!(retry_after(" 7 ", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + Duration::from_secs(5)), Some(Duration::ZERO), "a past date: now");
+        for bad in ["", "-1", "1.5", "tomorrow", "Sun, 06 Nov 1994 08:49:37 CET"] {
+            assert_eq!(retry_after(bad, now), None, "{bad:?}");
+        }
     }
 }

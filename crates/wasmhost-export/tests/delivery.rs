@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmhost_export::receivers::{Action, Entry, Kind, Receiver};
 use wasmhost_export::{Delivery, EventFn, LokiSettings, Metrics, NetworkSink, OtlpProtocol, OtlpSettings};
@@ -76,9 +76,20 @@ fn seqs(entries: &[Entry]) -> Vec<u64> {
         .iter()
         .map(|e| match &e.otlp {
             Some(_) => e.metadata["seq"].parse().unwrap(),
-            None => serde_json::from_str::<serde_json::Value>(&e.line).unwrap()["seq"].as_u64().unwrap(),
+            None => line_seq(&e.line),
         })
         .collect()
+}
+
+/// The `seq` of a Loki line (the record's JSON line).
+fn line_seq(line: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"].as_u64().unwrap()
+}
+
+/// The `seq`s in an uncompressed Loki push body (a spool file's or a dead letter's).
+fn pushed_seqs(body: &[u8]) -> Vec<u64> {
+    let req: wasmhost_export::PushRequest = prost::Message::decode(body).unwrap();
+    req.streams.iter().flat_map(|s| &s.entries).map(|e| line_seq(&e.line)).collect()
 }
 
 /// Asserts 1..=n all arrived; returns how many arrived twice or more.
@@ -260,19 +271,31 @@ fn otlp_http_protobuf_and_json() {
     }
 }
 
-#[test]
-fn fault_429_with_retry_after_then_200() {
-    let rx = Receiver::scripted(Kind::Loki, 0, |n| match n {
-        3 => Action::Status(429, Some(1), "slow down".into()),
-        _ => Action::Accept,
-    });
+/// Request 3 is answered 429 with `refusal`'s `Retry-After`, then all is
+/// accepted: nothing lost or doubled, and the one retry waited as told.
+fn retry_after_is_honoured(refusal: Action) {
+    let rx = Receiver::scripted(Kind::Loki, 0, move |n| if n == 3 { refusal.clone() } else { Action::Accept });
     let (ev, seen) = events();
-    let t = Instant::now();
     feed(loki(&rx.url(), Delivery::default(), ev), N);
     assert_eq!(duplicates(&rx.entries(), N), 0);
     assert_in_order(&rx.entries());
-    assert!(t.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was honoured");
-    assert_eq!(event_names(&seen).iter().filter(|e| **e == "export.retry").count(), 1);
+    let retries: Vec<LogRecord> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.retry")).cloned().collect();
+    assert_eq!(retries.len(), 1);
+    // Without Retry-After the first retry would wait about min_backoff (50 ms).
+    let waited = retries[0].fields.iter().find(|(k, _)| *k == "retry_in_ms").map(|(_, v)| v.clone());
+    let Some(wasmhost_log::FieldValue::F64(ms)) = waited else { panic!("{:?}", retries[0].fields) };
+    assert!((900.0..=3000.0).contains(&ms), "Retry-After honoured: {ms} ms");
+}
+
+#[test]
+fn fault_429_with_retry_after_seconds_then_200() {
+    retry_after_is_honoured(Action::Status(429, Some(1), "slow down".into()));
+}
+
+#[test]
+fn fault_429_with_retry_after_http_date_then_200() {
+    // An HTTP-date 3 s ahead (whole seconds: between 2 and 3 s from now).
+    retry_after_is_honoured(Action::StatusUntil(429, Duration::from_secs(3), "slow down".into()));
 }
 
 #[test]
@@ -360,8 +383,10 @@ fn fault_400_goes_to_the_dead_letter_file() {
     let body = base64::engine::general_purpose::STANDARD.decode(lines[0]["body_base64"].as_str().unwrap()).unwrap();
     let req: wasmhost_export::PushRequest = prost::Message::decode(body.as_slice()).unwrap();
     assert_eq!(req.streams.iter().map(|s| s.entries.len() as u64).sum::<u64>(), refused);
-    // Everything else arrived, nothing twice.
-    assert_eq!(rx.count() as u64, N - refused);
+    // Everything else arrived, nothing twice: with the refused batch, 1..=N.
+    let mut all: Vec<u64> = seqs(&rx.entries()).into_iter().chain(pushed_seqs(&body)).collect();
+    all.sort_unstable();
+    assert_eq!(all, (1..=N).collect::<Vec<_>>());
     assert!(event_names(&seen).contains(&"export.dead_letter"));
 }
 
@@ -410,24 +435,26 @@ fn torn_spool_file_is_skipped_with_an_event() {
     let (ev, _) = events();
     let mut s = LokiSettings::new("http://127.0.0.1:9");
     s.delivery = Delivery { spool_dir: Some(spool.clone()), grace: Duration::from_millis(200), ..quick(Delivery::default()) };
-    feed(s.start("loki", &Metrics::new(), ev).unwrap(), 20_000);
+    feed(s.start("loki", &Metrics::new(), ev).unwrap(), N);
     let mut files: Vec<_> = std::fs::read_dir(&spool).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     assert!(files.len() >= 3);
     // A power loss cut the second file short.
     let data = std::fs::read(&files[1]).unwrap();
     std::fs::write(&files[1], &data[..data.len() / 2]).unwrap();
-    let torn_records = {
-        let req: wasmhost_export::PushRequest = prost::Message::decode(&data[29..]).unwrap();
-        req.streams.iter().map(|s| s.entries.len()).sum::<usize>()
-    };
+    let torn = pushed_seqs(&data[29..]);
+    assert!(!torn.is_empty());
 
     let rx = Receiver::start(Kind::Loki, 0);
     let (ev, seen) = events();
     let mut s = LokiSettings::new(&rx.url());
     s.delivery = Delivery { spool_dir: Some(spool.clone()), ..quick(Delivery::default()) };
     drop(s.start("loki", &Metrics::new(), ev).unwrap());
-    assert_eq!(rx.count(), 20_000 - torn_records);
+    // Everything but the torn file's records arrived, each once.
+    let mut arrived = seqs(&rx.entries());
+    arrived.sort_unstable();
+    let expected: Vec<u64> = (1..=N).filter(|s| !torn.contains(s)).collect();
+    assert_eq!(arrived, expected);
     let corrupt: Vec<LogRecord> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.spool_corrupt")).cloned().collect();
     assert_eq!(corrupt.len(), 1);
     assert!(corrupt[0].msg.contains("torn"), "{}", corrupt[0].msg);
@@ -542,5 +569,96 @@ fn export_events_follow_the_log_format_schema() {
         let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let errors: Vec<String> = validator.iter_errors(&line).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{line}: {errors:?}");
+    }
+}
+
+/// A guest's JSON line, lifted as `wasmhost run` lifts it (the instance's
+/// log with the default lifting), reaches both receivers with what lifting
+/// found: its level and message as the record's, its fields (under the
+/// `guest_` prefix, typed) in the Loki line and as OTLP attributes, and its
+/// own trace context as Loki structured metadata and the OTLP trace context.
+#[test]
+fn lifted_fields_reach_loki_lines_and_otlp_attributes() {
+    use wasmhost_log::{InstanceLog, LiftConfig, Pipeline, Policy, Router, SinkSpec};
+    let (loki_rx, otlp_rx) = (Receiver::start(Kind::Loki, 0), Receiver::start(Kind::OtlpGrpc, 0));
+    let (ev, _) = events();
+    let specs = vec![
+        SinkSpec { name: "loki".into(), sink: Box::new(loki(&loki_rx.url(), Delivery::default(), ev.clone())), policy: Policy::Block, queue: 64 },
+        SinkSpec { name: "otlp".into(), sink: Box::new(otlp_sink(&otlp_rx.url(), OtlpProtocol::Grpc, false, ev)), policy: Policy::Block, queue: 64 },
+    ];
+    let pipeline = Pipeline::routed(specs, Router::new(vec![0, 1]), 64).unwrap();
+    let mut log = InstanceLog::new(ctx("lifted-1", &[]), pipeline.sender(), 64 * 1024).with_lift(&LiftConfig::default());
+    log.write(
+        Stream::Stderr,
+        br#"{"level":"warn","msg":"disk slow","user":"ann","ms":120,"ratio":0.5,"ok":false,"db":{"rows":3},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7"}
+level=error msg="no route" path=/api
+"#,
+    );
+    log.finish_streams();
+    drop(log);
+    pipeline.finish();
+
+    let lines: Vec<serde_json::Value> = loki_rx.entries().iter().map(|e| serde_json::from_str(&e.line).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    let json = &lines[0];
+    assert_eq!((json["level"].as_str(), json["msg"].as_str(), json["lifted"].as_str()), (Some("warn"), Some("disk slow"), Some("json")));
+    assert_eq!((json["guest_user"].as_str(), json["guest_ms"].as_i64(), json["guest_db_rows"].as_i64()), (Some("ann"), Some(120), Some(3)));
+    assert_eq!(json["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(loki_rx.entries()[0].metadata["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!((lines[1]["level"].as_str(), lines[1]["lifted"].as_str(), lines[1]["guest_path"].as_str()), (Some("error"), Some("logfmt"), Some("/api")));
+
+    use wasmhost_export::opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    let entries = otlp_rx.entries();
+    assert_eq!(entries.len(), 2);
+    let rec = entries[0].otlp.as_ref().unwrap();
+    assert_eq!((rec.severity_number, rec.severity_text.as_str()), (13, "warn"));
+    assert_eq!(entries[0].line, "disk slow", "the lifted msg is the body");
+    let attr = |name: &str| rec.attributes.iter().find(|a| a.key == name).and_then(|a| a.value.clone()).and_then(|v| v.value);
+    assert_eq!(attr("lifted"), Some(V::StringValue("json".into())));
+    assert_eq!(attr("guest_user"), Some(V::StringValue("ann".into())));
+    assert_eq!(attr("guest_ms"), Some(V::IntValue(120)), "typed, not text");
+    assert_eq!(attr("guest_ratio"), Some(V::DoubleValue(0.5)));
+    assert_eq!(attr("guest_ok"), Some(V::BoolValue(false)));
+    assert_eq!(attr("guest_db_rows"), Some(V::IntValue(3)));
+    assert_eq!(rec.trace_id, hex("4bf92f3577b34da6a3ce929d0e0e4736"), "the guest's trace context is the record's");
+    assert_eq!(rec.span_id, hex("00f067aa0ba902b7"));
+    assert!(attr("trace_id").is_none() && attr("span_id").is_none(), "trace context, not attributes");
+    let rec = entries[1].otlp.as_ref().unwrap();
+    assert_eq!((rec.severity_number, entries[1].line.as_str()), (17, "no route"));
+    assert_eq!(entries[1].metadata["guest_path"], "/api");
+}
+
+/// The benchmarks' receivers acknowledge without decoding, gRPC included:
+/// the sink sees every batch acknowledged, the receiver counts the bytes.
+#[test]
+fn ack_only_receivers_acknowledge_grpc_and_http() {
+    for (kind, rx) in [("grpc", Receiver::ack_only(Kind::OtlpGrpc, 0)), ("loki", Receiver::ack_only(Kind::Loki, 0))] {
+        let (ev, seen) = events();
+        let sink = match kind {
+            "grpc" => otlp_sink(&rx.url(), OtlpProtocol::Grpc, false, ev),
+            _ => loki(&rx.url(), Delivery::default(), ev),
+        };
+        feed(sink, 10_000);
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last.event, Some("export.shutdown"));
+        assert!(last.fields.contains(&("sent", 10_000u64.into())), "{kind}: {:?}", last.fields);
+        assert!(!event_names(&seen).contains(&"export.retry"), "{kind}");
+        assert_eq!(rx.count(), 0, "{kind}: nothing decoded");
+        assert!(rx.wire_bytes() > 10_000 * 10, "{kind}: {} bytes", rx.wire_bytes());
+    }
+}
+
+/// No TLS in this build: https endpoints are refused at startup, saying so
+/// (docs/export.md), never accepted and then failing every send.
+#[test]
+fn https_is_refused_with_a_clear_error() {
+    let (ev, _) = events();
+    let loki = LokiSettings::new("https://loki.example:3100").start("loki", &Metrics::new(), ev.clone());
+    let err = loki.err().expect("refused");
+    assert!(err.contains("https is not supported"), "{err}");
+    for protocol in [OtlpProtocol::Grpc, OtlpProtocol::HttpProtobuf] {
+        let s = OtlpSettings { endpoint: Some("https://collector.example:4317".into()), protocol: Some(protocol), ..OtlpSettings::default() };
+        let err = s.start("otlp", &|_: &str| None, &Metrics::new(), ev.clone()).err().expect("refused");
+        assert!(err.contains("https is not supported"), "{protocol:?}: {err}");
     }
 }
