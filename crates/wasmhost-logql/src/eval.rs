@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::ast::*;
-use crate::json::{self, JVal};
+use crate::json::{self, JVal, Visit};
 
 /// Labels of one line.
 pub type Labels = BTreeMap<String, String>;
@@ -102,9 +102,10 @@ impl IpSpec {
 
 /// A line that passed a log query: its (possibly reformatted) text and labels.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Passed {
-    /// The line, after any `line_format`.
-    pub text: String,
+pub struct Passed<'l> {
+    /// The line, after any `line_format` (borrowed from the input when no
+    /// stage rewrote it: most queries copy nothing).
+    pub text: Cow<'l, str>,
     /// Its labels after the pipeline.
     pub labels: Labels,
     /// Its `ts` field in nanoseconds since the epoch, if it has one.
@@ -116,7 +117,7 @@ struct LineState<'l> {
     text: Cow<'l, str>,
     labels: Labels,
     /// The stream labels' names: a parsed label of the same name gets `_extracted`.
-    base: Vec<String>,
+    base: Vec<Cow<'l, str>>,
     /// Labels parsers need to extract (after renaming); `None`: all.
     needed: Option<&'l [String]>,
 }
@@ -168,17 +169,18 @@ impl LogQuery {
     /// assert_eq!(passed.labels["seq"], "3");
     /// assert!(q.run(r#"{"lang":"c","msg":"panic: boom"}"#, &["lang"]).is_none());
     /// ```
-    pub fn run(&self, line: &str, stream_labels: &[impl AsRef<str>]) -> Option<Passed> {
+    pub fn run<'l>(&self, line: &'l str, stream_labels: &'l [impl AsRef<str>]) -> Option<Passed<'l>> {
         self.run_with(line, stream_labels, None)
     }
 
     /// [`LogQuery::run`], extracting only the `needed` labels in parsers
     /// (as Loki's parser hints do) when the caller reads no others: see
     /// [`LogQuery::referenced_labels`].
-    pub fn run_with(&self, line: &str, stream_labels: &[impl AsRef<str>], needed: Option<&[String]>) -> Option<Passed> {
+    pub fn run_with<'l>(&self, line: &'l str, stream_labels: &'l [impl AsRef<str>], needed: Option<&'l [String]>) -> Option<Passed<'l>> {
         let mut labels = Labels::new();
         let mut ts = None;
-        json::scan_top(line, &mut |k, v| {
+        let wanted = |k: &str| k == "ts" || stream_labels.iter().any(|s| s.as_ref() == k);
+        json::scan_top(line, wanted, &mut |k, v| {
             if k == "ts" {
                 if let JVal::Str(s) = &v {
                     ts = parse_rfc3339(s);
@@ -193,10 +195,10 @@ impl LogQuery {
         if !self.selector.iter().all(|m| m.matches(&labels)) {
             return None;
         }
-        let base = labels.keys().cloned().collect();
+        let base = stream_labels.iter().map(|s| s.as_ref()).filter(|s| labels.contains_key(*s)).map(Cow::Borrowed).collect();
         let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed };
         self.run_stages(&mut state)?;
-        Some(Passed { text: state.text.into_owned(), labels: state.labels, ts })
+        Some(Passed { text: state.text, labels: state.labels, ts })
     }
 
     /// Every label name a stage reads (filters, formats, `drop`/`keep`):
@@ -205,7 +207,8 @@ impl LogQuery {
         fn filter(f: &LabelFilter, out: &mut Vec<String>) {
             match f {
                 LabelFilter::Str(m) => out.push(m.label.clone()),
-                LabelFilter::Num { label, .. } | LabelFilter::Ip { label, .. } => out.push(label.clone()),
+                // Numeric and ip filters read `__error__` too: a flagged line passes them.
+                LabelFilter::Num { label, .. } | LabelFilter::Ip { label, .. } => out.extend([label.clone(), ERROR_LABEL.to_owned()]),
                 LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
                     filter(a, out);
                     filter(b, out);
@@ -255,7 +258,7 @@ impl LogQuery {
             });
         }
         let all = labels.all_labels();
-        let base = all.keys().cloned().collect();
+        let base = all.keys().cloned().map(Cow::Owned).collect();
         let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None };
         self.run_stages(&mut state).is_some()
     }
@@ -270,10 +273,28 @@ impl LogQuery {
                 }
                 Stage::Json(params) if params.is_empty() => {
                     let mut found: Vec<(String, String)> = Vec::new();
+                    // With parser hints, reading stops once every needed
+                    // label is in (Loki short-circuits the same way).
+                    let wanted = st.needed.map(|n| n.iter().enumerate().filter(|(i, a)| !n[..*i].contains(a)).count());
+                    if wanted == Some(0) {
+                        // Nothing downstream reads a label: Loki does not parse.
+                        continue;
+                    }
+                    let mut distinct = 0;
                     let result = json::visit_flat(&st.text, &mut |k, v| {
                         if let (Some(key), Some(text)) = (st.parsed_name(k), v.scalar_text()) {
-                            found.push((key, text.into_owned()));
+                            // Loki's unescaping gives "" for a value with U+FFFD
+                            // in it (Prometheus refuses the rune).
+                            let text = if text.contains('\u{fffd}') { String::new() } else { text.into_owned() };
+                            if !found.iter().any(|(f, _)| *f == key) {
+                                distinct += 1;
+                            }
+                            found.push((key, text));
+                            if wanted == Some(distinct) {
+                                return Visit::Done;
+                            }
                         }
+                        Visit::More
                     });
                     // Loki keeps what it extracted before an error, and flags the line.
                     st.labels.extend(found);
@@ -568,9 +589,11 @@ pub fn parse_rfc3339(ts: &str) -> Option<i128> {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let digits = &ts[start..i];
-        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
-        nanos = padded.parse().ok()?;
+        // The first nine digits, padded with zeros: nanoseconds.
+        for k in 0..9 {
+            let d = if start + k < i { i64::from(b[start + k] - b'0') } else { 0 };
+            nanos = nanos * 10 + d;
+        }
     }
     let offset_secs = match ts.get(i..)? {
         "Z" | "z" => 0,

@@ -294,9 +294,13 @@ impl MetricEvaluator {
                 let window = r.range + r.offset;
                 let samples = r.pending.entry(key).or_default();
                 samples.push_back((ts, value));
-                // Everything older than the newest range can never count again.
-                if samples.front().is_some_and(|(t, _)| *t <= newest - window) {
-                    samples.retain(|(t, _)| *t > newest - window);
+                // Everything older than the newest range can never count
+                // again. Lines come mostly in time order, so the old ones
+                // are at the front (a straggler inside is dropped by
+                // `finish`); a retain over the whole range per line was
+                // half of a `count_over_time`'s time.
+                while samples.front().is_some_and(|(t, _)| *t <= newest - window) {
+                    samples.pop_front();
                 }
             } else {
                 let keep = r.func == RangeFn::QuantileOverTime;

@@ -71,6 +71,8 @@ nested = json.dumps({"ts": "2026-11-25T18:00:01Z", "job": "n", "req": {"path": "
 col = L(1, job="col", msg="\u001b[31mred\u001b[0m")
 lf = L(1, job="lf", msg='status=500 dur=15ms path="/a b" flag')
 pk = L(1, job="pk", app="x", _entry="original line")
+nl1 = '{"ts":"2026-11-25T18:00:01Z","job":"nl","a":"x","a":null,"b":null,"c":{"d":null}}'
+fffd = '{"ts":"2026-11-25T18:00:01Z","job":"nl","bad":"x\\ud800y","raw":"x\ufffdy","ok":"z"}'
 files["03_parsers.json"] = [
     case("| json: everything but the stream labels arrives here; clashes get _extracted", '{job="gw"} | json | level="error"',
          expect=streams((g2_all, [[ns(2), g2]]))),
@@ -78,6 +80,10 @@ files["03_parsers.json"] = [
          expect=streams((dict(GO, level="info", id="i2"), [[ns(3), g3]]))),
     case("| json nested keys, sanitised names, leading digit, number text kept", '{job="n"} | json | line_format "{{.req_path}} {{.req_user_agent}} {{.req_hdr_a_b}} {{._1st}} {{.num}} {{.big}} [{{.nil}}] {{.esc}}" | keep job',
          lines=[nested], expect=streams(({"job": "n"}, [[ns(1), "/x curl 1 x 1.50 1e3 [] a\"b\u00e9"]]))),
+    case("| json skips null: the label stays unset and an earlier value of the key stays", '{job="nl"} | json | keep job, a, b, c_d',
+         lines=[nl1], expect=streams(({"job": "nl", "a": "x"}, [[ns(1), nl1]]))),
+    case("| json: a value with U+FFFD (escaped lone surrogate or literal) becomes empty", '{job="nl"} | json | line_format "[{{.bad}}] [{{.raw}}] [{{.ok}}]" | keep job, ok',
+         lines=[fffd], expect=streams(({"job": "nl", "ok": "z"}, [[ns(1), "[] [] [z]"]]))),
     case("| json path expressions", '{job="n"} | json p="req.path", a="req[\\"user-agent\\"]", l="list[1]" | keep p, a, l',
          lines=[nested], expect=streams(({"p": "/x", "a": "curl", "l": "2"}, [[ns(1), nested]]))),
     case("| json error keeps the line, flagged", '{lang="go"} | json | line_format "{{.msg}}" | json | keep job',
