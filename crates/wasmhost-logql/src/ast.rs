@@ -87,6 +87,9 @@ pub struct LineValue {
     pub regex: Option<Re>,
     /// For `|>`/`!>`: the pattern.
     pub pattern: Option<crate::pattern::Pattern>,
+    /// For `|= ip("…")`/`!= ip("…")`: the address, range or CIDR (`text`
+    /// holds its spec); the filter looks for an address in the line.
+    pub ip: Option<crate::eval::IpSpec>,
 }
 
 /// A line filter: `|= "x"`, `!= "x" or "y"`, `|~ "re"`, `|> "<_> x <_>"`.

@@ -83,6 +83,33 @@ impl IpSpec {
         spec.parse().ok().map(IpSpec::Addr)
     }
 
+    /// Loki's ip line filter: whether any address in `line` is in this
+    /// spec. Candidates start where an address may (a digit with a `.`
+    /// within the next three bytes; hex digits then `:`, or `::` and a hex
+    /// digit) and run over the address characters; a candidate that is no
+    /// address, or not in the spec, is skipped whole.
+    pub fn in_line(&self, line: &str) -> bool {
+        let b = line.as_bytes();
+        let hex = |c: u8| c.is_ascii_hexdigit();
+        let v4 = |c: &u8| c.is_ascii_digit() || *c == b'.';
+        let v6 = |c: &u8| c.is_ascii_hexdigit() || *c == b':' || *c == b'.';
+        let mut i = 0;
+        while i < b.len() {
+            let v4_hint = i + 3 < b.len() && b[i].is_ascii_digit() && b[i + 1..i + 4].contains(&b'.');
+            let v6_hint = i + 4 < b.len()
+                && ((b[i] == b':' && b[i + 1] == b':' && hex(b[i + 2])) || (1..5).any(|k| b[i..i + k].iter().all(|c| hex(*c)) && b[i + k] == b':'));
+            if v4_hint || v6_hint {
+                let len = if v4_hint { b[i..].iter().take_while(|c| v4(c)).count() } else { b[i..].iter().take_while(|c| v6(c)).count() };
+                if line[i..i + len].parse::<IpAddr>().is_ok_and(|ip| self.contains(ip)) {
+                    return true;
+                }
+                i += len;
+            }
+            i += 1;
+        }
+        false
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         let bits = |ip: IpAddr| match ip {
             IpAddr::V4(v) => (u128::from(u32::from(v)), 32u32),
@@ -494,9 +521,10 @@ fn decolorize(text: &str) -> String {
 impl LineFilter {
     /// Whether `line` passes this filter.
     pub fn passes(&self, line: &str) -> bool {
-        let hit = |v: &LineValue| match (&v.regex, &v.pattern) {
-            (Some(r), _) => r.regex.is_match(line),
-            (_, Some(p)) => p.matches(line),
+        let hit = |v: &LineValue| match (&v.regex, &v.pattern, &v.ip) {
+            (Some(r), _, _) => r.regex.is_match(line),
+            (_, Some(p), _) => p.matches(line),
+            (_, _, Some(ip)) => ip.in_line(line),
             _ => line.contains(v.text.as_str()),
         };
         let any = self.values.iter().any(hit);

@@ -106,7 +106,8 @@ impl Display for Stage {
                     LineOp::Pattern => "|>",
                     LineOp::NotPattern => "!>",
                 };
-                let values: Vec<String> = l.values.iter().map(|v| quote(&v.text)).collect();
+                let values: Vec<String> =
+                    l.values.iter().map(|v| if v.ip.is_some() { format!("ip({})", quote(&v.text)) } else { quote(&v.text) }).collect();
                 write!(f, "{op} {}", values.join(" or "))
             }
             Stage::Json(p) if p.is_empty() => write!(f, "| json"),

@@ -45,6 +45,8 @@ files["01_selectors.json"] = [
     case("# comments", '{job="gw"} # every gateway line\n |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
 ]
 u1 = L(1, job="u", msg="code \u0663"); u2 = L(2, job="u", msg="caf\u00e9"); u3 = L(3, job="u", msg="cafe 7")
+ipl = [L(1, job="ip", msg="from 192.168.1.7:443 at 18:00:01"), L(2, job="ip", msg="peer=192.168.0.1 via 10.1.0.1"),
+       L(3, job="ip", msg="peer=10.0.0.5"), L(4, job="ip", msg="v6 [2001:db8::1]:80 and 1.2.3")]
 files["02_line_filters.json"] = [
     case("contains", '{job="gw"} |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
     case("not contains", '{job="gw"} != "GET"', expect=streams((GO, [[ns(3), g3]]))),
@@ -57,6 +59,14 @@ files["02_line_filters.json"] = [
     case("negative line filter or: none may match", '{job="gw"} != "/a" or "/c"', expect=streams((RUST, [[ns(2), g2]]))),
     case("pattern line filter", '{job="gw"} |> "<_> /b <_>"', expect=streams((RUST, [[ns(2), g2]]))),
     case("negative pattern line filter", '{job="gw"} !> "<_>GET<_>"', expect=streams((GO, [[ns(3), g3]]))),
+    case("ip() line filter: an address of the line in a CIDR", '{job="ip"} |= ip("192.168.0.0/16")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(2), ipl[1]], [ns(1), ipl[0]]]))),
+    case("ip() line filter: a range, and != keeps lines with no address in it", '{job="ip"} != ip("10.0.0.1-10.0.0.9")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(4), ipl[3]], [ns(2), ipl[1]], [ns(1), ipl[0]]]))),
+    case("ip() line filter: one IPv6 address", '{job="ip"} |= ip("2001:db8::1")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(4), ipl[3]]]))),
+    case("ip() line filter takes only |= and !=", '{job="ip"} |~ ip("10.0.0.1")', error="ip() line filters take only |= and !="),
+    case("ip() line filter with an invalid pattern", '{job="ip"} |= ip("10.0.0.300")', error='invalid ip pattern: "10.0.0.300"'),
     case("backtick strings are raw", '{job="gw"} |~ `/c \\d+`', expect=streams((GO, [[ns(3), g3]]))),
 ]
 def ext(base, d):
