@@ -138,6 +138,35 @@ impl Acc {
         self.values.extend(o.values);
     }
 
+    /// `rate_counter`: Prometheus' extrapolated rate of a counter as Loki
+    /// computes it — the increase (resets count from zero), stretched
+    /// from the first-to-last interval towards the range's start (at most
+    /// to where the counter would have been zero; half a sample interval
+    /// when the gap is larger than 1.1 intervals), per second of the
+    /// range. Loki measures the range from the first sample and ends it at
+    /// the last one, and gives 0 for fewer than two samples.
+    fn extrapolated_rate(&self, range_secs: f64) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        // Loki's samples have millisecond timestamps.
+        let ms = |t: i128| t.div_euclid(1_000_000);
+        let sampled = (ms(self.last.0) - ms(self.first.0)) as f64 / 1000.0;
+        let average = sampled / (self.n - 1) as f64;
+        let mut to_start = range_secs;
+        let result = self.increase;
+        if result > 0.0 && self.first.1 >= 0.0 {
+            to_start = to_start.min(sampled * (self.first.1 / result));
+        }
+        let threshold = average * 1.1;
+        let mut interval = sampled;
+        interval += if to_start < threshold { to_start } else { average / 2.0 };
+        // The range ends at the last sample: nothing to add unless every
+        // sample has the same time.
+        interval += if 0.0 < threshold { 0.0 } else { average / 2.0 };
+        result * (interval / sampled) / range_secs
+    }
+
     fn value(&mut self, func: RangeFn, param: Option<f64>, range_secs: f64) -> Option<f64> {
         if self.n == 0 {
             return None;
@@ -147,7 +176,7 @@ impl Acc {
             RangeFn::CountOverTime => self.n as f64,
             RangeFn::BytesOverTime | RangeFn::SumOverTime => self.sum,
             RangeFn::Rate | RangeFn::BytesRate => self.sum / range_secs,
-            RangeFn::RateCounter => self.increase / range_secs,
+            RangeFn::RateCounter => self.extrapolated_rate(range_secs),
             RangeFn::AbsentOverTime => return None,
             RangeFn::AvgOverTime => self.sum / self.n as f64,
             RangeFn::MinOverTime => self.min,

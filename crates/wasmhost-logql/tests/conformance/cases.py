@@ -149,6 +149,7 @@ files["05_label_filters.json"] = [
 ]
 FULL = {"lang": "rust"}
 u = [L(1, job="u", lat="10"), L(2, job="u", lat="20"), L(3, job="u", lat="30"), L(4, job="u", lat="40")]
+cn = [L(1, job="c", n="10"), L(2, job="c", n="20"), L(3, job="c", n="5"), L(4, job="c", n="15")]
 files["06_range_aggregations.json"] = [
     case("count_over_time: one series per stream", 'count_over_time({job="gw"}[5m])', time=T1, expect=vector(t1, (GO, "1"), (RUST, "2"))),
     case("the portable grouped form", 'sum by (lang) (count_over_time({job=~".+"} | json | __error__="" [5m]))', time=T1,
@@ -181,6 +182,13 @@ files["06_range_aggregations.json"] = [
          error="pipeline error: 'LabelFilterErr' for series:"),
     case("invalid aggregation without unwrap", 'sum_over_time({job="u"}[5m])', error="parse error : invalid aggregation sum_over_time without unwrap"),
     case("invalid aggregation with unwrap", 'count_over_time({job="u"} | json lat | unwrap lat [5m])', error="parse error : invalid aggregation count_over_time with unwrap"),
+    # Loki: increase 15-10 plus 20 at the reset = 25 over 3 s of samples (1 s apart); the zero
+    # point is 3*(10/25) = 1.2 s before the first sample, more than 1.1 intervals, so half an
+    # interval is added: 25 * 3.5/3 = 29.1666…, per second of the 1m range.
+    case("rate_counter: counter resets and Prometheus' extrapolation", 'rate_counter({job="c"} | json n | unwrap n [1m])', lines=cn, time=T1,
+         expect=vector(t1, ({"job": "c"}, "0.4861111111111111"))),
+    case("rate_counter of one sample is 0", 'rate_counter({job="c"} | json n | unwrap n [1m])', lines=cn[:1], time=T1,
+         expect=vector(t1, ({"job": "c"}, "0"))),
     case("absent_over_time of nothing", 'absent_over_time({job="nope"}[5m])', time=T1, expect=vector(t1, ({"job": "nope"}, "1"))),
     case("absent_over_time of something", 'absent_over_time({job="gw"}[5m])', time=T1, expect=vector(t1)),
     case("offset", 'count_over_time({job="gw"}[5m] offset 1m)', time="2026-11-25T18:06:00Z", expect=vector(1795629960, (GO, "1"), (RUST, "2"))),
