@@ -228,6 +228,12 @@ impl LogQuery {
         Some(Passed { text: state.text, labels: state.labels, ts })
     }
 
+    /// Whether lines must go through this query one at a time in input
+    /// order: `| distinct` remembers earlier lines (Loki keeps the earliest).
+    pub fn is_ordered(&self) -> bool {
+        self.stages.iter().any(|s| matches!(s, Stage::Distinct(..)))
+    }
+
     /// Every label name a stage reads (filters, formats, `drop`/`keep`):
     /// the labels parsers must extract when the caller reads no others.
     pub fn referenced_labels(&self) -> Vec<String> {
@@ -263,6 +269,7 @@ impl LogQuery {
                     LabelName::Name(n) => n.clone(),
                     LabelName::Matcher(m) => m.label.clone(),
                 })),
+                Stage::Distinct(names, _) => out.extend(names.iter().cloned()),
                 Stage::Line(_) | Stage::Json(_) | Stage::Logfmt { .. } | Stage::Regexp(_) | Stage::Pattern(_) | Stage::Unpack | Stage::Decolorize => {}
             }
         }
@@ -433,6 +440,11 @@ impl LogQuery {
                 Stage::Decolorize => {
                     let text = decolorize(&st.text);
                     st.text = Cow::Owned(text);
+                }
+                Stage::Distinct(names, seen) => {
+                    if !seen.first_time(names, &st.labels) {
+                        return None;
+                    }
                 }
             }
         }

@@ -349,9 +349,9 @@ impl MetricEvaluator {
 
     /// Whether [`MetricEvaluator::merge`] gives the same answer as one
     /// evaluator seeing every line in order: not for `rate_counter`, whose
-    /// counter resets need the lines in order.
+    /// counter resets need the lines in order, nor with `| distinct`.
     pub fn mergeable(&self) -> bool {
-        self.ranges.iter().all(|r| r.func != RangeFn::RateCounter)
+        self.ranges.iter().all(|r| r.func != RangeFn::RateCounter && !r.query.is_ordered())
     }
 
     /// Takes in what `other` (same query and steps) saw of other lines, so

@@ -881,7 +881,14 @@ impl Parser {
                 Ok(if word == "drop" { Stage::Drop(items) } else { Stage::Keep(items) })
             }
             "unwrap" => self.syntax("syntax error: unwrap is only allowed in a range aggregation"),
-            "distinct" => Err(ParseError::Unsupported("the `| distinct` stage".into())),
+            "distinct" => {
+                self.pos += 1;
+                let mut names = vec![self.ident()?];
+                while self.eat_sym(",") {
+                    names.push(self.ident()?);
+                }
+                Ok(Stage::Distinct(names, Seen::default()))
+            }
             _ => Ok(Stage::Label(self.label_or()?)),
         }
     }
@@ -1031,7 +1038,7 @@ impl Parser {
 }
 
 fn is_stage_word(w: &str) -> bool {
-    matches!(w, "json" | "logfmt" | "regexp" | "pattern" | "unpack" | "line_format" | "label_format" | "drop" | "keep" | "decolorize" | "unwrap")
+    matches!(w, "json" | "logfmt" | "regexp" | "pattern" | "unpack" | "line_format" | "label_format" | "drop" | "keep" | "decolorize" | "unwrap" | "distinct")
 }
 
 pub(crate) fn op_name(op: BinOp) -> &'static str {

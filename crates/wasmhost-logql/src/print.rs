@@ -143,6 +143,7 @@ impl Display for Stage {
             Stage::Drop(items) => write!(f, "| drop {}", list(items)),
             Stage::Keep(items) => write!(f, "| keep {}", list(items)),
             Stage::Decolorize => write!(f, "| decolorize"),
+            Stage::Distinct(names, _) => write!(f, "| distinct {}", names.join(", ")),
         }
     }
 }

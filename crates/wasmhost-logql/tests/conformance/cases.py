@@ -126,6 +126,13 @@ files["04_formats.json"] = [
          expect=streams(({"lvl": "info", "who": "api/i2"}, [[ns(3), g3]]))),
     case("drop with a matcher", '{lang="go"} | json level | drop level="info"', expect=streams((GO, [[ns(3), g3]]))),
     case("drop with a matcher that does not match", '{lang="go"} | json level | drop level="error"', expect=streams((dict(GO, level="info"), [[ns(3), g3]]))),
+    # Loki 3's distinct keeps the earliest line of each value (lines are read in time order).
+    case("distinct: the earliest line of each value", '{job="gw"} | json | distinct level | keep job',
+         expect=streams(({"job": "gw"}, [[ns(2), g2], [ns(1), g1]]))),
+    case("distinct over two labels: a seen value of any drops the line (the values before it stay recorded)",
+         '{job=~".+"} | json | distinct level, module | keep job', expect=streams(({"job": "batch"}, [[ns(4), g4]]), ({"job": "gw"}, [[ns(1), g1]]))),
+    case("distinct: a line without the label passes", '{job=~".+"} | json | distinct nope | keep job',
+         expect=streams(({"job": "batch"}, [[ns(4), g4]]), ({"job": "gw"}, [[ns(3), g3], [ns(2), g2], [ns(1), g1]]))),
     case("keep", '{lang="go"} | json | keep lang, level', expect=streams(({"lang": "go", "level": "info"}, [[ns(3), g3]]))),
 ]
 d1 = L(1, job="d", took="1.5s", size="2KB", addr="10.0.0.5"); d2 = L(2, job="d", took="250ms", size="500B", addr="192.168.1.1"); d3 = L(3, job="d", took="abc", size="1KiB", addr="::1")
