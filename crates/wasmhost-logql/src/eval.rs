@@ -147,6 +147,8 @@ struct LineState<'l> {
     base: Vec<Cow<'l, str>>,
     /// Labels parsers need to extract (after renaming); `None`: all.
     needed: Option<&'l [String]>,
+    /// The entry's time (nanoseconds; 0 when the line has none), for templates.
+    ts: i128,
 }
 
 impl LineState<'_> {
@@ -223,7 +225,7 @@ impl LogQuery {
             return None;
         }
         let base = stream_labels.iter().map(|s| s.as_ref()).filter(|s| labels.contains_key(*s)).map(Cow::Borrowed).collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed };
+        let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed, ts: ts.unwrap_or(0) };
         self.run_stages(&mut state)?;
         Some(Passed { text: state.text, labels: state.labels, ts })
     }
@@ -293,7 +295,7 @@ impl LogQuery {
         }
         let all = labels.all_labels();
         let base = all.keys().cloned().map(Cow::Owned).collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None };
+        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None, ts: 0 };
         self.run_stages(&mut state).is_some()
     }
 
@@ -414,7 +416,7 @@ impl LogQuery {
                 }
                 Stage::LineFormat(t) => {
                     let labels = &st.labels;
-                    let text = t.render(&|n| labels.get(n).cloned(), &st.text);
+                    let text = t.render(&|n| labels.get(n).cloned(), &st.text, st.ts);
                     st.text = Cow::Owned(text);
                 }
                 Stage::LabelFormat(items) => {
@@ -426,7 +428,7 @@ impl LogQuery {
                             }
                             LabelFormat::Template { dst, template } => {
                                 let labels = &st.labels;
-                                let v = template.render(&|n| labels.get(n).cloned(), &st.text);
+                                let v = template.render(&|n| labels.get(n).cloned(), &st.text, st.ts);
                                 st.labels.insert(dst.clone(), v);
                             }
                         }

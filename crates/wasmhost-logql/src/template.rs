@@ -1,8 +1,9 @@
 //! `line_format`/`label_format` templates: the part of Go `text/template`
 //! Loki queries use — text, `{{ .label }}`, pipelines `{{ .a | ToUpper }}`,
 //! function calls with string/number arguments, `{{if}}…{{else}}…{{end}}`,
-//! `{{-`/`-}}` trimming — and Loki's string functions (listed in
-//! [`FUNCTIONS`]). Every value is a string, as every label is.
+//! `{{-`/`-}}` trimming — and Loki's string and time functions (listed in
+//! [`FUNCTIONS`]; `__timestamp__` is the entry's time). Every value is a
+//! string, as every label is; a time is the text Go prints for it.
 //!
 //! Own code: the `gtmpl` crate was considered, but it evaluates over its own
 //! `Value` type and needs a `Context` built per line (a map copy of all
@@ -13,7 +14,18 @@ pub const FUNCTIONS: &[&str] = &[
     "ToLower", "ToUpper", "lower", "upper", "title", "trim", "trimSpace", "trimPrefix", "trimSuffix", "trimAll", "replace", "Replace",
     "default", "contains", "hasPrefix", "hasSuffix", "repeat", "substr", "regexReplaceAll", "regexReplaceAllLiteral", "printf", "len",
     "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "add", "sub", "mul", "div", "mod", "alignLeft", "alignRight",
+    "__line__", "__timestamp__", "now", "date", "toDate", "unixEpoch", "unixEpochMillis", "unixEpochNanos", "unixToTime",
 ];
+
+/// Functions without arguments: values in any position of a pipeline.
+const NILADIC: &[&str] = &["__line__", "__timestamp__", "now"];
+
+/// What a template renders for: the line and its time.
+struct Entry<'a> {
+    line: &'a str,
+    /// Nanoseconds since the epoch.
+    ts: i128,
+}
 
 /// A compiled template.
 #[derive(Debug, Clone)]
@@ -113,9 +125,10 @@ impl Template {
     }
 
     /// Renders with `label` giving values (missing: empty) and `line` as `__line__`.
-    pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
+    /// `ts` (nanoseconds since the epoch) is the entry's time, for `__timestamp__`.
+    pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str, ts: i128) -> String {
         let mut out = String::new();
-        render(&self.nodes, label, line, &mut out);
+        render(&self.nodes, label, &Entry { line, ts }, &mut out);
         out
     }
 }
@@ -176,7 +189,7 @@ fn pipeline(text: &str) -> Result<Vec<Command>, String> {
                 Arg::Field(name.to_owned())
             } else if word.parse::<f64>().is_ok() {
                 Arg::Str(word.to_owned())
-            } else if FUNCTIONS.contains(&word) || word == "__line__" {
+            } else if FUNCTIONS.contains(&word) {
                 Arg::Func(word.to_owned())
             } else {
                 return Err(format!("function {word:?} not defined"));
@@ -191,14 +204,14 @@ fn pipeline(text: &str) -> Result<Vec<Command>, String> {
     Ok(commands)
 }
 
-fn render(nodes: &[Node], label: &dyn Fn(&str) -> Option<String>, line: &str, out: &mut String) {
+fn render(nodes: &[Node], label: &dyn Fn(&str) -> Option<String>, entry: &Entry<'_>, out: &mut String) {
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
-            Node::Action(p) => out.push_str(&run(p, label, line)),
+            Node::Action(p) => out.push_str(&run(p, label, entry)),
             Node::If(cond, then, otherwise) => {
-                let v = run(cond, label, line);
-                render(if truthy(&v) { then } else { otherwise }, label, line, out);
+                let v = run(cond, label, entry);
+                render(if truthy(&v) { then } else { otherwise }, label, entry, out);
             }
         }
     }
@@ -208,17 +221,23 @@ fn truthy(v: &str) -> bool {
     !v.is_empty() && v != "false" && v != "0"
 }
 
-fn run(p: &[Command], label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
+fn now_ns() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+fn run(p: &[Command], label: &dyn Fn(&str) -> Option<String>, entry: &Entry<'_>) -> String {
     let mut prev: Option<String> = None;
     for cmd in p {
         let value = |a: &Arg| match a {
             Arg::Field(n) => label(n).unwrap_or_default(),
             Arg::Str(s) => s.clone(),
-            Arg::Func(f) if f == "__line__" => line.to_owned(),
+            Arg::Func(f) if f == "__line__" => entry.line.to_owned(),
+            Arg::Func(f) if f == "__timestamp__" => crate::gotime::to_value(entry.ts),
+            Arg::Func(f) if f == "now" => crate::gotime::to_value(now_ns()),
             Arg::Func(_) => String::new(),
         };
         let result = match &cmd[0] {
-            Arg::Func(f) if f != "__line__" => {
+            Arg::Func(f) if !NILADIC.contains(&f.as_str()) => {
                 let mut args: Vec<String> = cmd[1..].iter().map(value).collect();
                 args.extend(prev.take());
                 call(f, &args)
@@ -345,6 +364,36 @@ fn call(f: &str, a: &[String]) -> String {
                 format!("{last:>n$}")
             }
         }
+        // Times travel as Go prints them (see `gotime`); Sprig's `date`
+        // formats the current time when given something else.
+        "date" => crate::gotime::format(crate::gotime::from_value(arg(1)).unwrap_or_else(now_ns), arg(0)),
+        // Go's zero time when the text does not fit the layout.
+        "toDate" => crate::gotime::to_value(crate::gotime::parse(arg(0), arg(1)).unwrap_or(-62_135_596_800_000_000_000)),
+        "unixEpoch" | "unixEpochMillis" | "unixEpochNanos" => match crate::gotime::from_value(last) {
+            Some(t) => match f {
+                "unixEpoch" => t.div_euclid(1_000_000_000),
+                "unixEpochMillis" => t.div_euclid(1_000_000),
+                _ => t,
+            }
+            .to_string(),
+            None => String::new(),
+        },
+        // Loki reads the unit from the number of digits: days, seconds,
+        // milliseconds, microseconds or nanoseconds.
+        "unixToTime" => {
+            let scale: Option<i128> = match last.len() {
+                5 => Some(86_400_000_000_000),
+                10 => Some(1_000_000_000),
+                13 => Some(1_000_000),
+                16 => Some(1_000),
+                19 => Some(1),
+                _ => None,
+            };
+            match (scale, last.parse::<i64>()) {
+                (Some(s), Ok(n)) => crate::gotime::to_value(i128::from(n) * s),
+                _ => String::new(),
+            }
+        }
         _ => String::new(),
     }
 }
@@ -355,7 +404,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn render_map(t: &Template, labels: &BTreeMap<String, String>, line: &str) -> String {
-        t.render(&|n| labels.get(n).cloned(), line)
+        t.render(&|n| labels.get(n).cloned(), line, 1_795_629_845_120_000_000)
     }
 
     #[test]
@@ -369,5 +418,7 @@ mod tests {
         assert_eq!(r("x  {{- .a -}}  y"), "xHelloy");
         assert!(Template::new("{{ nope .a }}").is_err());
         assert!(Template::new("{{ if .a }}x").is_err());
+        assert_eq!(r(r#"{{ __timestamp__ | date "15:04:05.000" }} {{ __timestamp__ | unixEpochMillis }}"#), "18:04:05.120 1795629845120");
+        assert_eq!(r(r#"{{ toDate "2006-01-02" "2026-11-25" | unixEpoch }} {{ unixToTime "1795629845" }}"#), "1795564800 2026-11-25 18:04:05 +0000 UTC");
     }
 }
