@@ -163,69 +163,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// At a `"`: the unescaped string.
+    /// At a `"`: the unescaped string (the workspace's one JSON string
+    /// reader, in wasmhost-lift; lenient about raw control characters, as
+    /// Loki's parser is).
     fn string(&mut self) -> Result<Cow<'a, str>, &'static str> {
-        self.i += 1;
-        let start = self.i;
-        // Fast path: no escapes.
-        match memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
-            None => return Err(STRING_ERR),
-            Some(n) => {
-                self.i += n;
-                if self.b[self.i] == b'"' {
-                    let s = &self.s[start..self.i];
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-            }
-        }
-        let mut out = String::from(&self.s[start..self.i]);
-        loop {
-            match self.b.get(self.i) {
-                None => return Err(STRING_ERR),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(Cow::Owned(out));
-                }
-                Some(b'\\') => {
-                    let e = *self.b.get(self.i + 1).ok_or(STRING_ERR)?;
-                    self.i += 2;
-                    match e {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let c = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with("\\u") {
-                                let save = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                                } else {
-                                    self.i = save;
-                                    None
-                                }
-                            } else {
-                                char::from_u32(hi)
-                            };
-                            out.push(c.unwrap_or('\u{fffd}'));
-                        }
-                        _ => return Err(ESCAPE_ERR),
-                    }
-                }
-                Some(_) => {
-                    let ch = self.s[self.i..].chars().next().unwrap_or('\u{fffd}');
-                    out.push(ch);
-                    self.i += ch.len_utf8();
-                }
-            }
-        }
+        wasmhost_lift::json_string(self.s, &mut self.i, true).map_err(|e| match e {
+            wasmhost_lift::StringError::BadEscape => ESCAPE_ERR,
+            wasmhost_lift::StringError::Unterminated | wasmhost_lift::StringError::ControlChar => STRING_ERR,
+        })
     }
 
     /// At `{` or `[`: skips the value without building it (strings are
@@ -288,13 +233,6 @@ impl<'a> Reader<'a> {
                 Some(())
             }
         }
-    }
-
-    fn hex4(&mut self) -> Result<u32, &'static str> {
-        let h = self.s.get(self.i..self.i + 4).ok_or(ESCAPE_ERR)?;
-        let v = u32::from_str_radix(h, 16).map_err(|_| ESCAPE_ERR)?;
-        self.i += 4;
-        Ok(v)
     }
 }
 
