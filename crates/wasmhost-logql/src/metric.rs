@@ -218,6 +218,10 @@ struct RangeState {
     range: i128,
     offset: i128,
     grouping: Option<Grouping>,
+    /// The labels of a `sum by (…)` right around an additive aggregation
+    /// (count, rate, bytes, sum): the series can be summed while lines
+    /// stream, one per group instead of one per label set.
+    sum_by: Option<Vec<String>>,
     /// Steps mode: accumulators per step.
     series: HashMap<Labels, Vec<Acc>>,
     /// Unknown-end instant mode: samples of the newest range.
@@ -313,7 +317,11 @@ impl MetricEvaluator {
                     v
                 }
             };
-            let key = group(labels, r.grouping.as_ref());
+            let key = match &r.sum_by {
+                // A sample with an error keeps its labels: the query fails naming them.
+                Some(keep) if !labels.contains_key(ERROR_LABEL) => labels.into_iter().filter(|(k, _)| keep.contains(k)).collect(),
+                _ => group(labels, r.grouping.as_ref()),
+            };
             if let Some(kind) = key.get(ERROR_LABEL) {
                 r.error = Some(EvalError::Pipeline { kind: kind.clone(), series: prom_labels(&key) });
                 continue;
@@ -497,6 +505,14 @@ fn collect_ranges(q: &MetricQuery, sum_by: Option<&[String]>, out: &mut Vec<Rang
                 range: range.as_nanos() as i128,
                 offset: offset.map_or(0, |o| o.as_nanos() as i128),
                 grouping: grouping.clone(),
+                sum_by: match (grouping, sum_by) {
+                    (None, Some(keys))
+                        if matches!(func, RangeFn::CountOverTime | RangeFn::Rate | RangeFn::BytesOverTime | RangeFn::BytesRate | RangeFn::SumOverTime) =>
+                    {
+                        Some(keys.to_vec())
+                    }
+                    _ => None,
+                },
                 series: HashMap::new(),
                 pending: HashMap::new(),
                 absent_labels,
