@@ -1,6 +1,9 @@
 //! `line_format`/`label_format` templates: the part of Go `text/template`
 //! Loki queries use — text, `{{ .label }}`, pipelines `{{ .a | ToUpper }}`,
 //! function calls with string/number arguments, `{{if}}…{{else}}…{{end}}`,
+//! `{{with}}` (`{{.}}` inside), variables (`{{$x := …}}`, `{{$x = …}}`,
+//! scoped to their block; `range` is not supported: it iterates maps and
+//! lists, such as `fromJson`'s, which a string-valued template cannot hold),
 //! `{{-`/`-}}` trimming — and Loki's string and time functions (listed in
 //! [`FUNCTIONS`]; `__timestamp__` is the entry's time). Every value is a
 //! string, as every label is; a time is the text Go prints for it.
@@ -45,15 +48,23 @@ impl PartialEq for Template {
 enum Node {
     Text(String),
     Action(Vec<Command>),
-    If(Vec<Command>, Vec<Node>, Vec<Node>),
+    /// `{{if p}}…{{else}}…{{end}}`; `with`: `{{with p}}` also makes the
+    /// value the dot (`{{.}}`) inside.
+    If { with: bool, cond: Vec<Command>, then: Vec<Node>, otherwise: Vec<Node> },
+    /// `{{$x := p}}` (declares: true) or `{{$x = p}}`: prints nothing.
+    Assign(String, bool, Vec<Command>),
 }
 
 type Command = Vec<Arg>;
 
 #[derive(Debug, Clone)]
 enum Arg {
-    /// `.name` (`.` alone: the empty name, unused by Loki).
+    /// `.name`.
     Field(String),
+    /// `.` alone: the value of the innermost `with` (empty outside).
+    Dot,
+    /// `$name`.
+    Var(String),
     Str(String),
     Func(String),
 }
@@ -91,7 +102,7 @@ impl Template {
         }
         toks.push(Tok::Text(if trim_next { rest.trim_start() } else { rest }.to_owned()));
         let mut it = toks.into_iter();
-        let (nodes, end) = block(&mut it)?;
+        let (nodes, end) = block(&mut it, &mut Vec::new())?;
         if end.is_some() {
             return Err(format!("unexpected {{{{{}}}}}", end.unwrap_or_default()));
         }
@@ -111,11 +122,12 @@ impl Template {
                 match n {
                     Node::Text(_) => {}
                     Node::Action(p) => pipe(p, out),
-                    Node::If(c, a, b) => {
-                        pipe(c, out);
-                        walk(a, out);
-                        walk(b, out);
+                    Node::If { cond, then, otherwise, .. } => {
+                        pipe(cond, out);
+                        walk(then, out);
+                        walk(otherwise, out);
                     }
+                    Node::Assign(_, _, p) => pipe(p, out),
                 }
             }
         }
@@ -128,13 +140,21 @@ impl Template {
     /// `ts` (nanoseconds since the epoch) is the entry's time, for `__timestamp__`.
     pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str, ts: i128) -> String {
         let mut out = String::new();
-        render(&self.nodes, label, &Entry { line, ts }, &mut out);
+        render(&self.nodes, &mut Scope { label, entry: Entry { line, ts }, dot: String::new(), vars: Vec::new() }, &mut out);
         out
     }
 }
 
 /// Parses nodes up to `{{else}}`/`{{end}}` (returned) or the end.
-fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String>), String> {
+/// `vars`: the variables declared so far in scope (a block's own end with it).
+fn block(it: &mut impl Iterator<Item = Tok>, vars: &mut Vec<String>) -> Result<(Vec<Node>, Option<String>), String> {
+    let outer = vars.len();
+    let result = block_in_scope(it, vars);
+    vars.truncate(outer);
+    result
+}
+
+fn block_in_scope(it: &mut impl Iterator<Item = Tok>, vars: &mut Vec<String>) -> Result<(Vec<Node>, Option<String>), String> {
     let mut nodes = Vec::new();
     while let Some(tok) = it.next() {
         match tok {
@@ -143,12 +163,13 @@ fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String
             Tok::Action(a) if a == "end" || a == "else" => return Ok((nodes, Some(a))),
             Tok::Action(a) if a.starts_with("/*") => {}
             Tok::Action(a) => {
-                if let Some(cond) = a.strip_prefix("if ") {
+                let control = a.strip_prefix("if ").map(|c| (false, c)).or_else(|| a.strip_prefix("with ").map(|c| (true, c)));
+                if let Some((with, cond)) = control {
                     let cond = pipeline(cond)?;
-                    let (then, end) = block(it)?;
+                    let (then, end) = block(it, vars)?;
                     let otherwise = match end.as_deref() {
                         Some("else") => {
-                            let (o, end) = block(it)?;
+                            let (o, end) = block(it, vars)?;
                             if end.as_deref() != Some("end") {
                                 return Err("missing {{end}}".into());
                             }
@@ -157,7 +178,14 @@ fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String
                         Some("end") => Vec::new(),
                         _ => return Err("missing {{end}}".into()),
                     };
-                    nodes.push(Node::If(cond, then, otherwise));
+                    nodes.push(Node::If { with, cond, then, otherwise });
+                } else if let Some((name, declare, value)) = assignment(&a) {
+                    if declare {
+                        vars.push(name.to_owned());
+                    } else if !vars.iter().any(|v| v == name) {
+                        return Err(format!("undefined variable \"${name}\""));
+                    }
+                    nodes.push(Node::Assign(name.to_owned(), declare, pipeline(value)?));
                 } else {
                     nodes.push(Node::Action(pipeline(&a)?));
                 }
@@ -165,6 +193,19 @@ fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String
         }
     }
     Ok((nodes, None))
+}
+
+/// `$x := p` → `("x", true, "p")`; `$x = p` → `("x", false, "p")`.
+fn assignment(action: &str) -> Option<(&str, bool, &str)> {
+    let rest = action.strip_prefix('$')?;
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    let (name, after) = rest.split_at(end);
+    let after = after.trim_start();
+    if let Some(v) = after.strip_prefix(":=") {
+        Some((name, true, v))
+    } else {
+        after.strip_prefix('=').filter(|v| !v.starts_with('=')).map(|v| (name, false, v))
+    }
 }
 
 fn pipeline(text: &str) -> Result<Vec<Command>, String> {
@@ -185,7 +226,11 @@ fn pipeline(text: &str) -> Result<Vec<Command>, String> {
             let end = rest.find([' ', '\t', '|']).unwrap_or(rest.len());
             let word = &rest[..end];
             rest = &rest[end..];
-            if let Some(name) = word.strip_prefix('.') {
+            if word == "." {
+                Arg::Dot
+            } else if let Some(name) = word.strip_prefix('$') {
+                Arg::Var(name.to_owned())
+            } else if let Some(name) = word.strip_prefix('.') {
                 Arg::Field(name.to_owned())
             } else if word.parse::<f64>().is_ok() {
                 Arg::Str(word.to_owned())
@@ -204,17 +249,45 @@ fn pipeline(text: &str) -> Result<Vec<Command>, String> {
     Ok(commands)
 }
 
-fn render(nodes: &[Node], label: &dyn Fn(&str) -> Option<String>, entry: &Entry<'_>, out: &mut String) {
+/// What a template sees while rendering.
+struct Scope<'a> {
+    label: &'a dyn Fn(&str) -> Option<String>,
+    entry: Entry<'a>,
+    /// The dot of the innermost `with`.
+    dot: String,
+    /// Variables in scope, innermost last.
+    vars: Vec<(String, String)>,
+}
+
+fn render(nodes: &[Node], scope: &mut Scope<'_>, out: &mut String) {
+    // Variables declared in a block go out of scope at its end, as in Go.
+    let outer = scope.vars.len();
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
-            Node::Action(p) => out.push_str(&run(p, label, entry)),
-            Node::If(cond, then, otherwise) => {
-                let v = run(cond, label, entry);
-                render(if truthy(&v) { then } else { otherwise }, label, entry, out);
+            Node::Action(p) => out.push_str(&run(p, scope)),
+            Node::If { with, cond, then, otherwise } => {
+                let v = run(cond, scope);
+                if !truthy(&v) {
+                    render(otherwise, scope, out);
+                } else if *with {
+                    let outer_dot = std::mem::replace(&mut scope.dot, v);
+                    render(then, scope, out);
+                    scope.dot = outer_dot;
+                } else {
+                    render(then, scope, out);
+                }
+            }
+            Node::Assign(name, declare, p) => {
+                let v = run(p, scope);
+                match scope.vars.iter_mut().rev().find(|(n, _)| n == name).filter(|_| !declare) {
+                    Some(slot) => slot.1 = v,
+                    None => scope.vars.push((name.clone(), v)),
+                }
             }
         }
     }
+    scope.vars.truncate(outer);
 }
 
 fn truthy(v: &str) -> bool {
@@ -225,14 +298,16 @@ fn now_ns() -> i128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
 }
 
-fn run(p: &[Command], label: &dyn Fn(&str) -> Option<String>, entry: &Entry<'_>) -> String {
+fn run(p: &[Command], scope: &Scope<'_>) -> String {
     let mut prev: Option<String> = None;
     for cmd in p {
         let value = |a: &Arg| match a {
-            Arg::Field(n) => label(n).unwrap_or_default(),
+            Arg::Field(n) => (scope.label)(n).unwrap_or_default(),
+            Arg::Dot => scope.dot.clone(),
+            Arg::Var(n) => scope.vars.iter().rev().find(|(v, _)| v == n).map(|(_, v)| v.clone()).unwrap_or_default(),
             Arg::Str(s) => s.clone(),
-            Arg::Func(f) if f == "__line__" => entry.line.to_owned(),
-            Arg::Func(f) if f == "__timestamp__" => crate::gotime::to_value(entry.ts),
+            Arg::Func(f) if f == "__line__" => scope.entry.line.to_owned(),
+            Arg::Func(f) if f == "__timestamp__" => crate::gotime::to_value(scope.entry.ts),
             Arg::Func(f) if f == "now" => crate::gotime::to_value(now_ns()),
             Arg::Func(_) => String::new(),
         };
@@ -420,5 +495,10 @@ mod tests {
         assert!(Template::new("{{ if .a }}x").is_err());
         assert_eq!(r(r#"{{ __timestamp__ | date "15:04:05.000" }} {{ __timestamp__ | unixEpochMillis }}"#), "18:04:05.120 1795629845120");
         assert_eq!(r(r#"{{ toDate "2006-01-02" "2026-11-25" | unixEpoch }} {{ unixToTime "1795629845" }}"#), "1795564800 2026-11-25 18:04:05 +0000 UTC");
+        // `with` sets the dot; variables are scoped to their block.
+        assert_eq!(r(r#"{{ with .a }}[{{ . }}]{{ else }}none{{ end }} {{ with .e }}x{{ else }}none{{ end }}"#), "[Hello] none");
+        assert_eq!(r(r#"{{ $x := .a | ToUpper }}{{ if .n }}{{ $x = "in" }}{{ $y := 1 }}{{ end }}{{ $x }}{{ $y }}"#), "in");
+        assert_eq!(r(r#"{{ $n := .n }}{{ with .a }}{{ $n }}{{ . }}{{ end }}"#), "3Hello");
+        assert!(Template::new("{{ $z = 1 }}").is_err());
     }
 }
