@@ -4,6 +4,9 @@
 //! nulls skipped, a repeated key keeps its last value. Anything that is not
 //! exactly one object (an array, a scalar, broken or truncated JSON, nesting
 //! deeper than [`MAX_DEPTH`]) is `None`: the line stays plain.
+//!
+//! Its string reader ([`string`]) is also the one wasmhost-logql's JSON
+//! reader uses: one unescaper for the workspace.
 
 use std::borrow::Cow;
 
@@ -201,91 +204,107 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        if self.s.get(self.i) != Some(&b'"') {
-            return None;
-        }
-        self.i += 1;
-        let start = self.i;
-        // Fast path: no escapes.
-        let end = memchr::memchr2(b'"', b'\\', &self.s[start..])? + start;
-        if self.s[end] == b'"' {
-            self.i = end + 1;
-            let text = &self.src[start..end];
-            return (!text.bytes().any(|b| b < 0x20)).then_some(Cow::Borrowed(text));
-        }
-        let mut out = String::from(&self.src[start..end]);
-        self.i = end;
-        loop {
-            let b = *self.s.get(self.i)?;
-            match b {
-                b'"' => {
-                    self.i += 1;
-                    return Some(Cow::Owned(out));
-                }
-                b'\\' => {
-                    self.i += 1;
-                    let e = *self.s.get(self.i)?;
-                    self.i += 1;
-                    match e {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => self.unicode(&mut out)?,
-                        _ => return None,
+        string(self.src, &mut self.i, false).ok()
+    }
+}
+
+/// Why a JSON string could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StringError {
+    /// No closing `"`.
+    Unterminated,
+    /// A `\` escape JSON does not have (or a `\u` without four hex digits).
+    BadEscape,
+    /// A raw control character (below U+0020), which strict JSON forbids.
+    ControlChar,
+}
+
+/// The one JSON string reader of the workspace (lifting guest lines here,
+/// LogQL's `| json` in wasmhost-logql): at the `"` at byte `*at` of `src`,
+/// the string's text, unescaped, with `*at` moved past the closing quote.
+/// Borrowed when there is no escape. A lone UTF-16 surrogate becomes
+/// U+FFFD (as Go's decoders make it). `control_chars`: accept raw control
+/// characters, as Loki's lenient JSON parser does.
+///
+/// ```
+/// let src = r#""a\u00e9\ud800b" rest"#;
+/// let mut at = 0;
+/// assert_eq!(wasmhost_lift::json_string(src, &mut at, false).unwrap(), "aé\u{fffd}b");
+/// assert_eq!(&src[at..], " rest");
+/// ```
+pub fn string<'a>(src: &'a str, at: &mut usize, control_chars: bool) -> Result<Cow<'a, str>, StringError> {
+    let s = src.as_bytes();
+    if s.get(*at) != Some(&b'"') {
+        return Err(StringError::Unterminated);
+    }
+    let start = *at + 1;
+    let clean = |text: &str| control_chars || !text.bytes().any(|b| b < 0x20);
+    // Fast path: no escapes.
+    let end = memchr::memchr2(b'"', b'\\', &s[start..]).ok_or(StringError::Unterminated)? + start;
+    if s[end] == b'"' {
+        *at = end + 1;
+        let text = &src[start..end];
+        return if clean(text) { Ok(Cow::Borrowed(text)) } else { Err(StringError::ControlChar) };
+    }
+    let mut out = String::from(&src[start..end]);
+    if !clean(&out) {
+        return Err(StringError::ControlChar);
+    }
+    let mut i = end;
+    loop {
+        match *s.get(i).ok_or(StringError::Unterminated)? {
+            b'"' => {
+                *at = i + 1;
+                return Ok(Cow::Owned(out));
+            }
+            b'\\' => {
+                let e = *s.get(i + 1).ok_or(StringError::Unterminated)?;
+                i += 2;
+                match e {
+                    b'"' => out.push('"'),
+                    b'\\' => out.push('\\'),
+                    b'/' => out.push('/'),
+                    b'b' => out.push('\u{8}'),
+                    b'f' => out.push('\u{c}'),
+                    b'n' => out.push('\n'),
+                    b'r' => out.push('\r'),
+                    b't' => out.push('\t'),
+                    b'u' => {
+                        let hi = hex4(src, &mut i)?;
+                        let mut c = char::from_u32(hi);
+                        if (0xD800..0xDC00).contains(&hi) && src[i..].starts_with("\\u") {
+                            let mut j = i + 2;
+                            let lo = hex4(src, &mut j)?;
+                            if (0xDC00..0xE000).contains(&lo) {
+                                c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00));
+                                i = j;
+                            }
+                        }
+                        out.push(c.unwrap_or('\u{fffd}'));
                     }
+                    _ => return Err(StringError::BadEscape),
                 }
-                0..=0x1f => return None,
-                _ => {
-                    // Copy up to the next quote or escape in one go (the
-                    // source is UTF-8, and both bytes are ASCII).
-                    let next = memchr::memchr2(b'"', b'\\', &self.s[self.i..])? + self.i;
-                    let chunk = &self.src[self.i..next];
-                    if chunk.bytes().any(|b| b < 0x20) {
-                        return None;
-                    }
-                    out.push_str(chunk);
-                    self.i = next;
+            }
+            _ => {
+                // Copy up to the next quote or escape in one go (both are
+                // ASCII, so the cut is on a character boundary).
+                let next = memchr::memchr2(b'"', b'\\', &s[i..]).ok_or(StringError::Unterminated)? + i;
+                let chunk = &src[i..next];
+                if !clean(chunk) {
+                    return Err(StringError::ControlChar);
                 }
+                out.push_str(chunk);
+                i = next;
             }
         }
     }
+}
 
-    fn hex4(&mut self) -> Option<u32> {
-        let text = self.src.get(self.i..self.i + 4)?;
-        let n = u32::from_str_radix(text, 16).ok()?;
-        if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        self.i += 4;
-        Some(n)
-    }
-
-    /// `\uXXXX`, with surrogate pairs. A lone surrogate is dropped (as Loki
-    /// drops what would be U+FFFD).
-    fn unicode(&mut self, out: &mut String) -> Option<()> {
-        let hi = self.hex4()?;
-        if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
-            let save = self.i;
-            self.i += 2;
-            let lo = self.hex4()?;
-            if (0xDC00..0xE000).contains(&lo) {
-                if let Some(c) = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)) {
-                    out.push(c);
-                }
-                return Some(());
-            }
-            self.i = save;
-        }
-        if let Some(c) = char::from_u32(hi) {
-            out.push(c);
-        }
-        Some(())
-    }
+/// Four hex digits at `*i`, moved past.
+fn hex4(src: &str, i: &mut usize) -> Result<u32, StringError> {
+    let text = src.get(*i..*i + 4).filter(|t| t.bytes().all(|b| b.is_ascii_hexdigit())).ok_or(StringError::BadEscape)?;
+    *i += 4;
+    u32::from_str_radix(text, 16).map_err(|_| StringError::BadEscape)
 }
 
 /// A JSON number as a value: integers exactly (i64, else u64), other
@@ -336,7 +355,8 @@ mod tests {
     fn strings_and_numbers() {
         let got = pairs(r#"{"s":"a\"b\\c\n\u00e9\ud83d\ude00\ud800x","big":18446744073709551615,"neg":-3,"huge":1e999,"f":-0.5e2}"#)
             .unwrap();
-        assert_eq!(got[0].1, format!("{:?}", Value::Str("a\"b\\c\né😀x".into())));
+        // A lone surrogate is U+FFFD, as in Go.
+        assert_eq!(got[0].1, format!("{:?}", Value::Str("a\"b\\c\né😀\u{fffd}x".into())));
         assert_eq!(got[1].1, "UInt(18446744073709551615)");
         assert_eq!(got[2].1, "Int(-3)");
         assert_eq!(got[3].1, format!("{:?}", Value::Str("1e999".into())));

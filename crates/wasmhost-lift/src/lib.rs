@@ -44,7 +44,7 @@ mod text;
 
 use std::borrow::Cow;
 
-pub use json::MAX_DEPTH;
+pub use json::{string as json_string, StringError, MAX_DEPTH};
 pub use keys::push_segment;
 pub use level::{level_word, otel_severity, Severity};
 pub use multiline::{Block, Bounds, Joined, Joiner};

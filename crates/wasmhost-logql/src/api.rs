@@ -37,9 +37,9 @@ impl StreamsCollector {
     }
 
     /// Adds a passed line (without a `ts`, it counts as time 0).
-    pub fn push(&mut self, p: Passed) {
+    pub fn push(&mut self, p: Passed<'_>) {
         self.seq += 1;
-        self.entries.push((p.ts.unwrap_or(0), self.seq, p.labels, p.text));
+        self.entries.push((p.ts.unwrap_or(0), self.seq, p.labels, p.text.into_owned()));
         if let Some(limit) = self.limit {
             if self.entries.len() >= limit.saturating_mul(2).max(1024) {
                 self.trim(limit);
@@ -130,7 +130,7 @@ pub struct Options {
 }
 
 /// Whether a log query's line falls in `window`.
-pub fn in_window(p: &Passed, window: Option<(i128, i128)>) -> bool {
+pub fn in_window(p: &Passed<'_>, window: Option<(i128, i128)>) -> bool {
     match (window, p.ts) {
         (None, _) => true,
         (Some((from, to)), Some(ts)) => from <= ts && ts < to,

@@ -87,6 +87,9 @@ pub struct LineValue {
     pub regex: Option<Re>,
     /// For `|>`/`!>`: the pattern.
     pub pattern: Option<crate::pattern::Pattern>,
+    /// For `|= ip("…")`/`!= ip("…")`: the address, range or CIDR (`text`
+    /// holds its spec); the filter looks for an address in the line.
+    pub ip: Option<crate::eval::IpSpec>,
 }
 
 /// A line filter: `|= "x"`, `!= "x" or "y"`, `|~ "re"`, `|> "<_> x <_>"`.
@@ -216,6 +219,46 @@ pub enum Stage {
     Keep(Vec<LabelName>),
     /// `| decolorize`: strips ANSI colour sequences.
     Decolorize,
+    /// `| distinct a, b` (Loki 3): a line passes only with values of these
+    /// labels not seen on an earlier line.
+    Distinct(Vec<String>, Seen),
+}
+
+/// What a `| distinct` stage has seen: per label, the values of the lines
+/// before. State across lines, so a query with `distinct` runs its lines
+/// in order on one thread ([`LogQuery::is_ordered`]); a clone starts empty.
+#[derive(Debug, Default)]
+pub struct Seen(std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>);
+
+impl Seen {
+    /// Loki's rule, label by label in the stage's order: a label the line
+    /// lacks lets the line pass (what was recorded stays recorded); a value
+    /// seen before drops it; else the value is recorded.
+    pub fn first_time(&self, names: &[String], labels: &crate::eval::Labels) -> bool {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut keep = false;
+        for name in names {
+            let Some(value) = labels.get(name) else { return true };
+            if !seen.entry(name.clone()).or_default().insert(value.clone()) {
+                return false;
+            }
+            keep = true;
+        }
+        keep
+    }
+}
+
+impl Clone for Seen {
+    fn clone(&self) -> Seen {
+        Seen::default()
+    }
+}
+
+impl PartialEq for Seen {
+    /// The state is not part of the query.
+    fn eq(&self, _: &Seen) -> bool {
+        true
+    }
 }
 
 /// A log query: a stream selector and a pipeline.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::ast::*;
-use crate::json::{self, JVal};
+use crate::json::{self, JVal, Visit};
 
 /// Labels of one line.
 pub type Labels = BTreeMap<String, String>;
@@ -83,6 +83,33 @@ impl IpSpec {
         spec.parse().ok().map(IpSpec::Addr)
     }
 
+    /// Loki's ip line filter: whether any address in `line` is in this
+    /// spec. Candidates start where an address may (a digit with a `.`
+    /// within the next three bytes; hex digits then `:`, or `::` and a hex
+    /// digit) and run over the address characters; a candidate that is no
+    /// address, or not in the spec, is skipped whole.
+    pub fn in_line(&self, line: &str) -> bool {
+        let b = line.as_bytes();
+        let hex = |c: u8| c.is_ascii_hexdigit();
+        let v4 = |c: &u8| c.is_ascii_digit() || *c == b'.';
+        let v6 = |c: &u8| c.is_ascii_hexdigit() || *c == b':' || *c == b'.';
+        let mut i = 0;
+        while i < b.len() {
+            let v4_hint = i + 3 < b.len() && b[i].is_ascii_digit() && b[i + 1..i + 4].contains(&b'.');
+            let v6_hint = i + 4 < b.len()
+                && ((b[i] == b':' && b[i + 1] == b':' && hex(b[i + 2])) || (1..5).any(|k| b[i..i + k].iter().all(|c| hex(*c)) && b[i + k] == b':'));
+            if v4_hint || v6_hint {
+                let len = if v4_hint { b[i..].iter().take_while(|c| v4(c)).count() } else { b[i..].iter().take_while(|c| v6(c)).count() };
+                if line[i..i + len].parse::<IpAddr>().is_ok_and(|ip| self.contains(ip)) {
+                    return true;
+                }
+                i += len;
+            }
+            i += 1;
+        }
+        false
+    }
+
     fn contains(&self, ip: IpAddr) -> bool {
         let bits = |ip: IpAddr| match ip {
             IpAddr::V4(v) => (u128::from(u32::from(v)), 32u32),
@@ -102,9 +129,10 @@ impl IpSpec {
 
 /// A line that passed a log query: its (possibly reformatted) text and labels.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Passed {
-    /// The line, after any `line_format`.
-    pub text: String,
+pub struct Passed<'l> {
+    /// The line, after any `line_format` (borrowed from the input when no
+    /// stage rewrote it: most queries copy nothing).
+    pub text: Cow<'l, str>,
     /// Its labels after the pipeline.
     pub labels: Labels,
     /// Its `ts` field in nanoseconds since the epoch, if it has one.
@@ -116,9 +144,11 @@ struct LineState<'l> {
     text: Cow<'l, str>,
     labels: Labels,
     /// The stream labels' names: a parsed label of the same name gets `_extracted`.
-    base: Vec<String>,
+    base: Vec<Cow<'l, str>>,
     /// Labels parsers need to extract (after renaming); `None`: all.
     needed: Option<&'l [String]>,
+    /// The entry's time (nanoseconds; 0 when the line has none), for templates.
+    ts: i128,
 }
 
 impl LineState<'_> {
@@ -168,17 +198,18 @@ impl LogQuery {
     /// assert_eq!(passed.labels["seq"], "3");
     /// assert!(q.run(r#"{"lang":"c","msg":"panic: boom"}"#, &["lang"]).is_none());
     /// ```
-    pub fn run(&self, line: &str, stream_labels: &[impl AsRef<str>]) -> Option<Passed> {
+    pub fn run<'l>(&self, line: &'l str, stream_labels: &'l [impl AsRef<str>]) -> Option<Passed<'l>> {
         self.run_with(line, stream_labels, None)
     }
 
     /// [`LogQuery::run`], extracting only the `needed` labels in parsers
     /// (as Loki's parser hints do) when the caller reads no others: see
     /// [`LogQuery::referenced_labels`].
-    pub fn run_with(&self, line: &str, stream_labels: &[impl AsRef<str>], needed: Option<&[String]>) -> Option<Passed> {
+    pub fn run_with<'l>(&self, line: &'l str, stream_labels: &'l [impl AsRef<str>], needed: Option<&'l [String]>) -> Option<Passed<'l>> {
         let mut labels = Labels::new();
         let mut ts = None;
-        json::scan_top(line, &mut |k, v| {
+        let wanted = |k: &str| k == "ts" || stream_labels.iter().any(|s| s.as_ref() == k);
+        json::scan_top(line, wanted, &mut |k, v| {
             if k == "ts" {
                 if let JVal::Str(s) = &v {
                     ts = parse_rfc3339(s);
@@ -193,10 +224,16 @@ impl LogQuery {
         if !self.selector.iter().all(|m| m.matches(&labels)) {
             return None;
         }
-        let base = labels.keys().cloned().collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed };
+        let base = stream_labels.iter().map(|s| s.as_ref()).filter(|s| labels.contains_key(*s)).map(Cow::Borrowed).collect();
+        let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed, ts: ts.unwrap_or(0) };
         self.run_stages(&mut state)?;
-        Some(Passed { text: state.text.into_owned(), labels: state.labels, ts })
+        Some(Passed { text: state.text, labels: state.labels, ts })
+    }
+
+    /// Whether lines must go through this query one at a time in input
+    /// order: `| distinct` remembers earlier lines (Loki keeps the earliest).
+    pub fn is_ordered(&self) -> bool {
+        self.stages.iter().any(|s| matches!(s, Stage::Distinct(..)))
     }
 
     /// Every label name a stage reads (filters, formats, `drop`/`keep`):
@@ -205,7 +242,8 @@ impl LogQuery {
         fn filter(f: &LabelFilter, out: &mut Vec<String>) {
             match f {
                 LabelFilter::Str(m) => out.push(m.label.clone()),
-                LabelFilter::Num { label, .. } | LabelFilter::Ip { label, .. } => out.push(label.clone()),
+                // Numeric and ip filters read `__error__` too: a flagged line passes them.
+                LabelFilter::Num { label, .. } | LabelFilter::Ip { label, .. } => out.extend([label.clone(), ERROR_LABEL.to_owned()]),
                 LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
                     filter(a, out);
                     filter(b, out);
@@ -233,6 +271,7 @@ impl LogQuery {
                     LabelName::Name(n) => n.clone(),
                     LabelName::Matcher(m) => m.label.clone(),
                 })),
+                Stage::Distinct(names, _) => out.extend(names.iter().cloned()),
                 Stage::Line(_) | Stage::Json(_) | Stage::Logfmt { .. } | Stage::Regexp(_) | Stage::Pattern(_) | Stage::Unpack | Stage::Decolorize => {}
             }
         }
@@ -255,8 +294,8 @@ impl LogQuery {
             });
         }
         let all = labels.all_labels();
-        let base = all.keys().cloned().collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None };
+        let base = all.keys().cloned().map(Cow::Owned).collect();
+        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None, ts: 0 };
         self.run_stages(&mut state).is_some()
     }
 
@@ -270,10 +309,28 @@ impl LogQuery {
                 }
                 Stage::Json(params) if params.is_empty() => {
                     let mut found: Vec<(String, String)> = Vec::new();
+                    // With parser hints, reading stops once every needed
+                    // label is in (Loki short-circuits the same way).
+                    let wanted = st.needed.map(|n| n.iter().enumerate().filter(|(i, a)| !n[..*i].contains(a)).count());
+                    if wanted == Some(0) {
+                        // Nothing downstream reads a label: Loki does not parse.
+                        continue;
+                    }
+                    let mut distinct = 0;
                     let result = json::visit_flat(&st.text, &mut |k, v| {
                         if let (Some(key), Some(text)) = (st.parsed_name(k), v.scalar_text()) {
-                            found.push((key, text.into_owned()));
+                            // Loki's unescaping gives "" for a value with U+FFFD
+                            // in it (Prometheus refuses the rune).
+                            let text = if text.contains('\u{fffd}') { String::new() } else { text.into_owned() };
+                            if !found.iter().any(|(f, _)| *f == key) {
+                                distinct += 1;
+                            }
+                            found.push((key, text));
+                            if wanted == Some(distinct) {
+                                return Visit::Done;
+                            }
                         }
+                        Visit::More
                     });
                     // Loki keeps what it extracted before an error, and flags the line.
                     st.labels.extend(found);
@@ -359,7 +416,7 @@ impl LogQuery {
                 }
                 Stage::LineFormat(t) => {
                     let labels = &st.labels;
-                    let text = t.render(&|n| labels.get(n).cloned(), &st.text);
+                    let text = t.render(&|n| labels.get(n).cloned(), &st.text, st.ts);
                     st.text = Cow::Owned(text);
                 }
                 Stage::LabelFormat(items) => {
@@ -371,7 +428,7 @@ impl LogQuery {
                             }
                             LabelFormat::Template { dst, template } => {
                                 let labels = &st.labels;
-                                let v = template.render(&|n| labels.get(n).cloned(), &st.text);
+                                let v = template.render(&|n| labels.get(n).cloned(), &st.text, st.ts);
                                 st.labels.insert(dst.clone(), v);
                             }
                         }
@@ -385,6 +442,11 @@ impl LogQuery {
                 Stage::Decolorize => {
                     let text = decolorize(&st.text);
                     st.text = Cow::Owned(text);
+                }
+                Stage::Distinct(names, seen) => {
+                    if !seen.first_time(names, &st.labels) {
+                        return None;
+                    }
                 }
             }
         }
@@ -473,9 +535,10 @@ fn decolorize(text: &str) -> String {
 impl LineFilter {
     /// Whether `line` passes this filter.
     pub fn passes(&self, line: &str) -> bool {
-        let hit = |v: &LineValue| match (&v.regex, &v.pattern) {
-            (Some(r), _) => r.regex.is_match(line),
-            (_, Some(p)) => p.matches(line),
+        let hit = |v: &LineValue| match (&v.regex, &v.pattern, &v.ip) {
+            (Some(r), _, _) => r.regex.is_match(line),
+            (_, Some(p), _) => p.matches(line),
+            (_, _, Some(ip)) => ip.in_line(line),
             _ => line.contains(v.text.as_str()),
         };
         let any = self.values.iter().any(hit);
@@ -568,9 +631,11 @@ pub fn parse_rfc3339(ts: &str) -> Option<i128> {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        let digits = &ts[start..i];
-        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
-        nanos = padded.parse().ok()?;
+        // The first nine digits, padded with zeros: nanoseconds.
+        for k in 0..9 {
+            let d = if start + k < i { i64::from(b[start + k] - b'0') } else { 0 };
+            nanos = nanos * 10 + d;
+        }
     }
     let offset_secs = match ts.get(i..)? {
         "Z" | "z" => 0,

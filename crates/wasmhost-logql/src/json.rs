@@ -99,15 +99,7 @@ impl<'a> Reader<'a> {
                 }
                 loop {
                     self.ws();
-                    if self.b.get(self.i) != Some(&b'"') {
-                        return Err(OBJECT_ERR);
-                    }
-                    let key = self.string()?;
-                    self.ws();
-                    if self.b.get(self.i) != Some(&b':') {
-                        return Err(OBJECT_ERR);
-                    }
-                    self.i += 1;
+                    let key = self.key()?;
                     let v = self.value(depth + 1)?;
                     fields.push((key, v));
                     self.ws();
@@ -171,69 +163,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// At a `"`: the unescaped string.
+    /// At a `"`: the unescaped string (the workspace's one JSON string
+    /// reader, in wasmhost-lift; lenient about raw control characters, as
+    /// Loki's parser is).
     fn string(&mut self) -> Result<Cow<'a, str>, &'static str> {
-        self.i += 1;
-        let start = self.i;
-        // Fast path: no escapes.
-        match memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
-            None => return Err(STRING_ERR),
-            Some(n) => {
-                self.i += n;
-                if self.b[self.i] == b'"' {
-                    let s = &self.s[start..self.i];
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-            }
-        }
-        let mut out = String::from(&self.s[start..self.i]);
-        loop {
-            match self.b.get(self.i) {
-                None => return Err(STRING_ERR),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(Cow::Owned(out));
-                }
-                Some(b'\\') => {
-                    let e = *self.b.get(self.i + 1).ok_or(STRING_ERR)?;
-                    self.i += 2;
-                    match e {
-                        b'"' => out.push('"'),
-                        b'\\' => out.push('\\'),
-                        b'/' => out.push('/'),
-                        b'b' => out.push('\u{8}'),
-                        b'f' => out.push('\u{c}'),
-                        b'n' => out.push('\n'),
-                        b'r' => out.push('\r'),
-                        b't' => out.push('\t'),
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let c = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with("\\u") {
-                                let save = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                                } else {
-                                    self.i = save;
-                                    None
-                                }
-                            } else {
-                                char::from_u32(hi)
-                            };
-                            out.push(c.unwrap_or('\u{fffd}'));
-                        }
-                        _ => return Err(ESCAPE_ERR),
-                    }
-                }
-                Some(_) => {
-                    let ch = self.s[self.i..].chars().next().unwrap_or('\u{fffd}');
-                    out.push(ch);
-                    self.i += ch.len_utf8();
-                }
-            }
-        }
+        wasmhost_lift::json_string(self.s, &mut self.i, true).map_err(|e| match e {
+            wasmhost_lift::StringError::BadEscape => ESCAPE_ERR,
+            wasmhost_lift::StringError::Unterminated | wasmhost_lift::StringError::ControlChar => STRING_ERR,
+        })
     }
 
     /// At `{` or `[`: skips the value without building it (strings are
@@ -261,26 +198,70 @@ impl<'a> Reader<'a> {
         None
     }
 
-    fn hex4(&mut self) -> Result<u32, &'static str> {
-        let h = self.s.get(self.i..self.i + 4).ok_or(ESCAPE_ERR)?;
-        let v = u32::from_str_radix(h, 16).map_err(|_| ESCAPE_ERR)?;
-        self.i += 4;
-        Ok(v)
+    /// At an object member: its key, the `:` after it and the white
+    /// space before the value (every object loop starts this way).
+    fn key(&mut self) -> Result<Cow<'a, str>, &'static str> {
+        if self.b.get(self.i) != Some(&b'"') {
+            return Err(OBJECT_ERR);
+        }
+        let key = self.string()?;
+        self.ws();
+        if self.b.get(self.i) != Some(&b':') {
+            return Err(OBJECT_ERR);
+        }
+        self.i += 1;
+        self.ws();
+        Ok(key)
+    }
+
+    /// At a scalar: skips it without unescaping or building anything.
+    fn skip_scalar(&mut self) -> Option<()> {
+        match self.b.get(self.i)? {
+            b'"' => loop {
+                self.i += 1;
+                self.i += memchr::memchr2(b'"', b'\\', &self.b[self.i..])?;
+                if self.b[self.i] == b'"' {
+                    self.i += 1;
+                    return Some(());
+                }
+                self.i += 1;
+            },
+            _ => {
+                while matches!(self.b.get(self.i), Some(b'-' | b'+' | b'.' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')) {
+                    self.i += 1;
+                }
+                Some(())
+            }
+        }
     }
 }
 
+/// What a [`visit_flat`] visitor says after each value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// Go on.
+    More,
+    /// Every label the query needs is in: stop reading (Loki's parser
+    /// short-circuit; the rest of the line is not checked for errors).
+    Done,
+}
+
 /// Loki's `| json` without parameters in one pass, building nothing: `f`
-/// gets each scalar's flattened key (nested keys joined with `_`, cleaned
-/// as [`sanitize_key`] does) and value; arrays are checked and skipped.
-/// The error is Loki's `__error_details__`; `f` may have been called before it.
-pub fn visit_flat<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>)) -> Result<(), &'static str> {
+/// gets each string, number and boolean with its flattened key (nested
+/// keys joined with `_`, cleaned as [`sanitize_key`] does); `null` is
+/// skipped, as Loki's `| json` skips it (the label stays unset, an earlier
+/// value of the key stays); arrays are checked and skipped. The error is
+/// Loki's `__error_details__`; `f` may have been called before it.
+pub fn visit_flat<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>) -> Visit) -> Result<(), &'static str> {
     let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
     r.ws();
     if r.b.get(r.i) != Some(&b'{') {
         return Err(OBJECT_ERR);
     }
     let mut prefix = String::new();
-    r.visit_object(&mut prefix, 0, f)?;
+    if r.visit_object(&mut prefix, 0, f)? == Visit::Done {
+        return Ok(());
+    }
     r.ws();
     if r.i != r.b.len() {
         return Err(MALFORMED);
@@ -290,7 +271,7 @@ pub fn visit_flat<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>)) -> Resu
 
 impl<'a> Reader<'a> {
     /// At `{`: visits the members' scalars under `prefix`.
-    fn visit_object(&mut self, prefix: &mut String, depth: usize, f: &mut impl FnMut(&str, JVal<'a>)) -> Result<(), &'static str> {
+    fn visit_object(&mut self, prefix: &mut String, depth: usize, f: &mut impl FnMut(&str, JVal<'a>) -> Visit) -> Result<Visit, &'static str> {
         if depth > MAX_DEPTH {
             return Err(MALFORMED);
         }
@@ -298,34 +279,29 @@ impl<'a> Reader<'a> {
         self.ws();
         if self.b.get(self.i) == Some(&b'}') {
             self.i += 1;
-            return Ok(());
+            return Ok(Visit::More);
         }
         let len = prefix.len();
         loop {
             self.ws();
-            if self.b.get(self.i) != Some(&b'"') {
-                return Err(OBJECT_ERR);
-            }
-            let key = self.string()?;
-            self.ws();
-            if self.b.get(self.i) != Some(&b':') {
-                return Err(OBJECT_ERR);
-            }
-            self.i += 1;
-            self.ws();
+            let key = self.key()?;
             if len > 0 {
                 prefix.push('_');
             }
             sanitize_key(&key, depth == 0, prefix);
-            match self.b.get(self.i) {
+            let visit = match self.b.get(self.i) {
                 Some(b'{') => self.visit_object(prefix, depth + 1, f)?,
                 Some(b'[') => {
                     self.value(depth + 1)?;
+                    Visit::More
                 }
-                _ => {
-                    let v = self.value(depth + 1)?;
-                    f(prefix, v);
-                }
+                _ => match self.value(depth + 1)? {
+                    JVal::Null => Visit::More,
+                    v => f(prefix, v),
+                },
+            };
+            if visit == Visit::Done {
+                return Ok(Visit::Done);
             }
             prefix.truncate(len);
             self.ws();
@@ -333,7 +309,7 @@ impl<'a> Reader<'a> {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(());
+                    return Ok(Visit::More);
                 }
                 _ => return Err(OBJECT_ERR),
             }
@@ -341,10 +317,11 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Calls `f` with each top-level member of the object `line` whose value
-/// is a scalar, without building nested values: what stream labels and
-/// `ts` need, fast. Stops quietly at malformed input.
-pub fn scan_top<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>)) {
+/// Calls `f` with each top-level member of the object `line` whose key
+/// `wanted` accepts and whose value is a scalar; every other value is
+/// skipped without being decoded or built: what stream labels and `ts`
+/// need, fast. Stops quietly at malformed input.
+pub fn scan_top<'a>(line: &'a str, wanted: impl Fn(&str) -> bool, f: &mut impl FnMut(&str, JVal<'a>)) {
     let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
     r.ws();
     if r.b.get(r.i) != Some(&b'{') {
@@ -353,26 +330,22 @@ pub fn scan_top<'a>(line: &'a str, f: &mut impl FnMut(&str, JVal<'a>)) {
     r.i += 1;
     loop {
         r.ws();
-        if r.b.get(r.i) != Some(&b'"') {
-            return;
-        }
-        let Ok(key) = r.string() else { return };
-        r.ws();
-        if r.b.get(r.i) != Some(&b':') {
-            return;
-        }
-        r.i += 1;
-        r.ws();
+        let Ok(key) = r.key() else { return };
         match r.b.get(r.i) {
             Some(b'{' | b'[') => {
                 if r.skip_nested().is_none() {
                     return;
                 }
             }
-            _ => match r.value(0) {
+            _ if wanted(&key) => match r.value(0) {
                 Ok(v) => f(&key, v),
                 Err(_) => return,
             },
+            _ => {
+                if r.skip_scalar().is_none() {
+                    return;
+                }
+            }
         }
         r.ws();
         match r.b.get(r.i) {
@@ -477,8 +450,13 @@ mod tests {
         let line = r#"{"a":1.50,"b":"x\u00e9\ud800y","c":null,"1st":true,"d":{"e-f":[1],"g":2}}"#;
         let f = parse_object(line).unwrap();
         let mut got = Vec::new();
-        visit_flat(line, &mut |k, v| got.push((k.to_owned(), v.scalar_text().unwrap_or_default().into_owned()))).unwrap();
-        let want = [("a", "1.50"), ("b", "xé\u{fffd}y"), ("c", ""), ("_1st", "true"), ("d_g", "2")];
+        visit_flat(line, &mut |k, v| {
+            got.push((k.to_owned(), v.scalar_text().unwrap_or_default().into_owned()));
+            Visit::More
+        })
+        .unwrap();
+        // `null` is skipped, as Loki's `| json` does.
+        let want = [("a", "1.50"), ("b", "xé\u{fffd}y"), ("_1st", "true"), ("d_g", "2")];
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
         assert_eq!(select(&f, &parse_path(r#"d["e-f"][0]"#).unwrap()).as_deref(), Some("1"));
         assert_eq!(select(&f, &parse_path("d").unwrap()).as_deref(), Some(r#"{"e-f":[1],"g":2}"#));

@@ -35,6 +35,7 @@
 mod api;
 mod ast;
 mod eval;
+mod gotime;
 mod json;
 mod metric;
 mod parse;

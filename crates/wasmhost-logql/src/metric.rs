@@ -138,6 +138,35 @@ impl Acc {
         self.values.extend(o.values);
     }
 
+    /// `rate_counter`: Prometheus' extrapolated rate of a counter as Loki
+    /// computes it — the increase (resets count from zero), stretched
+    /// from the first-to-last interval towards the range's start (at most
+    /// to where the counter would have been zero; half a sample interval
+    /// when the gap is larger than 1.1 intervals), per second of the
+    /// range. Loki measures the range from the first sample and ends it at
+    /// the last one, and gives 0 for fewer than two samples.
+    fn extrapolated_rate(&self, range_secs: f64) -> f64 {
+        if self.n < 2 {
+            return 0.0;
+        }
+        // Loki's samples have millisecond timestamps.
+        let ms = |t: i128| t.div_euclid(1_000_000);
+        let sampled = (ms(self.last.0) - ms(self.first.0)) as f64 / 1000.0;
+        let average = sampled / (self.n - 1) as f64;
+        let mut to_start = range_secs;
+        let result = self.increase;
+        if result > 0.0 && self.first.1 >= 0.0 {
+            to_start = to_start.min(sampled * (self.first.1 / result));
+        }
+        let threshold = average * 1.1;
+        let mut interval = sampled;
+        interval += if to_start < threshold { to_start } else { average / 2.0 };
+        // The range ends at the last sample: nothing to add unless every
+        // sample has the same time.
+        interval += if 0.0 < threshold { 0.0 } else { average / 2.0 };
+        result * (interval / sampled) / range_secs
+    }
+
     fn value(&mut self, func: RangeFn, param: Option<f64>, range_secs: f64) -> Option<f64> {
         if self.n == 0 {
             return None;
@@ -147,7 +176,7 @@ impl Acc {
             RangeFn::CountOverTime => self.n as f64,
             RangeFn::BytesOverTime | RangeFn::SumOverTime => self.sum,
             RangeFn::Rate | RangeFn::BytesRate => self.sum / range_secs,
-            RangeFn::RateCounter => self.increase / range_secs,
+            RangeFn::RateCounter => self.extrapolated_rate(range_secs),
             RangeFn::AbsentOverTime => return None,
             RangeFn::AvgOverTime => self.sum / self.n as f64,
             RangeFn::MinOverTime => self.min,
@@ -189,6 +218,10 @@ struct RangeState {
     range: i128,
     offset: i128,
     grouping: Option<Grouping>,
+    /// The labels of a `sum by (…)` right around an additive aggregation
+    /// (count, rate, bytes, sum): the series can be summed while lines
+    /// stream, one per group instead of one per label set.
+    sum_by: Option<Vec<String>>,
     /// Steps mode: accumulators per step.
     series: HashMap<Labels, Vec<Acc>>,
     /// Unknown-end instant mode: samples of the newest range.
@@ -284,7 +317,11 @@ impl MetricEvaluator {
                     v
                 }
             };
-            let key = group(labels, r.grouping.as_ref());
+            let key = match &r.sum_by {
+                // A sample with an error keeps its labels: the query fails naming them.
+                Some(keep) if !labels.contains_key(ERROR_LABEL) => labels.into_iter().filter(|(k, _)| keep.contains(k)).collect(),
+                _ => group(labels, r.grouping.as_ref()),
+            };
             if let Some(kind) = key.get(ERROR_LABEL) {
                 r.error = Some(EvalError::Pipeline { kind: kind.clone(), series: prom_labels(&key) });
                 continue;
@@ -294,9 +331,13 @@ impl MetricEvaluator {
                 let window = r.range + r.offset;
                 let samples = r.pending.entry(key).or_default();
                 samples.push_back((ts, value));
-                // Everything older than the newest range can never count again.
-                if samples.front().is_some_and(|(t, _)| *t <= newest - window) {
-                    samples.retain(|(t, _)| *t > newest - window);
+                // Everything older than the newest range can never count
+                // again. Lines come mostly in time order, so the old ones
+                // are at the front (a straggler inside is dropped by
+                // `finish`); a retain over the whole range per line was
+                // half of a `count_over_time`'s time.
+                while samples.front().is_some_and(|(t, _)| *t <= newest - window) {
+                    samples.pop_front();
                 }
             } else {
                 let keep = r.func == RangeFn::QuantileOverTime;
@@ -316,9 +357,9 @@ impl MetricEvaluator {
 
     /// Whether [`MetricEvaluator::merge`] gives the same answer as one
     /// evaluator seeing every line in order: not for `rate_counter`, whose
-    /// counter resets need the lines in order.
+    /// counter resets need the lines in order, nor with `| distinct`.
     pub fn mergeable(&self) -> bool {
-        self.ranges.iter().all(|r| r.func != RangeFn::RateCounter)
+        self.ranges.iter().all(|r| r.func != RangeFn::RateCounter && !r.query.is_ordered())
     }
 
     /// Takes in what `other` (same query and steps) saw of other lines, so
@@ -464,6 +505,14 @@ fn collect_ranges(q: &MetricQuery, sum_by: Option<&[String]>, out: &mut Vec<Rang
                 range: range.as_nanos() as i128,
                 offset: offset.map_or(0, |o| o.as_nanos() as i128),
                 grouping: grouping.clone(),
+                sum_by: match (grouping, sum_by) {
+                    (None, Some(keys))
+                        if matches!(func, RangeFn::CountOverTime | RangeFn::Rate | RangeFn::BytesOverTime | RangeFn::BytesRate | RangeFn::SumOverTime) =>
+                    {
+                        Some(keys.to_vec())
+                    }
+                    _ => None,
+                },
                 series: HashMap::new(),
                 pending: HashMap::new(),
                 absent_labels,

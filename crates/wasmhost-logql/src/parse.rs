@@ -760,8 +760,19 @@ impl Parser {
     }
 
     fn line_value(&mut self, op: LineOp) -> Result<LineValue, ParseError> {
-        if self.is_word("ip") {
-            return Err(ParseError::Unsupported("ip() in a line filter".into()));
+        if self.is_word("ip") && self.peek_at(1) == Some(&Tok::Sym("(")) {
+            let at = self.at();
+            if !matches!(op, LineOp::Contains | LineOp::NotContains) {
+                return Err(ParseError::Syntax { at, message: "syntax error: ip() line filters take only |= and !=".into() });
+            }
+            self.pos += 1;
+            self.expect_sym("(")?;
+            let text = self.string()?;
+            self.expect_sym(")")?;
+            let Some(ip) = crate::eval::IpSpec::parse(&text) else {
+                return Err(ParseError::Syntax { at, message: format!("invalid ip pattern: {text:?}") });
+            };
+            return Ok(LineValue { text, regex: None, pattern: None, ip: Some(ip) });
         }
         let text = self.string()?;
         let at = self.at();
@@ -773,7 +784,7 @@ impl Parser {
             LineOp::Pattern | LineOp::NotPattern => Some(Pattern::new(&text, false).map_err(|m| ParseError::Syntax { at, message: m })?),
             _ => None,
         };
-        Ok(LineValue { text, regex, pattern })
+        Ok(LineValue { text, regex, pattern, ip: None })
     }
 
     fn stage(&mut self) -> Result<Stage, ParseError> {
@@ -870,7 +881,14 @@ impl Parser {
                 Ok(if word == "drop" { Stage::Drop(items) } else { Stage::Keep(items) })
             }
             "unwrap" => self.syntax("syntax error: unwrap is only allowed in a range aggregation"),
-            "distinct" => Err(ParseError::Unsupported("the `| distinct` stage".into())),
+            "distinct" => {
+                self.pos += 1;
+                let mut names = vec![self.ident()?];
+                while self.eat_sym(",") {
+                    names.push(self.ident()?);
+                }
+                Ok(Stage::Distinct(names, Seen::default()))
+            }
             _ => Ok(Stage::Label(self.label_or()?)),
         }
     }
@@ -1020,7 +1038,7 @@ impl Parser {
 }
 
 fn is_stage_word(w: &str) -> bool {
-    matches!(w, "json" | "logfmt" | "regexp" | "pattern" | "unpack" | "line_format" | "label_format" | "drop" | "keep" | "decolorize" | "unwrap")
+    matches!(w, "json" | "logfmt" | "regexp" | "pattern" | "unpack" | "line_format" | "label_format" | "drop" | "keep" | "decolorize" | "unwrap" | "distinct")
 }
 
 pub(crate) fn op_name(op: BinOp) -> &'static str {

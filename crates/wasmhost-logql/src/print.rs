@@ -106,7 +106,8 @@ impl Display for Stage {
                     LineOp::Pattern => "|>",
                     LineOp::NotPattern => "!>",
                 };
-                let values: Vec<String> = l.values.iter().map(|v| quote(&v.text)).collect();
+                let values: Vec<String> =
+                    l.values.iter().map(|v| if v.ip.is_some() { format!("ip({})", quote(&v.text)) } else { quote(&v.text) }).collect();
                 write!(f, "{op} {}", values.join(" or "))
             }
             Stage::Json(p) if p.is_empty() => write!(f, "| json"),
@@ -142,6 +143,7 @@ impl Display for Stage {
             Stage::Drop(items) => write!(f, "| drop {}", list(items)),
             Stage::Keep(items) => write!(f, "| keep {}", list(items)),
             Stage::Decolorize => write!(f, "| decolorize"),
+            Stage::Distinct(names, _) => write!(f, "| distinct {}", names.join(", ")),
         }
     }
 }

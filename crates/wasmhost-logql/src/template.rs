@@ -1,8 +1,12 @@
 //! `line_format`/`label_format` templates: the part of Go `text/template`
 //! Loki queries use — text, `{{ .label }}`, pipelines `{{ .a | ToUpper }}`,
 //! function calls with string/number arguments, `{{if}}…{{else}}…{{end}}`,
-//! `{{-`/`-}}` trimming — and Loki's string functions (listed in
-//! [`FUNCTIONS`]). Every value is a string, as every label is.
+//! `{{with}}` (`{{.}}` inside), variables (`{{$x := …}}`, `{{$x = …}}`,
+//! scoped to their block; `range` is not supported: it iterates maps and
+//! lists, such as `fromJson`'s, which a string-valued template cannot hold),
+//! `{{-`/`-}}` trimming — and Loki's string and time functions (listed in
+//! [`FUNCTIONS`]; `__timestamp__` is the entry's time). Every value is a
+//! string, as every label is; a time is the text Go prints for it.
 //!
 //! Own code: the `gtmpl` crate was considered, but it evaluates over its own
 //! `Value` type and needs a `Context` built per line (a map copy of all
@@ -13,7 +17,18 @@ pub const FUNCTIONS: &[&str] = &[
     "ToLower", "ToUpper", "lower", "upper", "title", "trim", "trimSpace", "trimPrefix", "trimSuffix", "trimAll", "replace", "Replace",
     "default", "contains", "hasPrefix", "hasSuffix", "repeat", "substr", "regexReplaceAll", "regexReplaceAllLiteral", "printf", "len",
     "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "add", "sub", "mul", "div", "mod", "alignLeft", "alignRight",
+    "__line__", "__timestamp__", "now", "date", "toDate", "unixEpoch", "unixEpochMillis", "unixEpochNanos", "unixToTime",
 ];
+
+/// Functions without arguments: values in any position of a pipeline.
+const NILADIC: &[&str] = &["__line__", "__timestamp__", "now"];
+
+/// What a template renders for: the line and its time.
+struct Entry<'a> {
+    line: &'a str,
+    /// Nanoseconds since the epoch.
+    ts: i128,
+}
 
 /// A compiled template.
 #[derive(Debug, Clone)]
@@ -33,15 +48,23 @@ impl PartialEq for Template {
 enum Node {
     Text(String),
     Action(Vec<Command>),
-    If(Vec<Command>, Vec<Node>, Vec<Node>),
+    /// `{{if p}}…{{else}}…{{end}}`; `with`: `{{with p}}` also makes the
+    /// value the dot (`{{.}}`) inside.
+    If { with: bool, cond: Vec<Command>, then: Vec<Node>, otherwise: Vec<Node> },
+    /// `{{$x := p}}` (declares: true) or `{{$x = p}}`: prints nothing.
+    Assign(String, bool, Vec<Command>),
 }
 
 type Command = Vec<Arg>;
 
 #[derive(Debug, Clone)]
 enum Arg {
-    /// `.name` (`.` alone: the empty name, unused by Loki).
+    /// `.name`.
     Field(String),
+    /// `.` alone: the value of the innermost `with` (empty outside).
+    Dot,
+    /// `$name`.
+    Var(String),
     Str(String),
     Func(String),
 }
@@ -79,7 +102,7 @@ impl Template {
         }
         toks.push(Tok::Text(if trim_next { rest.trim_start() } else { rest }.to_owned()));
         let mut it = toks.into_iter();
-        let (nodes, end) = block(&mut it)?;
+        let (nodes, end) = block(&mut it, &mut Vec::new())?;
         if end.is_some() {
             return Err(format!("unexpected {{{{{}}}}}", end.unwrap_or_default()));
         }
@@ -99,11 +122,12 @@ impl Template {
                 match n {
                     Node::Text(_) => {}
                     Node::Action(p) => pipe(p, out),
-                    Node::If(c, a, b) => {
-                        pipe(c, out);
-                        walk(a, out);
-                        walk(b, out);
+                    Node::If { cond, then, otherwise, .. } => {
+                        pipe(cond, out);
+                        walk(then, out);
+                        walk(otherwise, out);
                     }
+                    Node::Assign(_, _, p) => pipe(p, out),
                 }
             }
         }
@@ -113,15 +137,24 @@ impl Template {
     }
 
     /// Renders with `label` giving values (missing: empty) and `line` as `__line__`.
-    pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
+    /// `ts` (nanoseconds since the epoch) is the entry's time, for `__timestamp__`.
+    pub fn render(&self, label: &dyn Fn(&str) -> Option<String>, line: &str, ts: i128) -> String {
         let mut out = String::new();
-        render(&self.nodes, label, line, &mut out);
+        render(&self.nodes, &mut Scope { label, entry: Entry { line, ts }, dot: String::new(), vars: Vec::new() }, &mut out);
         out
     }
 }
 
 /// Parses nodes up to `{{else}}`/`{{end}}` (returned) or the end.
-fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String>), String> {
+/// `vars`: the variables declared so far in scope (a block's own end with it).
+fn block(it: &mut impl Iterator<Item = Tok>, vars: &mut Vec<String>) -> Result<(Vec<Node>, Option<String>), String> {
+    let outer = vars.len();
+    let result = block_in_scope(it, vars);
+    vars.truncate(outer);
+    result
+}
+
+fn block_in_scope(it: &mut impl Iterator<Item = Tok>, vars: &mut Vec<String>) -> Result<(Vec<Node>, Option<String>), String> {
     let mut nodes = Vec::new();
     while let Some(tok) = it.next() {
         match tok {
@@ -130,12 +163,13 @@ fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String
             Tok::Action(a) if a == "end" || a == "else" => return Ok((nodes, Some(a))),
             Tok::Action(a) if a.starts_with("/*") => {}
             Tok::Action(a) => {
-                if let Some(cond) = a.strip_prefix("if ") {
+                let control = a.strip_prefix("if ").map(|c| (false, c)).or_else(|| a.strip_prefix("with ").map(|c| (true, c)));
+                if let Some((with, cond)) = control {
                     let cond = pipeline(cond)?;
-                    let (then, end) = block(it)?;
+                    let (then, end) = block(it, vars)?;
                     let otherwise = match end.as_deref() {
                         Some("else") => {
-                            let (o, end) = block(it)?;
+                            let (o, end) = block(it, vars)?;
                             if end.as_deref() != Some("end") {
                                 return Err("missing {{end}}".into());
                             }
@@ -144,7 +178,14 @@ fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String
                         Some("end") => Vec::new(),
                         _ => return Err("missing {{end}}".into()),
                     };
-                    nodes.push(Node::If(cond, then, otherwise));
+                    nodes.push(Node::If { with, cond, then, otherwise });
+                } else if let Some((name, declare, value)) = assignment(&a) {
+                    if declare {
+                        vars.push(name.to_owned());
+                    } else if !vars.iter().any(|v| v == name) {
+                        return Err(format!("undefined variable \"${name}\""));
+                    }
+                    nodes.push(Node::Assign(name.to_owned(), declare, pipeline(value)?));
                 } else {
                     nodes.push(Node::Action(pipeline(&a)?));
                 }
@@ -152,6 +193,19 @@ fn block(it: &mut impl Iterator<Item = Tok>) -> Result<(Vec<Node>, Option<String
         }
     }
     Ok((nodes, None))
+}
+
+/// `$x := p` → `("x", true, "p")`; `$x = p` → `("x", false, "p")`.
+fn assignment(action: &str) -> Option<(&str, bool, &str)> {
+    let rest = action.strip_prefix('$')?;
+    let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    let (name, after) = rest.split_at(end);
+    let after = after.trim_start();
+    if let Some(v) = after.strip_prefix(":=") {
+        Some((name, true, v))
+    } else {
+        after.strip_prefix('=').filter(|v| !v.starts_with('=')).map(|v| (name, false, v))
+    }
 }
 
 fn pipeline(text: &str) -> Result<Vec<Command>, String> {
@@ -172,11 +226,15 @@ fn pipeline(text: &str) -> Result<Vec<Command>, String> {
             let end = rest.find([' ', '\t', '|']).unwrap_or(rest.len());
             let word = &rest[..end];
             rest = &rest[end..];
-            if let Some(name) = word.strip_prefix('.') {
+            if word == "." {
+                Arg::Dot
+            } else if let Some(name) = word.strip_prefix('$') {
+                Arg::Var(name.to_owned())
+            } else if let Some(name) = word.strip_prefix('.') {
                 Arg::Field(name.to_owned())
             } else if word.parse::<f64>().is_ok() {
                 Arg::Str(word.to_owned())
-            } else if FUNCTIONS.contains(&word) || word == "__line__" {
+            } else if FUNCTIONS.contains(&word) {
                 Arg::Func(word.to_owned())
             } else {
                 return Err(format!("function {word:?} not defined"));
@@ -191,34 +249,70 @@ fn pipeline(text: &str) -> Result<Vec<Command>, String> {
     Ok(commands)
 }
 
-fn render(nodes: &[Node], label: &dyn Fn(&str) -> Option<String>, line: &str, out: &mut String) {
+/// What a template sees while rendering.
+struct Scope<'a> {
+    label: &'a dyn Fn(&str) -> Option<String>,
+    entry: Entry<'a>,
+    /// The dot of the innermost `with`.
+    dot: String,
+    /// Variables in scope, innermost last.
+    vars: Vec<(String, String)>,
+}
+
+fn render(nodes: &[Node], scope: &mut Scope<'_>, out: &mut String) {
+    // Variables declared in a block go out of scope at its end, as in Go.
+    let outer = scope.vars.len();
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
-            Node::Action(p) => out.push_str(&run(p, label, line)),
-            Node::If(cond, then, otherwise) => {
-                let v = run(cond, label, line);
-                render(if truthy(&v) { then } else { otherwise }, label, line, out);
+            Node::Action(p) => out.push_str(&run(p, scope)),
+            Node::If { with, cond, then, otherwise } => {
+                let v = run(cond, scope);
+                if !truthy(&v) {
+                    render(otherwise, scope, out);
+                } else if *with {
+                    let outer_dot = std::mem::replace(&mut scope.dot, v);
+                    render(then, scope, out);
+                    scope.dot = outer_dot;
+                } else {
+                    render(then, scope, out);
+                }
+            }
+            Node::Assign(name, declare, p) => {
+                let v = run(p, scope);
+                match scope.vars.iter_mut().rev().find(|(n, _)| n == name).filter(|_| !declare) {
+                    Some(slot) => slot.1 = v,
+                    None => scope.vars.push((name.clone(), v)),
+                }
             }
         }
     }
+    scope.vars.truncate(outer);
 }
 
 fn truthy(v: &str) -> bool {
     !v.is_empty() && v != "false" && v != "0"
 }
 
-fn run(p: &[Command], label: &dyn Fn(&str) -> Option<String>, line: &str) -> String {
+fn now_ns() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128)
+}
+
+fn run(p: &[Command], scope: &Scope<'_>) -> String {
     let mut prev: Option<String> = None;
     for cmd in p {
         let value = |a: &Arg| match a {
-            Arg::Field(n) => label(n).unwrap_or_default(),
+            Arg::Field(n) => (scope.label)(n).unwrap_or_default(),
+            Arg::Dot => scope.dot.clone(),
+            Arg::Var(n) => scope.vars.iter().rev().find(|(v, _)| v == n).map(|(_, v)| v.clone()).unwrap_or_default(),
             Arg::Str(s) => s.clone(),
-            Arg::Func(f) if f == "__line__" => line.to_owned(),
+            Arg::Func(f) if f == "__line__" => scope.entry.line.to_owned(),
+            Arg::Func(f) if f == "__timestamp__" => crate::gotime::to_value(scope.entry.ts),
+            Arg::Func(f) if f == "now" => crate::gotime::to_value(now_ns()),
             Arg::Func(_) => String::new(),
         };
         let result = match &cmd[0] {
-            Arg::Func(f) if f != "__line__" => {
+            Arg::Func(f) if !NILADIC.contains(&f.as_str()) => {
                 let mut args: Vec<String> = cmd[1..].iter().map(value).collect();
                 args.extend(prev.take());
                 call(f, &args)
@@ -345,6 +439,36 @@ fn call(f: &str, a: &[String]) -> String {
                 format!("{last:>n$}")
             }
         }
+        // Times travel as Go prints them (see `gotime`); Sprig's `date`
+        // formats the current time when given something else.
+        "date" => crate::gotime::format(crate::gotime::from_value(arg(1)).unwrap_or_else(now_ns), arg(0)),
+        // Go's zero time when the text does not fit the layout.
+        "toDate" => crate::gotime::to_value(crate::gotime::parse(arg(0), arg(1)).unwrap_or(-62_135_596_800_000_000_000)),
+        "unixEpoch" | "unixEpochMillis" | "unixEpochNanos" => match crate::gotime::from_value(last) {
+            Some(t) => match f {
+                "unixEpoch" => t.div_euclid(1_000_000_000),
+                "unixEpochMillis" => t.div_euclid(1_000_000),
+                _ => t,
+            }
+            .to_string(),
+            None => String::new(),
+        },
+        // Loki reads the unit from the number of digits: days, seconds,
+        // milliseconds, microseconds or nanoseconds.
+        "unixToTime" => {
+            let scale: Option<i128> = match last.len() {
+                5 => Some(86_400_000_000_000),
+                10 => Some(1_000_000_000),
+                13 => Some(1_000_000),
+                16 => Some(1_000),
+                19 => Some(1),
+                _ => None,
+            };
+            match (scale, last.parse::<i64>()) {
+                (Some(s), Ok(n)) => crate::gotime::to_value(i128::from(n) * s),
+                _ => String::new(),
+            }
+        }
         _ => String::new(),
     }
 }
@@ -355,7 +479,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn render_map(t: &Template, labels: &BTreeMap<String, String>, line: &str) -> String {
-        t.render(&|n| labels.get(n).cloned(), line)
+        t.render(&|n| labels.get(n).cloned(), line, 1_795_629_845_120_000_000)
     }
 
     #[test]
@@ -369,5 +493,12 @@ mod tests {
         assert_eq!(r("x  {{- .a -}}  y"), "xHelloy");
         assert!(Template::new("{{ nope .a }}").is_err());
         assert!(Template::new("{{ if .a }}x").is_err());
+        assert_eq!(r(r#"{{ __timestamp__ | date "15:04:05.000" }} {{ __timestamp__ | unixEpochMillis }}"#), "18:04:05.120 1795629845120");
+        assert_eq!(r(r#"{{ toDate "2006-01-02" "2026-11-25" | unixEpoch }} {{ unixToTime "1795629845" }}"#), "1795564800 2026-11-25 18:04:05 +0000 UTC");
+        // `with` sets the dot; variables are scoped to their block.
+        assert_eq!(r(r#"{{ with .a }}[{{ . }}]{{ else }}none{{ end }} {{ with .e }}x{{ else }}none{{ end }}"#), "[Hello] none");
+        assert_eq!(r(r#"{{ $x := .a | ToUpper }}{{ if .n }}{{ $x = "in" }}{{ $y := 1 }}{{ end }}{{ $x }}{{ $y }}"#), "in");
+        assert_eq!(r(r#"{{ $n := .n }}{{ with .a }}{{ $n }}{{ . }}{{ end }}"#), "3Hello");
+        assert!(Template::new("{{ $z = 1 }}").is_err());
     }
 }

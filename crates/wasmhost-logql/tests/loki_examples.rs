@@ -24,6 +24,8 @@ const DOCUMENTED: &[&str] = &[
     r#"{job="x"} | decolorize"#,
     r#"{job="x"} | json | size > 20MB and latency <= 250ms or addr = ip("192.168.0.0/16")"#,
     r#"{job="x"} |= "a" or "b" |> "<_> error <_>" !> "<_> ok""#,
+    r#"{job="x"} |= ip("192.168.4.5-192.168.4.20") != ip("::1")"#,
+    r#"{job="x"} | logfmt | distinct id, host"#,
     r#"{job="x"} # a comment
        |= "error""#,
     r#"count_over_time({job="mysql"}[5m])"#,

@@ -46,6 +46,9 @@ fn stage() -> impl Strategy<Value = String> {
         Just("| label_format a=b, c=\"{{.d}}\"".to_string()),
         Just("| drop a, b=\"1\"".to_string()),
         Just("| keep a, b!~\"x.*\"".to_string()),
+        (name(), name()).prop_map(|(a, b)| format!("| distinct {a}, {b}")),
+        (prop::sample::select(vec!["|=", "!="]), prop::sample::select(vec!["10.0.0.0/8", "::1", "1.2.3.4-1.2.3.9"])).prop_map(|(o, v)| format!("{o} ip(\"{v}\")")),
+        Just("| line_format \"{{ __timestamp__ | date \\\"2006-01-02\\\" }} {{ toDate \\\"2006\\\" .a | unixEpoch }}\"".to_string()),
         label_filter().prop_map(|f| format!("| {f}")),
     ]
 }

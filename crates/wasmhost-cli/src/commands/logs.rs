@@ -148,7 +148,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                     true
                 })?;
                 let _ = writeln!(out, "{}", c.finish());
-            } else if output == Output::Raw && args.limit.is_none() {
+            } else if output == Output::Raw && args.limit.is_none() && !q.is_ordered() {
                 // Only the lines are printed: parsers extract only what filters read.
                 let needed = q.referenced_labels();
                 let run = |chunk: &[u8], buf: &mut Vec<u8>| {

@@ -45,6 +45,8 @@ files["01_selectors.json"] = [
     case("# comments", '{job="gw"} # every gateway line\n |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
 ]
 u1 = L(1, job="u", msg="code \u0663"); u2 = L(2, job="u", msg="caf\u00e9"); u3 = L(3, job="u", msg="cafe 7")
+ipl = [L(1, job="ip", msg="from 192.168.1.7:443 at 18:00:01"), L(2, job="ip", msg="peer=192.168.0.1 via 10.1.0.1"),
+       L(3, job="ip", msg="peer=10.0.0.5"), L(4, job="ip", msg="v6 [2001:db8::1]:80 and 1.2.3")]
 files["02_line_filters.json"] = [
     case("contains", '{job="gw"} |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
     case("not contains", '{job="gw"} != "GET"', expect=streams((GO, [[ns(3), g3]]))),
@@ -57,6 +59,14 @@ files["02_line_filters.json"] = [
     case("negative line filter or: none may match", '{job="gw"} != "/a" or "/c"', expect=streams((RUST, [[ns(2), g2]]))),
     case("pattern line filter", '{job="gw"} |> "<_> /b <_>"', expect=streams((RUST, [[ns(2), g2]]))),
     case("negative pattern line filter", '{job="gw"} !> "<_>GET<_>"', expect=streams((GO, [[ns(3), g3]]))),
+    case("ip() line filter: an address of the line in a CIDR", '{job="ip"} |= ip("192.168.0.0/16")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(2), ipl[1]], [ns(1), ipl[0]]]))),
+    case("ip() line filter: a range, and != keeps lines with no address in it", '{job="ip"} != ip("10.0.0.1-10.0.0.9")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(4), ipl[3]], [ns(2), ipl[1]], [ns(1), ipl[0]]]))),
+    case("ip() line filter: one IPv6 address", '{job="ip"} |= ip("2001:db8::1")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(4), ipl[3]]]))),
+    case("ip() line filter takes only |= and !=", '{job="ip"} |~ ip("10.0.0.1")', error="ip() line filters take only |= and !="),
+    case("ip() line filter with an invalid pattern", '{job="ip"} |= ip("10.0.0.300")', error='invalid ip pattern: "10.0.0.300"'),
     case("backtick strings are raw", '{job="gw"} |~ `/c \\d+`', expect=streams((GO, [[ns(3), g3]]))),
 ]
 def ext(base, d):
@@ -71,6 +81,8 @@ nested = json.dumps({"ts": "2026-11-25T18:00:01Z", "job": "n", "req": {"path": "
 col = L(1, job="col", msg="\u001b[31mred\u001b[0m")
 lf = L(1, job="lf", msg='status=500 dur=15ms path="/a b" flag')
 pk = L(1, job="pk", app="x", _entry="original line")
+nl1 = '{"ts":"2026-11-25T18:00:01Z","job":"nl","a":"x","a":null,"b":null,"c":{"d":null}}'
+fffd = '{"ts":"2026-11-25T18:00:01Z","job":"nl","bad":"x\\ud800y","raw":"x\ufffdy","ok":"z"}'
 files["03_parsers.json"] = [
     case("| json: everything but the stream labels arrives here; clashes get _extracted", '{job="gw"} | json | level="error"',
          expect=streams((g2_all, [[ns(2), g2]]))),
@@ -78,6 +90,10 @@ files["03_parsers.json"] = [
          expect=streams((dict(GO, level="info", id="i2"), [[ns(3), g3]]))),
     case("| json nested keys, sanitised names, leading digit, number text kept", '{job="n"} | json | line_format "{{.req_path}} {{.req_user_agent}} {{.req_hdr_a_b}} {{._1st}} {{.num}} {{.big}} [{{.nil}}] {{.esc}}" | keep job',
          lines=[nested], expect=streams(({"job": "n"}, [[ns(1), "/x curl 1 x 1.50 1e3 [] a\"b\u00e9"]]))),
+    case("| json skips null: the label stays unset and an earlier value of the key stays", '{job="nl"} | json | keep job, a, b, c_d',
+         lines=[nl1], expect=streams(({"job": "nl", "a": "x"}, [[ns(1), nl1]]))),
+    case("| json: a value with U+FFFD (escaped lone surrogate or literal) becomes empty", '{job="nl"} | json | line_format "[{{.bad}}] [{{.raw}}] [{{.ok}}]" | keep job, ok',
+         lines=[fffd], expect=streams(({"job": "nl", "ok": "z"}, [[ns(1), "[] [] [z]"]]))),
     case("| json path expressions", '{job="n"} | json p="req.path", a="req[\\"user-agent\\"]", l="list[1]" | keep p, a, l',
          lines=[nested], expect=streams(({"p": "/x", "a": "curl", "l": "2"}, [[ns(1), nested]]))),
     case("| json error keeps the line, flagged", '{lang="go"} | json | line_format "{{.msg}}" | json | keep job',
@@ -105,11 +121,29 @@ files["04_formats.json"] = [
     case("line_format with Loki's template functions and if/else", '{lang="go"} | json | line_format "{{.level | ToUpper}} {{ printf \\"%s-%d\\" .module .task_id }} {{ if eq .level \\"info\\" }}ok{{ else }}bad{{ end }} {{ __line__ | len }}" | keep job',
          expect=streams(({"job": "gw"}, [[ns(3), "INFO api-2 ok %d" % len(g3)]]))),
     case("line_format trims with {{- -}}", '{lang="go"} | json | line_format "a  {{- .level -}}  b" | keep job', expect=streams(({"job": "gw"}, [[ns(3), "ainfob"]]))),
+    case("line_format: the entry's time with Go layouts (__timestamp__, date, unixEpoch)",
+         '{lang="go"} | line_format `{{ __timestamp__ | date "2006-01-02 15:04:05 Mon" }} {{ __timestamp__ | unixEpochMillis }} {{ __timestamp__ }}`',
+         expect=streams((GO, [[ns(3), "2026-11-25 18:00:03 Wed 1795629603000 2026-11-25 18:00:03 +0000 UTC"]]))),
+    case("label_format: toDate parses with a layout, unixToTime reads the unit from the digits",
+         '{job="dt"} | json | label_format day=`{{ toDate "02/01/2006" .d | unixEpoch }}`, t=`{{ unixToTime .ms | date "15:04:05.000" }}` | keep day, t',
+         lines=[L(1, job="dt", d="25/11/2026", ms="1795629603250")],
+         expect=streams(({"day": "1795564800", "t": "18:00:03.250"}, [[ns(1), L(1, job="dt", d="25/11/2026", ms="1795629603250")]]))),
+    case("line_format: with sets the dot, variables keep values (an assignment in a block reaches the outer variable)",
+         '{lang=~".+"} | json | line_format `{{ $who := .module }}{{ with .level }}{{ if eq . "error" }}{{ $who = "ALERT" }}{{ end }}{{ . }}{{ end }} {{ $who }}` | keep job',
+         expect=streams(({"job": "batch"}, [[ns(4), "warn cron"]]), ({"job": "gw"}, [[ns(3), "info api"], [ns(2), "error ALERT"], [ns(1), "info api"]]))),
+    case("line_format: assigning an undeclared variable is an error", '{lang="go"} | line_format `{{ $x = 1 }}`', error='undefined variable "$x"'),
     case("line_format: unknown function is an error", '{lang="go"} | line_format "{{ nope .x }}"', error='function "nope" not defined'),
     case("label_format rename and template", '{lang="go"} | json | label_format lvl=level, who="{{.module}}/{{.wasm_instance_id}}" | keep lvl, who, level',
          expect=streams(({"lvl": "info", "who": "api/i2"}, [[ns(3), g3]]))),
     case("drop with a matcher", '{lang="go"} | json level | drop level="info"', expect=streams((GO, [[ns(3), g3]]))),
     case("drop with a matcher that does not match", '{lang="go"} | json level | drop level="error"', expect=streams((dict(GO, level="info"), [[ns(3), g3]]))),
+    # Loki 3's distinct keeps the earliest line of each value (lines are read in time order).
+    case("distinct: the earliest line of each value", '{job="gw"} | json | distinct level | keep job',
+         expect=streams(({"job": "gw"}, [[ns(2), g2], [ns(1), g1]]))),
+    case("distinct over two labels: a seen value of any drops the line (the values before it stay recorded)",
+         '{job=~".+"} | json | distinct level, module | keep job', expect=streams(({"job": "batch"}, [[ns(4), g4]]), ({"job": "gw"}, [[ns(1), g1]]))),
+    case("distinct: a line without the label passes", '{job=~".+"} | json | distinct nope | keep job',
+         expect=streams(({"job": "batch"}, [[ns(4), g4]]), ({"job": "gw"}, [[ns(3), g3], [ns(2), g2], [ns(1), g1]]))),
     case("keep", '{lang="go"} | json | keep lang, level', expect=streams(({"lang": "go", "level": "info"}, [[ns(3), g3]]))),
 ]
 d1 = L(1, job="d", took="1.5s", size="2KB", addr="10.0.0.5"); d2 = L(2, job="d", took="250ms", size="500B", addr="192.168.1.1"); d3 = L(3, job="d", took="abc", size="1KiB", addr="::1")
@@ -133,6 +167,7 @@ files["05_label_filters.json"] = [
 ]
 FULL = {"lang": "rust"}
 u = [L(1, job="u", lat="10"), L(2, job="u", lat="20"), L(3, job="u", lat="30"), L(4, job="u", lat="40")]
+cn = [L(1, job="c", n="10"), L(2, job="c", n="20"), L(3, job="c", n="5"), L(4, job="c", n="15")]
 files["06_range_aggregations.json"] = [
     case("count_over_time: one series per stream", 'count_over_time({job="gw"}[5m])', time=T1, expect=vector(t1, (GO, "1"), (RUST, "2"))),
     case("the portable grouped form", 'sum by (lang) (count_over_time({job=~".+"} | json | __error__="" [5m]))', time=T1,
@@ -165,6 +200,13 @@ files["06_range_aggregations.json"] = [
          error="pipeline error: 'LabelFilterErr' for series:"),
     case("invalid aggregation without unwrap", 'sum_over_time({job="u"}[5m])', error="parse error : invalid aggregation sum_over_time without unwrap"),
     case("invalid aggregation with unwrap", 'count_over_time({job="u"} | json lat | unwrap lat [5m])', error="parse error : invalid aggregation count_over_time with unwrap"),
+    # Loki: increase 15-10 plus 20 at the reset = 25 over 3 s of samples (1 s apart); the zero
+    # point is 3*(10/25) = 1.2 s before the first sample, more than 1.1 intervals, so half an
+    # interval is added: 25 * 3.5/3 = 29.1666…, per second of the 1m range.
+    case("rate_counter: counter resets and Prometheus' extrapolation", 'rate_counter({job="c"} | json n | unwrap n [1m])', lines=cn, time=T1,
+         expect=vector(t1, ({"job": "c"}, "0.4861111111111111"))),
+    case("rate_counter of one sample is 0", 'rate_counter({job="c"} | json n | unwrap n [1m])', lines=cn[:1], time=T1,
+         expect=vector(t1, ({"job": "c"}, "0"))),
     case("absent_over_time of nothing", 'absent_over_time({job="nope"}[5m])', time=T1, expect=vector(t1, ({"job": "nope"}, "1"))),
     case("absent_over_time of something", 'absent_over_time({job="gw"}[5m])', time=T1, expect=vector(t1)),
     case("offset", 'count_over_time({job="gw"}[5m] offset 1m)', time="2026-11-25T18:06:00Z", expect=vector(1795629960, (GO, "1"), (RUST, "2"))),
