@@ -12,10 +12,35 @@ out, long_status = sys.argv[1], int(sys.argv[2])
 failures = []
 
 
+class Instance:
+    """What the check needs of one instance's records, kept as they stream
+    by (a long soak writes far more lines than fit in memory as objects)."""
+
+    def __init__(self):
+        self.n = 0
+        self.gap = None
+        self.role = "?"
+        self.events = set()
+        self.stderr = 0
+        self.last = None
+
+    def add(self, record):
+        self.n += 1
+        if record["seq"] != self.n and self.gap is None:
+            self.gap = (self.n, record["seq"])
+        if record["stream"] == "stderr":
+            self.stderr += 1
+            if self.role == "?" and record["msg"].startswith("role "):
+                self.role = record["msg"][5:]
+        if "event" in record:
+            self.events.add(record["event"])
+        self.last = record
+
+
 def check_log(path, stopped_ok):
     """Per instance: seq 1..n without a gap, instance.exit last, the role's
     ending. Returns (instances, lines, roles Counter, endings Counter)."""
-    by_instance = collections.defaultdict(list)
+    by_instance = collections.defaultdict(Instance)
     with open(path) as f:
         for n, text in enumerate(f, 1):
             try:
@@ -23,24 +48,22 @@ def check_log(path, stopped_ok):
             except ValueError:
                 failures.append(f"{path}:{n}: not a whole JSON line")
                 continue
-            by_instance[line["wasm_instance_id"]].append(line)
+            by_instance[line["wasm_instance_id"]].add(line)
     roles, endings, lines = collections.Counter(), collections.Counter(), 0
-    for iid, records in by_instance.items():
-        lines += len(records)
-        seqs = [r["seq"] for r in records]
-        if seqs != list(range(1, len(seqs) + 1)):
-            failures.append(f"{path}: {iid}: seq has gaps ({len(seqs)} lines, last {seqs[-1]})")
-        last = records[-1]
+    for iid, inst in by_instance.items():
+        lines += inst.n
+        if inst.gap:
+            failures.append(f"{path}: {iid}: seq has gaps (line {inst.gap[0]} has seq {inst.gap[1]})")
+        last = inst.last
         if last.get("event") != "instance.exit":
             failures.append(f"{path}: {iid}: last line is not instance.exit: {last.get('event')}")
             continue
-        role = next((r["msg"][5:] for r in records if r["stream"] == "stderr" and r["msg"].startswith("role ")), "?")
-        events = {r.get("event") for r in records}
+        role, events = inst.role, inst.events
         ending = ("stopped" if "instance.stopped" in events else "timeout" if "instance.timeout" in events
                   else "trap" if "instance.trap" in events else f"exit {last['exit_code']}")
         roles[role] += 1
         endings[(role, ending)] += 1
-        guest_lines = sum(1 for r in records if r["stream"] == "stderr") - 1
+        guest_lines = inst.stderr - 1
         if ending == "stopped":
             if not stopped_ok:
                 failures.append(f"{path}: {iid}: stopped outside a SIGTERM")

@@ -52,7 +52,7 @@ while true; do
     peak=0
     started=$SECONDS
     while kill -0 "$pid" 2>/dev/null; do
-        hwm=$(hwm_kib "$pid")
+        hwm=$(hwm_kib "$pid"); hwm=${hwm:-0} # empty once the process is a zombie
         [ "$hwm" -gt "$peak" ] && peak=$hwm
         # The last wave is stopped by SIGTERM while its guests still run.
         if [ "$last" = 1 ] && [ $((SECONDS - started)) -ge 1 ]; then kill -TERM "$pid"; last=2; fi

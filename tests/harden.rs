@@ -228,34 +228,55 @@ fn a_log_reader_that_goes_away_gives_the_guest_epipe() {
     }
 }
 
-// Item 2, uncaptured stdout: wasmtime-wasi's inherited stdout reports a closed
-// pipe to the guest as EIO, not EPIPE, so the guest exits 1 (it does stop).
+// Item 2, uncaptured stdout: the guest's stdout is the host's, and a reader
+// that went away reaches the guest as EPIPE too. (wasmtime-wasi 48's inherited
+// stdout, which `wasmtime run` uses, says EIO here: a broken pipe becomes a
+// closed stream, which preview1 can only call EIO; wasmhost passes the OS
+// error through, as for its captured streams.)
 #[test]
-#[ignore = "open (#18 item 2): the inherited stdout gives the guest EIO, not EPIPE"]
 fn uncaptured_stdout_into_a_closed_pipe_gives_the_guest_epipe() {
-    let mut child = wasmhost().args(["run", p(&guest("c/flood")), "stdout"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    let mut child = wasmhost().args(["run", p(&guest("c/flood")), "stdout"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut head = [0u8; 100];
     child.stdout.as_mut().unwrap().read_exact(&mut head).unwrap();
+    assert!(head.starts_with(b"flood 0000000001: "), "{}", text(&head));
     drop(child.stdout.take());
-    assert_eq!(child.wait().unwrap().code(), Some(32));
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(out.status.code(), Some(32), "the guest saw EPIPE and stopped: {}", text(&out.stderr));
+    let lines = json_lines(&out.stderr);
+    assert_schema_valid(&lines);
+    assert_eq!(lines.last().unwrap()["event"], "instance.exit");
+    assert_eq!(lines.last().unwrap()["exit_code"], 32);
 }
 
-// Item 12: the lost-line count is exact.
+// Item 12: the lost-line count is exact. It counts the records the host
+// accepted and could not write. Once every sink has failed, the guest's own
+// writes fail (ENOSPC here) and make no records, as writing to the full disk
+// itself would: with `--log-file /dev/full` alone, a guest's lines are
+// refused as soon as the first record has failed.
 #[test]
-#[ignore = "open (#18 item 12): with /dev/full the count says 2 of 5 lines"]
 fn a_full_disk_loses_lines_counted_exactly() {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("ok.log");
-    let out = run(&["run", "--log-file", p(&log), p(&guest("c/logger")), "3"]);
-    assert_eq!(out.status.code(), Some(0));
-    let records = json_lines(&std::fs::read(&log).unwrap()).len();
-    assert_eq!(records, 5, "start, 3 lines, exit");
-    let out = run(&["run", "--log-file", "/dev/full", p(&guest("c/logger")), "3"]);
-    assert_eq!(out.status.code(), Some(0), "the guest finished before the sink failed");
+    // Beside a working sink every line is accepted, and the full disk loses
+    // exactly what the working sink wrote: several 64 KiB buffers' worth.
+    let ok = dir.path().join("ok.log");
+    let config = dir.path().join("routes.toml");
+    std::fs::write(&config, format!("default_sinks = [\"default\", \"ok\"]\n[sinks.ok]\ntype = \"file\"\npath = {:?}\n", p(&ok))).unwrap();
+    let out = run(&["run", "--log-file", "/dev/full", "--config", p(&config), p(&guest("c/logger")), "3000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let records = json_lines(&std::fs::read(&ok).unwrap()).len();
+    assert_eq!(records, 3002, "start, 3000 lines, exit");
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("warning: {records} log lines could not be written")), "{err}");
-    assert!(err.contains("No space left on device"), "{err}");
-    // A guest that keeps writing is told: its write fails (ENOSPC here).
+    assert_eq!(err.matches("could not be written").count(), 1, "{err}");
+    assert!(err.contains(&format!("warning: {records} log lines could not be written: No space left on device")), "{err}");
+    // Alone: instance.start fails at once; the guest's line, written 300 ms
+    // later, is refused (the guest ignores that), and instance.exit fails.
+    let out = run(&["run", "--log-file", "/dev/full", p(&guest("c/sleep")), "300"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("warning: 2 log lines could not be written: No space left on device"), "{err}");
+    // A guest that checks its writes is told: its write fails (ENOSPC).
     let started = Instant::now();
     let out = run(&["run", "--log-file", "/dev/full", p(&guest("c/flood"))]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -308,6 +329,39 @@ fn sigterm_with_a_slow_reader_writes_whole_lines_closing_events_and_the_count() 
     let last_seq = lines.last().unwrap()["seq"].as_u64().unwrap();
     assert!(left_out > 0);
     assert_eq!(lines.len() as u64 + left_out, last_seq, "{}", warning[0]);
+}
+
+// Item 4, the worst case: a log reader that reads nothing at all. After the
+// grace and 2 s more the sink is given up on: the run ends and says which
+// instances may lack their closing events.
+#[test]
+#[ignore = "open (#18 item 4): the warning's instance list is empty — the ids come from the instances' outcomes, and an instance whose task was aborted has none"]
+fn sigterm_with_a_reader_that_reads_nothing_names_the_instances_left_unclosed() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("log.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Held open and never read: the sink's writes block once the pipe is full.
+    let held = std::fs::OpenOptions::new().read(true).write(true).open(&fifo).unwrap();
+    let child = wasmhost()
+        .args(["run", "--drain-grace", "500ms", "--log-file", p(&fifo), p(&guest("c/flood"))])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let sent = Instant::now();
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < Duration::from_secs(9), "2 s for the guests, the 0.5 s grace, 2 s more: {:?}", sent.elapsed());
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out.stderr));
+    let mut first = String::new();
+    BufReader::new(held).read_line(&mut first).unwrap();
+    let start: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(start["event"], "instance.start");
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("wasmhost: warning: the log sinks did not drain within 500ms and are stuck"), "{err}");
+    assert!(err.contains(start["wasm_instance_id"].as_str().unwrap()), "names the instance: {err}");
 }
 
 // Item 6: a corrupted compile-cache entry is detected, not run.
@@ -436,6 +490,25 @@ fn errors_name_their_cause_once() {
     let out = run(&["run", "--config", p(&config), p(&guest("c/hello"))]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("max_bytes must be at least 1"), "{}", text(&out.stderr));
+}
+
+// Exit status 2 for a command line that cannot be parsed (clap's usage
+// errors, as `wasmtime` 48 gives them: its main is `Wasmtime::parse()`), 1 for
+// every error found after parsing — README "Exit status".
+#[test]
+fn usage_errors_exit_2_and_other_errors_exit_1() {
+    let hello = guest("c/hello");
+    for args in [vec!["run", "--no-such-flag", p(&hello)], vec!["run"], vec!["run", "--instances", "none", p(&hello)], vec!["frobnicate"]] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.starts_with("error: ") && err.contains("--help"), "{args:?}: {err}");
+    }
+    let out = run(&["run", "no-such-module.wasm"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("wasmhost: error: "));
+    let out = run(&["run", "--label", "seq=1", p(&hello)]);
+    assert_eq!(out.status.code(), Some(1), "checked after parsing");
 }
 
 #[test]

@@ -4,8 +4,10 @@
 //! Once no sink can write any more (the reader went away), the guest's
 //! writes fail with the sink's error (`EPIPE`), as they would if it wrote
 //! to that pipe itself under `wasmtime run`: it stops instead of writing
-//! into the void.
+//! into the void. An uncaptured stdout ([`HostStdout`]) tells the guest the
+//! same way when the host's stdout is a pipe whose reader went away.
 
+use std::io::Write;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -108,5 +110,50 @@ impl tokio::io::AsyncWrite for Capture {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// The host's own stdout, for a guest whose stdout is not captured: the bytes
+/// go straight through. It differs from wasmtime-wasi's inherited stdout in
+/// one error only: wasmtime-wasi 48 turns a broken pipe into a closed stream,
+/// which preview1 can only report as `EIO`; here the guest gets the OS error
+/// itself — `EPIPE` when the reader went away, as a native program (and a
+/// captured stream, above) would see it.
+#[derive(Clone, Copy)]
+pub(crate) struct HostStdout;
+
+impl IsTerminal for HostStdout {
+    fn is_terminal(&self) -> bool {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    }
+}
+
+impl StdoutStream for HostStdout {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(*self)
+    }
+
+    /// The preview3 path, which preview1 guests never use: wasmtime-wasi's own.
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        wasmtime_wasi::cli::stdout().async_stream()
+    }
+}
+
+#[async_trait::async_trait]
+impl Pollable for HostStdout {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for HostStdout {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        std::io::stdout().write_all(&bytes).map_err(|e| StreamError::LastOperationFailed(e.into()))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        std::io::stdout().flush().map_err(|e| StreamError::LastOperationFailed(e.into()))
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(WRITE_BUDGET)
     }
 }

@@ -16,7 +16,7 @@ use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
-use crate::capture::Capture;
+use crate::capture::{Capture, HostStdout};
 use crate::error::{one_line, RunError};
 use crate::host::Host;
 use crate::limits::{LimitHit, Limiter, Limits};
@@ -411,7 +411,7 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
     match (&options.stdout_buffer, options.capture_stdout) {
         (_, true) => builder.stdout(Capture { log: log.clone(), stream: Stream::Stdout, copy: None }),
         (Some(buffer), false) => builder.stdout(buffer.clone()),
-        (None, false) => builder.inherit_stdout(),
+        (None, false) => builder.stdout(HostStdout),
     };
     builder.stderr(Capture { log: log.clone(), stream: Stream::Stderr, copy: options.stderr_copy.clone() });
     for dir in &options.preopens {
