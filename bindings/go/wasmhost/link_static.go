@@ -6,5 +6,5 @@ package wasmhost
 // then needs nothing at run time. The directory comes from CGO_LDFLAGS
 // (-L$CARGO_TARGET_DIR/release; the Makefile sets it).
 
-// #cgo LDFLAGS: -l:libwasmhost_capi.a -lpthread -ldl -lm
+// #cgo LDFLAGS: -l:libwasmhost_capi.a -lpthread -ldl -lm -Wl,-z,noexecstack
 import "C"

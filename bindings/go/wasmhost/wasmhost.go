@@ -28,6 +28,11 @@ extern void wasmhostGoRecord(void *user_data, uint8_t *line, size_t len);
 static WasmhostStatus wasmhost_go_callback(WasmhostRunOptions *o, uintptr_t handle) {
 	return wasmhost_run_options_callback(o, (WasmhostRecordFn)wasmhostGoRecord, (void *)handle, NULL);
 }
+
+// cgo and vet disagree on the Go type of an anonymous enum parameter.
+static const char *wasmhost_go_status_name(int status) {
+	return wasmhost_status_name((WasmhostStatus)status);
+}
 */
 import "C"
 
@@ -62,7 +67,7 @@ func check(status C.WasmhostStatus, message **C.char) error {
 	if status == C.WASMHOST_STATUS_OK {
 		return nil
 	}
-	err := &Error{Status: C.GoString(C.wasmhost_status_name(status))}
+	err := &Error{Status: C.GoString(C.wasmhost_go_status_name(C.int(status)))}
 	if message != nil && *message != nil {
 		err.Message = C.GoString(*message)
 		C.wasmhost_string_free(*message)

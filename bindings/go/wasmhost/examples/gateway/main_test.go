@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -33,11 +34,10 @@ func TestTheGatewayRunsAGuestPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var body strings.Builder
-	_, _ = body.ReadFrom(resp.Body)
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || body.String() != "HELLO" || len(resp.Header.Get("x-wasm-instance-id")) != 36 {
-		t.Fatalf("%d %q %v", resp.StatusCode, body.String(), resp.Header)
+	if resp.StatusCode != 200 || string(body) != "HELLO" || len(resp.Header.Get("x-wasm-instance-id")) != 36 {
+		t.Fatalf("%d %q %v", resp.StatusCode, body, resp.Header)
 	}
 
 	spin := httptest.NewServer(handler(load("spin"), "/spin", 200*time.Millisecond))
