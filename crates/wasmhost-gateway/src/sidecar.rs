@@ -89,35 +89,50 @@ impl Sidecar {
     }
 
     /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains:
-    /// `/readyz` fails, no connection is accepted, in-flight runs get
-    /// `drain_grace` to finish, and the guests still running after it are
-    /// stopped (each ends with `instance.stopped` and `instance.exit`, and
-    /// its client gets its response). Returns when every run has ended.
+    /// `/readyz` fails, no connection is accepted, idle connections are
+    /// closed, and in-flight requests get `drain_grace` to finish; the
+    /// guests still running after it are stopped (each ends with
+    /// `instance.stopped` and `instance.exit`) and their clients still get
+    /// their responses. Returns when every connection is closed (or, should
+    /// a client not read its response, after another `drain_grace`).
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
         let mut shutdown = std::pin::pin!(shutdown);
+        let (drain, draining) = tokio::sync::watch::channel(false);
+        // Every connection task holds a clone; `recv` ends when all are gone.
+        let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
         loop {
             let (stream, _) = tokio::select! {
                 accepted = listener.accept() => accepted?,
                 () = &mut shutdown => break,
             };
-            let sidecar = self.clone();
+            let (sidecar, mut draining, open) = (self.clone(), draining.clone(), open.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let sidecar = sidecar.clone();
                     async move { Ok::<_, Infallible>(sidecar.handle(req).await) }
                 });
+                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let mut connection = std::pin::pin!(connection);
                 // A client that goes away mid-request is not the sidecar's error.
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    _ = draining.wait_for(|d| *d) => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+                drop(open);
             });
         }
         self.draining.store(true, Ordering::SeqCst);
         drop(listener);
-        let all = self.config.max_concurrent as u32;
-        if tokio::time::timeout(self.config.drain_grace, self.slots.acquire_many(all)).await.is_err() {
+        drain.send_replace(true);
+        drop(open);
+        if tokio::time::timeout(self.config.drain_grace, all_closed.recv()).await.is_err() {
             // Stopped guests end at their next epoch tick; their runs then
             // log their closing events and answer their clients.
             self.host.stop_all();
-            let _ = self.slots.acquire_many(all).await;
+            let _ = tokio::time::timeout(self.config.drain_grace, all_closed.recv()).await;
         }
         Ok(())
     }
