@@ -116,7 +116,8 @@ impl Sidecar {
                 // A client that goes away mid-request is not the sidecar's error.
                 tokio::select! {
                     _ = connection.as_mut() => {}
-                    _ = draining.wait_for(|d| *d) => {
+                    // (The watch's guard is dropped in here, not held across the await below.)
+                    () = async { let _ = draining.wait_for(|d| *d).await; } => {
                         connection.as_mut().graceful_shutdown();
                         let _ = connection.await;
                     }
