@@ -23,7 +23,7 @@ ADDR=$(sed -n 's/^wasmhost serve: listening on \([^ ]*\).*/\1/p' "$out/serve.err
 for guest in "guests/build/c/hello.wasm" "guests/build/c/logger.wasm 10"; do
     set -- $guest
     module=$1; args=${2:-}
-    cargo bench --workspace --bench capi_latency -- "$module" "$N" $args 2>/dev/null | grep -E '^(rust|c-api)'
+    cargo bench --workspace --bench capi_latency -- "$PWD/$module" "$N" $args 2>/dev/null | grep -E '^(rust|c-api)'
     "$out/bench-static" -module "$module" -n "$N" -args "$args"
     "$out/bench-shared" -module "$module" -n "$N" -args "$args"
     "$out/bench-static" -module "$module" -n "$N" -args "$args" -sidecar "http://$ADDR"
