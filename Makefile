@@ -48,7 +48,7 @@ CONF_C := $(basename $(notdir $(wildcard guests/conformance/c/*.c)))
 CONF_RUST := $(basename $(notdir $(wildcard guests/conformance/rust/*.rs)))
 CONFORMANCE := $(foreach t,$(CONF_C),$(SUITES)/wasi-c/$(t).wasm) $(foreach t,$(CONF_RUST),$(SUITES)/wasi-rust/$(t).wasm)
 
-.PHONY: corpus run test toolchains guests suites build clean bench fuzz
+.PHONY: corpus run test toolchains guests suites build clean bench fuzz go-test
 run: build guests
 	@echo "== wasmhost run $(B)/c/hello.wasm   (guest stdout passes through; stderr and host events are tagged JSON lines)"
 	@$(WASMHOST) run --log-format json $(B)/c/hello.wasm
@@ -63,9 +63,21 @@ test: toolchains guests suites corpus
 	@# the ort feature. `-p wasmhost-nn` alone would resolve features anew and
 	@# rebuild wasmtime (~10 min cold); the rest of the workspace keeps them.
 	$(CARGO) test --release --workspace --exclude wasmhost-cli --lib
+	$(MAKE) go-test
 
 build:
 	$(CARGO) build --release -p wasmhost-cli
+
+# The Go package over the C API (bindings/go/wasmhost), with the race
+# detector, linked statically (default) and against the shared library.
+# Needs libwasmhost_capi.{a,so}, which `cargo test --release --workspace` builds.
+GO_HOST := cd bindings/go/wasmhost && CGO_ENABLED=1 GOTOOLCHAIN=local GOFLAGS=-trimpath \
+           GOCACHE=$(CURDIR)/$(B)/.go-cache GOPATH=$(CURDIR)/$(B)/.go-path \
+           CGO_LDFLAGS="-L$(CARGO_TARGET_DIR)/release -Wl,-rpath,$(CARGO_TARGET_DIR)/release" $(CURDIR)/$(VENV)/bin/go
+go-test: guests
+	$(GO_HOST) vet ./...
+	$(GO_HOST) test -race -count=1 ./...
+	$(GO_HOST) test -race -count=1 -tags wasmhost_shared ./...
 
 # Real-world modules for the detection test: pinned npm packages, SHA-256
 # checked, cached in $${WASMHOST_CORPUS_DIR:-$$HOME/.cache/wasmhost-corpus}.

@@ -27,6 +27,8 @@ enum Command {
     Test(commands::test::TestArgs),
     /// Run a LogQL query over JSON-lines log files (or stdin).
     Logs(commands::logs::LogsArgs),
+    /// Serve a directory of modules over HTTP: `POST /run/{module}` (the sidecar).
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::inspect(args),
         Command::Test(args) => commands::test::test(args),
         Command::Logs(args) => commands::logs::logs(args),
+        Command::Serve(args) => commands::serve::serve(args),
     };
     match result {
         Ok(code) => code,

@@ -23,6 +23,8 @@
 
 #![warn(missing_docs)]
 
+pub mod sidecar;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -475,3 +475,24 @@ fn format_backtrace(bt: &WasmBacktrace, module_name: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+impl Ended {
+    /// A short name of the ending, for embedders that report it as a
+    /// value: `exit`, `trap`, `timeout`, `out_of_fuel`, `limit`, `stopped`
+    /// or `error` (the event that closed the instance's log says the same).
+    ///
+    /// ```
+    /// assert_eq!(wasmhost::Ended::Stopped.name(), "stopped");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ended::Exit => "exit",
+            Ended::Trap { .. } => "trap",
+            Ended::Limit(LimitHit::Timeout { .. }) => "timeout",
+            Ended::Limit(LimitHit::OutOfFuel { .. }) => "out_of_fuel",
+            Ended::Limit(_) => "limit",
+            Ended::Stopped => "stopped",
+            Ended::Error { .. } => "error",
+        }
+    }
+}

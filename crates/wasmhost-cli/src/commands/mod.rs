@@ -4,6 +4,7 @@ pub mod export;
 pub mod inspect;
 pub mod logs;
 pub mod run;
+pub mod serve;
 pub mod test;
 
 use std::fs::OpenOptions;

@@ -298,7 +298,7 @@ const STOPPED_EXIT_CODE: i32 = 143;
 
 /// Waits for SIGINT, SIGTERM or SIGHUP (a closed terminal) and returns its
 /// number; each stops the guests and flushes the log the same way.
-async fn shutdown_signal() -> i32 {
+pub(super) async fn shutdown_signal() -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
         (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))

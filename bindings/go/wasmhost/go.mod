@@ -1,0 +1,3 @@
+module wasmhost.test/bindings/go/wasmhost
+
+go 1.21

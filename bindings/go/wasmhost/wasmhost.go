@@ -1,0 +1,419 @@
+// Package wasmhost runs WebAssembly (WASI preview1) guests from Go, with
+// every log line of a guest tagged by language, module, instance and task,
+// through wasmhost's C API (crates/wasmhost-capi, docs/c-api.md) with cgo.
+//
+// The library is linked statically by default; build with
+// `-tags wasmhost_shared` to load libwasmhost_capi.so instead. Either way
+// CGO_LDFLAGS must name the directory of the library
+// (-L$CARGO_TARGET_DIR/release), and CGO_ENABLED=1.
+//
+//	host, err := wasmhost.NewHost(nil)
+//	module, err := host.LoadFile("guests/build/c/upper.wasm")
+//	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)  // the guest's timeout
+//	res, err := module.Run(ctx, wasmhost.RunOptions{Stdin: body, Labels: map[string]string{"job": "gateway"}, Records: os.Stderr})
+//	fmt.Printf("%s exited %d: %s", res.InstanceID, res.ExitCode, res.Stdout)
+//
+// Host and Module are safe for concurrent use by many goroutines.
+package wasmhost
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../../crates/wasmhost-capi/include
+#include <stdlib.h>
+#include "wasmhost.h"
+
+extern void wasmhostGoRecord(void *user_data, uint8_t *line, size_t len);
+
+// The callback and its handle as the C API takes them (uintptr to void *
+// happens here, not in Go, where vet would rightly object).
+static WasmhostStatus wasmhost_go_callback(WasmhostRunOptions *o, uintptr_t handle) {
+	return wasmhost_run_options_callback(o, (WasmhostRecordFn)wasmhostGoRecord, (void *)handle, NULL);
+}
+
+// cgo and vet disagree on the Go type of an anonymous enum parameter.
+static const char *wasmhost_go_status_name(int status) {
+	return wasmhost_status_name((WasmhostStatus)status);
+}
+*/
+import "C"
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/cgo"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Error is a failed call: the C API's status and its message.
+type Error struct {
+	// Status is the C API's status name, e.g. "load", "run", "invalid_utf8".
+	Status string
+	// Message says what went wrong.
+	Message string
+}
+
+func (e *Error) Error() string { return "wasmhost: " + e.Status + ": " + e.Message }
+
+// check turns a status and its message into an error (and frees the
+// message). It takes the message's address: Go does not order reading a
+// plain variable argument after the call that sets it.
+func check(status C.WasmhostStatus, message **C.char) error {
+	if status == C.WASMHOST_STATUS_OK {
+		return nil
+	}
+	err := &Error{Status: C.GoString(C.wasmhost_go_status_name(C.int(status)))}
+	if message != nil && *message != nil {
+		err.Message = C.GoString(*message)
+		C.wasmhost_string_free(*message)
+		*message = nil
+	}
+	return err
+}
+
+// HostOptions says how a Host is built; nil means the defaults.
+type HostOptions struct {
+	// ConfigPath is the routing TOML of `wasmhost run --config`: sinks,
+	// routes by LogQL selector, [lift].
+	ConfigPath string
+	// LogFile receives the default sink's JSON lines instead of stderr.
+	LogFile string
+	// DiscardDefault writes nothing to the default sink: records reach only
+	// the config's routes and each run's Records.
+	DiscardDefault bool
+	// NoCache compiles every module instead of using the compile cache.
+	NoCache bool
+	// Fuel meters fuel, so RunOptions.Fuel can be enforced.
+	Fuel bool
+	// Pooling pre-reserves slots for this many instances at once (0: off).
+	Pooling uint32
+}
+
+// Host is the engine, its runtime and its log sinks. Safe for concurrent use.
+type Host struct {
+	mu  sync.Mutex
+	ptr *C.WasmhostHost
+}
+
+// NewHost builds a host.
+func NewHost(opts *HostOptions) (*Host, error) {
+	var copts *C.WasmhostHostOptions
+	if opts != nil {
+		copts = C.wasmhost_host_options_new()
+		defer C.wasmhost_host_options_free(copts)
+		var message *C.char
+		setString := func(value string, set func(*C.char) C.WasmhostStatus) error {
+			if value == "" {
+				return nil
+			}
+			cs := C.CString(value)
+			defer C.free(unsafe.Pointer(cs))
+			return check(set(cs), &message)
+		}
+		if err := setString(opts.ConfigPath, func(s *C.char) C.WasmhostStatus { return C.wasmhost_host_options_config(copts, s, &message) }); err != nil {
+			return nil, err
+		}
+		if err := setString(opts.LogFile, func(s *C.char) C.WasmhostStatus { return C.wasmhost_host_options_log_file(copts, s, &message) }); err != nil {
+			return nil, err
+		}
+		if opts.DiscardDefault {
+			C.wasmhost_host_options_discard_default(copts, nil)
+		}
+		C.wasmhost_host_options_cache(copts, C.bool(!opts.NoCache), nil)
+		C.wasmhost_host_options_fuel(copts, C.bool(opts.Fuel), nil)
+		C.wasmhost_host_options_pooling(copts, C.uint32_t(opts.Pooling), nil)
+	}
+	var ptr *C.WasmhostHost
+	var message *C.char
+	if err := check(C.wasmhost_host_new(copts, &ptr, &message), &message); err != nil {
+		return nil, err
+	}
+	return &Host{ptr: ptr}, nil
+}
+
+// Close frees the host. Modules loaded from it keep working until they are
+// closed; the last one to go flushes the sinks.
+func (h *Host) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ptr == nil {
+		return nil
+	}
+	err := check(C.wasmhost_host_free(h.ptr), nil)
+	h.ptr = nil
+	return err
+}
+
+func (h *Host) handle() (*C.WasmhostHost, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ptr == nil {
+		return nil, &Error{Status: "invalid_handle", Message: "the host is closed"}
+	}
+	return h.ptr, nil
+}
+
+// Module is a module compiled and linked once. Safe for concurrent use.
+type Module struct {
+	// Name is the module's name, as its records' `module` field says it.
+	Name string
+	mu   sync.RWMutex
+	ptr  *C.WasmhostModule
+}
+
+func newModule(ptr *C.WasmhostModule) *Module {
+	return &Module{Name: C.GoString(C.wasmhost_module_name(ptr)), ptr: ptr}
+}
+
+// LoadFile loads a .wasm or .wat file (the compile cache is honoured).
+func (h *Host) LoadFile(path string) (*Module, error) {
+	hp, err := h.handle()
+	if err != nil {
+		return nil, err
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var ptr *C.WasmhostModule
+	var message *C.char
+	if err := check(C.wasmhost_module_load_file(hp, cpath, &ptr, &message), &message); err != nil {
+		return nil, err
+	}
+	return newModule(ptr), nil
+}
+
+// LoadBytes loads a module from bytes; name names it in errors and records.
+func (h *Host) LoadBytes(name string, code []byte) (*Module, error) {
+	hp, err := h.handle()
+	if err != nil {
+		return nil, err
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var ptr *C.WasmhostModule
+	var message *C.char
+	var data *C.uint8_t
+	if len(code) > 0 {
+		data = (*C.uint8_t)(unsafe.Pointer(&code[0]))
+	}
+	if err := check(C.wasmhost_module_load_bytes(hp, cname, data, C.size_t(len(code)), &ptr, &message), &message); err != nil {
+		return nil, err
+	}
+	return newModule(ptr), nil
+}
+
+// Close frees the module, after the runs in progress have returned.
+func (m *Module) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ptr == nil {
+		return nil
+	}
+	err := check(C.wasmhost_module_free(m.ptr), nil)
+	m.ptr = nil
+	return err
+}
+
+// RunOptions are the options of one run. The zero value runs `_start` with
+// no arguments, an empty environment and no stdin.
+type RunOptions struct {
+	// Args go after argv[0].
+	Args []string
+	// Env is the guest's whole environment.
+	Env map[string]string
+	// Preopens maps host directories to the paths the guest sees them as.
+	Preopens map[string]string
+	// Labels go on every record of the run (e.g. job, route).
+	Labels map[string]string
+	// Traceparent is a W3C traceparent: trace_id and span_id on every record.
+	Traceparent string
+	// Stdin is what the guest reads on its standard input.
+	Stdin []byte
+	// StdoutLimit caps the stdout kept (default 1 MiB).
+	StdoutLimit int
+	// Fuel, MaxMemory and MaxTableElements are limits (0: none). The
+	// timeout is the context's deadline.
+	Fuel, MaxMemory, MaxTableElements uint64
+	// Records receives each record as one JSON line (with its final
+	// newline): a func([]byte), or an io.Writer (one Write per record).
+	// Called on a library thread, never concurrently for one run, and never
+	// after Run returned.
+	Records any
+	// NoGoroutineID leaves out the goroutine_id label.
+	NoGoroutineID bool
+}
+
+// Result is how a run ended.
+type Result struct {
+	// ExitCode is the guest's; 134 after a trap or a limit that stopped it.
+	ExitCode int
+	// Stdout is what the guest wrote to its standard output.
+	Stdout []byte
+	// InstanceID is the records' wasm_instance_id.
+	InstanceID string
+	// Outcome is exit, trap, timeout, out_of_fuel, stopped or error.
+	Outcome string
+}
+
+// recordSink delivers one run's records to its func or writer.
+type recordSink struct {
+	fn  func([]byte)
+	w   io.Writer
+	err error
+}
+
+func (s *recordSink) deliver(line []byte) {
+	if s.fn != nil {
+		s.fn(line)
+		return
+	}
+	if s.err == nil {
+		_, s.err = s.w.Write(line)
+	}
+}
+
+// GoroutineID is the id of the calling goroutine, read from the first line
+// of its stack trace ("goroutine 42 [running]:"), as Go services that log
+// it do; Go gives no other way. It costs about a microsecond. It identifies
+// the goroutine that called Run while it lives (ids are not reused), which
+// lets a run's records be joined with the service's own lines from the same
+// goroutine; it says nothing about requests handed between goroutines.
+func GoroutineID() uint64 {
+	var buf [64]byte
+	n := runtime.Stack(buf[:], false)
+	field := bytes.Fields(buf[len("goroutine "):n])
+	if len(field) == 0 {
+		return 0
+	}
+	id, _ := strconv.ParseUint(string(field[0]), 10, 64)
+	return id
+}
+
+// Run runs one instance of the module to its end. The context's deadline
+// is the guest's timeout (the guest is stopped at it, with an
+// instance.timeout record and exit code 134); a context already done
+// returns its error without running. Traps and limits are Results, not
+// errors.
+func (m *Module) Run(ctx context.Context, opts RunOptions) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.ptr == nil {
+		return nil, &Error{Status: "invalid_handle", Message: "the module is closed"}
+	}
+	copts := C.wasmhost_run_options_new()
+	defer C.wasmhost_run_options_free(copts)
+	if err := setOptions(copts, &opts); err != nil {
+		return nil, err
+	}
+	var timeoutMs uint64
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+		timeoutMs = uint64((left + time.Millisecond - 1) / time.Millisecond)
+	}
+	var message *C.char
+	status := C.wasmhost_run_options_limits(copts, C.uint64_t(timeoutMs), C.uint64_t(opts.Fuel), C.uint64_t(opts.MaxMemory), C.uint64_t(opts.MaxTableElements), &message)
+	if err := check(status, &message); err != nil {
+		return nil, err
+	}
+	var sink *recordSink
+	switch r := opts.Records.(type) {
+	case nil:
+	case func([]byte):
+		sink = &recordSink{fn: r}
+	case io.Writer:
+		sink = &recordSink{w: r}
+	default:
+		return nil, fmt.Errorf("wasmhost: RunOptions.Records is a %T, not a func([]byte) or an io.Writer", r)
+	}
+	if sink != nil {
+		handle := cgo.NewHandle(sink)
+		defer handle.Delete()
+		C.wasmhost_go_callback(copts, C.uintptr_t(handle))
+	}
+	var res *C.WasmhostResult
+	if err := check(C.wasmhost_run(m.ptr, copts, &res, &message), &message); err != nil {
+		return nil, err
+	}
+	defer C.wasmhost_result_free(res)
+	var data *C.uint8_t
+	var n C.size_t
+	C.wasmhost_result_stdout(res, &data, &n, nil)
+	result := &Result{
+		ExitCode:   int(C.wasmhost_result_exit_code(res)),
+		Stdout:     C.GoBytes(unsafe.Pointer(data), C.int(n)),
+		InstanceID: C.GoString(C.wasmhost_result_instance_id(res)),
+		Outcome:    C.GoString(C.wasmhost_result_outcome(res)),
+	}
+	if sink != nil && sink.err != nil {
+		return result, fmt.Errorf("wasmhost: writing records: %w", sink.err)
+	}
+	return result, nil
+}
+
+// setOptions copies opts into the C options (maps in key order, so a run
+// is the same whatever Go's map order).
+func setOptions(copts *C.WasmhostRunOptions, opts *RunOptions) error {
+	var message *C.char
+	withStrings := func(set func(a, b *C.char) C.WasmhostStatus, a, b string) error {
+		ca, cb := C.CString(a), C.CString(b)
+		defer C.free(unsafe.Pointer(ca))
+		defer C.free(unsafe.Pointer(cb))
+		return check(set(ca, cb), &message)
+	}
+	for _, arg := range opts.Args {
+		if err := withStrings(func(a, _ *C.char) C.WasmhostStatus { return C.wasmhost_run_options_arg(copts, a, &message) }, arg, ""); err != nil {
+			return err
+		}
+	}
+	pairs := []struct {
+		m   map[string]string
+		set func(a, b *C.char) C.WasmhostStatus
+	}{
+		{opts.Env, func(a, b *C.char) C.WasmhostStatus { return C.wasmhost_run_options_env(copts, a, b, &message) }},
+		{opts.Preopens, func(a, b *C.char) C.WasmhostStatus { return C.wasmhost_run_options_preopen(copts, a, b, &message) }},
+		{opts.Labels, func(a, b *C.char) C.WasmhostStatus { return C.wasmhost_run_options_label(copts, a, b, &message) }},
+	}
+	for _, p := range pairs {
+		keys := make([]string, 0, len(p.m))
+		for k := range p.m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if err := withStrings(p.set, k, p.m[k]); err != nil {
+				return err
+			}
+		}
+	}
+	if !opts.NoGoroutineID {
+		id := strconv.FormatUint(GoroutineID(), 10)
+		if err := withStrings(func(a, b *C.char) C.WasmhostStatus { return C.wasmhost_run_options_label(copts, a, b, &message) }, "goroutine_id", id); err != nil {
+			return err
+		}
+	}
+	if opts.Traceparent != "" {
+		if err := withStrings(func(a, _ *C.char) C.WasmhostStatus { return C.wasmhost_run_options_traceparent(copts, a, &message) }, opts.Traceparent, ""); err != nil {
+			return err
+		}
+	}
+	if len(opts.Stdin) > 0 {
+		status := C.wasmhost_run_options_stdin(copts, (*C.uint8_t)(unsafe.Pointer(&opts.Stdin[0])), C.size_t(len(opts.Stdin)), &message)
+		if err := check(status, &message); err != nil {
+			return err
+		}
+	}
+	if opts.StdoutLimit > 0 {
+		C.wasmhost_run_options_stdout_limit(copts, C.size_t(opts.StdoutLimit), nil)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package wasmhost
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// guest is a module the Makefile builds, e.g. guest(t, "c/hello").
+func guest(t *testing.T, name string) string {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join("..", "..", "..", "guests", "build", name+".wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func newHost(t *testing.T) *Host {
+	t.Helper()
+	t.Setenv("WASMHOST_CACHE_DIR", t.TempDir())
+	host, err := NewHost(&HostOptions{DiscardDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { host.Close() })
+	return host
+}
+
+func load(t *testing.T, host *Host, name string) *Module {
+	t.Helper()
+	module, err := host.LoadFile(guest(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { module.Close() })
+	return module
+}
+
+func decode(t *testing.T, lines [][]byte) []map[string]any {
+	t.Helper()
+	var records []map[string]any
+	for _, line := range lines {
+		if !bytes.HasSuffix(line, []byte("\n")) || bytes.Count(line, []byte("\n")) != 1 {
+			t.Fatalf("not one JSON line: %q", line)
+		}
+		var record map[string]any
+		if err := json.Unmarshal(line, &record); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		records = append(records, record)
+	}
+	return records
+}
+
+func TestRunCapturesStdoutAndDeliversEveryRecordOnce(t *testing.T) {
+	host := newHost(t)
+	upper := load(t, host, "c/upper")
+	var lines [][]byte
+	res, err := upper.Run(context.Background(), RunOptions{
+		Stdin:       []byte("request body"),
+		Labels:      map[string]string{"job": "go", "route": "/upper"},
+		Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		Records:     func(line []byte) { lines = append(lines, line) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 || res.Outcome != "exit" || string(res.Stdout) != "REQUEST BODY" {
+		t.Fatalf("%+v", res)
+	}
+	records := decode(t, lines)
+	want := GoroutineID()
+	events := []string{}
+	for i, r := range records {
+		if r["wasm_instance_id"] != res.InstanceID || r["job"] != "go" || r["route"] != "/upper" || r["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Errorf("record %d: %v", i, r)
+		}
+		if r["goroutine_id"] != strconv.FormatUint(want, 10) {
+			t.Errorf("goroutine_id %v, want %d", r["goroutine_id"], want)
+		}
+		if r["seq"] != float64(i+1) {
+			t.Errorf("seq %v at %d: every record once, in order", r["seq"], i)
+		}
+		event, _ := r["event"].(string)
+		events = append(events, event)
+	}
+	if len(events) != 3 || events[0] != "instance.start" || events[1] != "" || events[2] != "instance.exit" {
+		t.Fatalf("events %q", events)
+	}
+	if records[1]["msg"] != "handled 12 bytes" {
+		t.Fatalf("%v", records[1])
+	}
+}
+
+func TestTheDeadlineStopsASpinningGuestWithTheTimeoutEvent(t *testing.T) {
+	host := newHost(t)
+	spin := load(t, host, "c/spin")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out bytes.Buffer
+	started := time.Now()
+	res, err := spin.Run(ctx, RunOptions{Records: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(started); elapsed > 5*time.Second {
+		t.Fatalf("took %v", elapsed)
+	}
+	if res.Outcome != "timeout" || res.ExitCode != 134 {
+		t.Fatalf("%+v", res)
+	}
+	if !bytes.Contains(out.Bytes(), []byte(`"event":"instance.timeout"`)) {
+		t.Fatalf("no timeout event in %s", out.Bytes())
+	}
+	// A context that is already done does not run at all.
+	if _, err := spin.Run(ctx, RunOptions{}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestManyGoroutinesAtOnce(t *testing.T) {
+	host := newHost(t)
+	logger := load(t, host, "c/logger")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 3; i++ {
+				var lines [][]byte
+				res, err := logger.Run(context.Background(), RunOptions{Args: []string{"20"}, Records: func(l []byte) { lines = append(lines, l) }})
+				if err != nil {
+					errs <- err
+					return
+				}
+				mine := GoroutineID()
+				for _, r := range decode(t, lines) {
+					if r["wasm_instance_id"] != res.InstanceID || r["goroutine_id"] != strconv.FormatUint(mine, 10) {
+						errs <- errors.New("a record of another run or goroutine")
+						return
+					}
+				}
+				if len(lines) != 22 || res.ExitCode != 0 {
+					errs <- errors.New("wrong record count " + strconv.Itoa(len(lines)))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestErrorsNotCrashes(t *testing.T) {
+	host := newHost(t)
+	hello := load(t, host, "c/hello")
+	var e *Error
+	if _, err := host.LoadFile("/nonexistent.wasm"); !errors.As(err, &e) || e.Status != "load" {
+		t.Fatalf("%v", err)
+	}
+	if _, err := host.LoadBytes("junk", []byte("junk")); !errors.As(err, &e) || e.Status != "load" {
+		t.Fatalf("%v", err)
+	}
+	if _, err := hello.Run(context.Background(), RunOptions{Args: []string{"\xff"}}); !errors.As(err, &e) || e.Status != "invalid_utf8" {
+		t.Fatalf("%v", err)
+	}
+	if _, err := hello.Run(context.Background(), RunOptions{Labels: map[string]string{"lang": "cobol"}}); !errors.As(err, &e) || e.Status != "run" {
+		t.Fatalf("%v", err)
+	}
+	if _, err := hello.Run(context.Background(), RunOptions{Records: 42}); err == nil {
+		t.Fatal("a Records of the wrong type is refused")
+	}
+	hello.Close()
+	if _, err := hello.Run(context.Background(), RunOptions{}); !errors.As(err, &e) || e.Status != "invalid_handle" {
+		t.Fatalf("%v", err)
+	}
+	runtime.GC()
+}

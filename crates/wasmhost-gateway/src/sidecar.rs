@@ -1,0 +1,262 @@
+//! The sidecar (`wasmhost serve`): an HTTP API that runs the modules of a
+//! directory by name, for gateways that would rather talk to a process than
+//! link a library. `POST /run/{module}` runs one instance: args, env and
+//! labels from the query (`?arg=a&env=K=V&label=k=v`) or headers
+//! (`x-wasmhost-arg`, `x-wasmhost-env`, `x-wasmhost-label`, each
+//! repeatable), `traceparent` from its header, the body as stdin; the
+//! guest's stdout is the response body, and `x-wasmhost-exit-code`,
+//! `x-wasmhost-outcome`, `x-wasm-instance-id` and `x-wasmhost-trace-id`
+//! say how it went. `GET /healthz` answers while the process lives,
+//! `GET /readyz` until it starts draining. Beyond `max_concurrent` runs a
+//! request gets 503 with `Retry-After`; a body beyond `max_body` gets 413.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::sync::Semaphore;
+use wasmhost::{Host, Limits, LoadError, LoadedModule, RunError, RunOptions, Stdin, StdoutBuffer, TraceParent};
+use wasmhost_log::LogSender;
+
+use crate::plain;
+
+/// How the sidecar serves.
+#[derive(Debug, Clone)]
+pub struct SidecarConfig {
+    /// Runs at once; more requests get 503 with `Retry-After`.
+    pub max_concurrent: usize,
+    /// Largest request body (the guest's stdin), and largest stdout kept.
+    pub max_body: usize,
+    /// Limits of every instance.
+    pub limits: Limits,
+    /// Labels on every line of every instance (e.g. `job=sidecar`).
+    pub labels: Vec<(String, String)>,
+    /// How long in-flight runs get to finish after a shutdown begins;
+    /// past it their guests are stopped (`instance.stopped`).
+    pub drain_grace: Duration,
+}
+
+impl Default for SidecarConfig {
+    fn default() -> Self {
+        SidecarConfig { max_concurrent: 64, max_body: crate::MAX_BODY, limits: Limits::default(), labels: Vec::new(), drain_grace: Duration::from_secs(10) }
+    }
+}
+
+/// The seconds a client is told to wait when every run slot is taken.
+const RETRY_AFTER_SECS: &str = "1";
+
+/// The modules of a directory, served by name.
+pub struct Sidecar {
+    host: Arc<Host>,
+    modules: HashMap<String, Arc<LoadedModule>>,
+    sender: LogSender,
+    config: SidecarConfig,
+    slots: Arc<Semaphore>,
+    draining: AtomicBool,
+}
+
+/// Loads every `.wasm` and `.wat` file of `dir` (not its subdirectories),
+/// named by its file stem.
+pub fn load_dir(host: &Host, dir: &Path) -> Result<Vec<(String, LoadedModule)>, LoadError> {
+    let read_error = |error| LoadError::Read { path: dir.to_owned(), error };
+    let mut modules = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(read_error)?.collect::<Result<_, _>>().map_err(read_error)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let is_module = matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "wat"));
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()).filter(|_| is_module && path.is_file()) else { continue };
+        modules.push((name.to_owned(), host.load_file(&path)?));
+    }
+    Ok(modules)
+}
+
+impl Sidecar {
+    /// A sidecar serving `modules` with `host`, every instance's lines to `sender`.
+    pub fn new(host: Arc<Host>, modules: Vec<(String, LoadedModule)>, sender: LogSender, config: SidecarConfig) -> Sidecar {
+        let slots = Arc::new(Semaphore::new(config.max_concurrent));
+        let modules = modules.into_iter().map(|(name, module)| (name, Arc::new(module))).collect();
+        Sidecar { host, modules, sender, config, slots, draining: AtomicBool::new(false) }
+    }
+
+    /// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then drains:
+    /// `/readyz` fails, no connection is accepted, idle connections are
+    /// closed, and in-flight requests get `drain_grace` to finish; the
+    /// guests still running after it are stopped (each ends with
+    /// `instance.stopped` and `instance.exit`) and their clients still get
+    /// their responses. Returns when every connection is closed (or, should
+    /// a client not read its response, after another `drain_grace`).
+    pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        let mut shutdown = std::pin::pin!(shutdown);
+        let (drain, draining) = tokio::sync::watch::channel(false);
+        // Every connection task holds a clone; `recv` ends when all are gone.
+        let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                () = &mut shutdown => break,
+            };
+            let (sidecar, mut draining, open) = (self.clone(), draining.clone(), open.clone());
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let sidecar = sidecar.clone();
+                    async move { Ok::<_, Infallible>(sidecar.handle(req).await) }
+                });
+                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let mut connection = std::pin::pin!(connection);
+                // A client that goes away mid-request is not the sidecar's error.
+                tokio::select! {
+                    _ = connection.as_mut() => {}
+                    // (The watch's guard is dropped in here, not held across the await below.)
+                    () = async { let _ = draining.wait_for(|d| *d).await; } => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = connection.await;
+                    }
+                }
+                drop(open);
+            });
+        }
+        self.draining.store(true, Ordering::SeqCst);
+        drop(listener);
+        drain.send_replace(true);
+        drop(open);
+        if tokio::time::timeout(self.config.drain_grace, all_closed.recv()).await.is_err() {
+            // Stopped guests end at their next epoch tick; their runs then
+            // log their closing events and answer their clients.
+            self.host.stop_all();
+            let _ = tokio::time::timeout(self.config.drain_grace, all_closed.recv()).await;
+        }
+        Ok(())
+    }
+
+    /// Answers one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_owned();
+        match (req.method(), path.as_str()) {
+            (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n".into(), None),
+            (&Method::GET, "/readyz") if self.draining.load(Ordering::SeqCst) => unavailable("draining\n"),
+            (&Method::GET, "/readyz") => plain(StatusCode::OK, "ready\n".into(), None),
+            (method, _) if path.starts_with("/run/") => match *method {
+                Method::POST => self.run(req, &path["/run/".len()..]).await,
+                _ => {
+                    let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use POST\n".into(), None);
+                    response.headers_mut().insert("allow", HeaderValue::from_static("POST"));
+                    response
+                }
+            },
+            _ => plain(StatusCode::NOT_FOUND, "not found: POST /run/{module}, GET /healthz, GET /readyz\n".into(), None),
+        }
+    }
+
+    async fn run(&self, req: Request<Incoming>, name: &str) -> Response<Full<Bytes>> {
+        let Some(module) = self.modules.get(name).cloned() else {
+            return plain(StatusCode::NOT_FOUND, format!("no module {name:?}\n").into(), None);
+        };
+        if self.draining.load(Ordering::SeqCst) {
+            return unavailable("draining\n");
+        }
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            return unavailable("every run slot is taken\n");
+        };
+        let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.config.max_body as u64) {
+            return too_large(self.config.max_body);
+        }
+        let (args, env, labels) = match request_options(&req) {
+            Ok(options) => options,
+            Err(reason) => return plain(StatusCode::BAD_REQUEST, format!("{reason}\n").into(), None),
+        };
+        let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = match Limited::new(req.into_body(), self.config.max_body).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(self.config.max_body),
+            Err(e) => return plain(StatusCode::BAD_REQUEST, format!("reading the body: {e}\n").into(), None),
+        };
+        let stdout = StdoutBuffer::new(self.config.max_body);
+        let options = RunOptions {
+            program_name: Some(name.to_owned()),
+            args,
+            env,
+            stdin: Stdin::Bytes(body.to_vec()),
+            stdout_buffer: Some(stdout.clone()),
+            labels: self.config.labels.iter().cloned().chain(labels).collect(),
+            traceparent: traceparent.clone(),
+            limits: Some(self.config.limits),
+            ..RunOptions::default()
+        };
+        // Each instance in its own task: its own task_id, and a guest that
+        // brings its task down cannot take the connection with it.
+        let (host, sender) = (self.host.clone(), self.sender.clone());
+        let outcome = tokio::spawn(async move {
+            let outcome = host.run(&module, options, sender).await;
+            drop(slot);
+            outcome
+        })
+        .await;
+        let outcome = match outcome {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e @ (RunError::Label(_) | RunError::NoEntry { .. }))) => return plain(StatusCode::BAD_REQUEST, format!("{e}\n").into(), None),
+            Ok(Err(e)) => return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n").into(), None),
+            Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("instance task failed: {e}\n").into(), None),
+        };
+        let mut response = plain(StatusCode::OK, stdout.contents(), None);
+        let headers = response.headers_mut();
+        headers.insert("x-wasmhost-exit-code", HeaderValue::from(outcome.exit_code));
+        headers.insert("x-wasmhost-outcome", HeaderValue::from_static(outcome.ended.name()));
+        if let Ok(id) = HeaderValue::from_str(&outcome.wasm_instance_id.to_string()) {
+            headers.insert("x-wasm-instance-id", id);
+        }
+        if let Some(trace) = traceparent.as_deref().and_then(TraceParent::parse) {
+            if let Ok(id) = HeaderValue::from_str(&trace.trace_id) {
+                headers.insert("x-wasmhost-trace-id", id);
+            }
+        }
+        response
+    }
+}
+
+type Pairs = Vec<(String, String)>;
+
+/// Args, env and labels from the query and the `x-wasmhost-*` headers.
+fn request_options(req: &Request<Incoming>) -> Result<(Vec<String>, Pairs, Pairs), String> {
+    let mut args: Vec<String> = Vec::new();
+    let (mut env, mut labels): (Pairs, Pairs) = (Vec::new(), Vec::new());
+    let query = req.uri().query().unwrap_or_default();
+    let from_query = form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()));
+    let from_headers = ["arg", "env", "label"].into_iter().flat_map(|kind| {
+        req.headers()
+            .get_all(format!("x-wasmhost-{kind}"))
+            .iter()
+            .map(move |v| v.to_str().map(|v| (kind.to_owned(), v.to_owned())).map_err(|_| format!("header x-wasmhost-{kind} is not visible ASCII")))
+    });
+    for pair in from_query.map(Ok).chain(from_headers) {
+        let (kind, value) = pair?;
+        let split = |value: &str| value.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{kind} {value:?}: expected KEY=VALUE"));
+        match kind.as_str() {
+            "arg" => args.push(value),
+            "env" => env.push(split(&value)?),
+            "label" => labels.push(split(&value)?),
+            other => return Err(format!("unknown query parameter {other:?} (arg, env, label)")),
+        }
+    }
+    Ok((args, env, labels))
+}
+
+fn unavailable(text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, text.into(), None);
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+    response
+}
+
+fn too_large(limit: usize) -> Response<Full<Bytes>> {
+    plain(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {limit} bytes\n").into(), None)
+}

@@ -1,0 +1,144 @@
+//! The C API from C: tests/capi/example.c built with gcc against the static
+//! and the shared library and run on real guests (misuse, traps, timeouts,
+//! eight threads); its callback's records compared with the log file's; and
+//! include/wasmhost.h compared with what cbindgen generates from the code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/release (or debug): the test executable lives in its `deps`.
+fn artifacts() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    exe.parent().and_then(Path::parent).expect("target dir").to_owned()
+}
+
+fn library(name: &str) -> PathBuf {
+    let path = artifacts().join(name);
+    assert!(path.exists(), "{} is missing: cargo builds it with the test", path.display());
+    path
+}
+
+fn guests() -> PathBuf {
+    let dir = root().join("guests/build");
+    assert!(dir.join("c/logger.wasm").exists(), "{}: run `make guests` first (make test does)", dir.display());
+    dir
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("docs/log-format.schema.json")).expect("schema file");
+    jsonschema::validator_for(&serde_json::from_str(&text).expect("schema is JSON")).expect("schema compiles")
+}
+
+/// Builds the example with `link` (the library and what it needs), runs it,
+/// and checks what it printed and logged.
+fn build_and_run(tmp: &Path, link: &[&str]) {
+    let exe = tmp.join("example");
+    let status = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Werror", "-O1", "-o"])
+        .arg(&exe)
+        .arg(root().join("tests/capi/example.c"))
+        .arg("-I")
+        .arg(crate_dir().join("include"))
+        .args(link)
+        .args(["-lpthread", "-ldl", "-lm"])
+        .status()
+        .expect("running gcc");
+    assert!(status.success(), "gcc failed");
+    let log = tmp.join("records.log");
+    let output = Command::new(&exe)
+        .arg(guests())
+        .arg(&log)
+        .env("WASMHOST_CACHE_DIR", tmp.join("cache"))
+        .env_remove("MODULE_TYPE")
+        .output()
+        .expect("running the example");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && stdout.contains("done 0 failures"), "example failed:\n{stdout}\n{stderr}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    // Every check ran (a crash would cut the list short).
+    for check in ["hello_records", "trap_event", "spin_timeout", "invalid_utf8", "options_double_free", "threads", "module_outlives_host"] {
+        assert!(stdout.lines().any(|l| l == format!("ok {check}")), "check {check} did not pass:\n{stdout}");
+    }
+
+    // The callback's records are the sink's, line for line.
+    let hello_id = stdout.lines().find_map(|l| l.strip_prefix("instance hello ")).expect("hello's instance id").to_owned();
+    let callback: Vec<&str> = stdout.lines().filter_map(|l| l.strip_prefix("record hello ")).collect();
+    let logged_text = std::fs::read_to_string(&log).expect("log file");
+    let logged: Vec<&str> = logged_text.lines().filter(|l| l.contains(&hello_id)).collect();
+    assert_eq!(callback, logged, "the callback and the log file disagree");
+    let records: Vec<Value> = callback.iter().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(records.iter().map(|r| r["event"].as_str().unwrap_or("line")).collect::<Vec<_>>(), ["instance.start", "line", "instance.exit"]);
+    for record in &records {
+        assert_eq!(record["wasm_instance_id"], hello_id.as_str());
+        assert_eq!((record["job"].as_str(), record["route"].as_str()), (Some("capi"), Some("/hello")));
+        assert_eq!(record["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(record["lang"], "c");
+    }
+    assert_eq!(records[1]["msg"], "hello from c on stderr");
+
+    // Every line of every run reached the file and fits the format's schema:
+    // hello, upper, two traps, a timeout, 8 threads × 5 runs, the last one.
+    let schema = schema();
+    let lines: Vec<Value> = logged_text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    for line in &lines {
+        let errors: Vec<String> = schema.iter_errors(line).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}: {line}");
+    }
+    let exits = lines.iter().filter(|l| l["event"] == "instance.exit").count();
+    assert_eq!(exits, 1 + 1 + 2 + 1 + 8 * (4 + 1) + 1, "one instance.exit per run");
+    let seqs_ok = lines.iter().filter(|l| l["event"] == "instance.exit").all(|exit| {
+        let id = &exit["wasm_instance_id"];
+        let seqs: Vec<u64> = lines.iter().filter(|l| &l["wasm_instance_id"] == id).filter_map(|l| l["seq"].as_u64()).collect();
+        seqs == (1..=seqs.len() as u64).collect::<Vec<_>>()
+    });
+    assert!(seqs_ok, "every instance's records arrive in order, without gaps");
+}
+
+#[test]
+fn the_c_example_against_the_static_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library("libwasmhost_capi.a");
+    // tract's assembly objects carry no .note.GNU-stack: say the stack is not executable.
+    build_and_run(tmp.path(), &[lib.to_str().unwrap(), "-Wl,-z,noexecstack"]);
+}
+
+#[test]
+fn the_c_example_against_the_shared_library() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library("libwasmhost_capi.so");
+    let rpath = format!("-Wl,-rpath,{}", lib.parent().unwrap().display());
+    build_and_run(tmp.path(), &[lib.to_str().unwrap(), &rpath]);
+}
+
+/// The header is cbindgen's output for the code as it is: an API change
+/// without a regenerated header fails here (`WASMHOST_BLESS=1` rewrites it).
+#[test]
+fn the_header_is_generated_from_the_code() {
+    let dir = crate_dir();
+    let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
+    let bindings = cbindgen::Builder::new().with_crate(&dir).with_config(config).generate().expect("cbindgen generates the header");
+    let mut generated = Vec::new();
+    bindings.write(&mut generated);
+    let path = dir.join("include/wasmhost.h");
+    if std::env::var_os("WASMHOST_BLESS").is_some() {
+        std::fs::write(&path, &generated).expect("writing the header");
+    }
+    let checked_in = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{} is not what cbindgen generates from the code: regenerate it with \
+         `WASMHOST_BLESS=1 cargo test --release --workspace --test capi -- header`",
+        path.display()
+    );
+}
