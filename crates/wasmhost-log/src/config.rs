@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::format::{JsonFormat, TextFormat};
+use crate::format::{Detail, JsonFormat, TextFormat};
 use crate::lift::{LiftConfig, LiftRule, Lifter};
 use crate::pipeline::{Policy, SinkSpec};
 use crate::rotate::RotatingFile;
@@ -44,12 +44,22 @@ use crate::sink::{Sink, WriterSink};
 
 /// A config file that cannot be used, with the reason.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {reason}")]
+#[error("{}{}{}", .path.display(), separator(.reason), .reason)]
 pub struct ConfigError {
     /// The file.
     pub path: PathBuf,
     /// What is wrong.
     pub reason: String,
+}
+
+/// `FILE:LINE:COL: message` when the reason starts with a position, else
+/// `FILE: reason`.
+fn separator(reason: &str) -> &'static str {
+    if reason.starts_with(|c: char| c.is_ascii_digit()) {
+        ":"
+    } else {
+        ": "
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,9 +158,13 @@ impl RoutingConfig {
     /// use wasmhost_log::RoutingConfig;
     /// assert!(RoutingConfig::parse("[sinks.x]\ntype = \"discard\"\n", Path::new("r.toml")).is_ok());
     /// assert!(RoutingConfig::parse("sinks = 3", Path::new("r.toml")).is_err());
+    /// // Syntax errors say where, as compilers do, with the line and a caret.
+    /// let e = RoutingConfig::parse("[sinks.x]\ntype = \"file\" x\n", Path::new("r.toml")).unwrap_err();
+    /// assert!(e.to_string().starts_with("r.toml:2:15: "), "{e:?}");
+    /// assert!(e.to_string().contains("2 | type = \"file\" x\n"), "{e}");
     /// ```
     pub fn parse(text: &str, path: &Path) -> Result<RoutingConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError { path: path.to_owned(), reason: e.to_string().trim().replace('\n', " ") })
+        toml::from_str(text).map_err(|e| ConfigError { path: path.to_owned(), reason: toml_reason(&e, text) })
     }
 
     /// The `[lift]` section applied over `base` (what the embedder chose
@@ -252,6 +266,24 @@ fn policy(name: &str, policy: Option<&str>) -> Result<Policy, String> {
 
 /// Takes the keys every sink has (`type`, `policy`, `queue`) out of a table
 /// meant for a [`SinkFactory`].
+/// A TOML error as compilers write theirs: `LINE:COL: message` (so the
+/// whole error reads `FILE:LINE:COL: message`), then toml's caret view of the
+/// line.
+fn toml_reason(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim();
+    let Some(span) = e.span() else { return message.to_owned() };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let shown = e.to_string();
+    // The view: the `  |`, `3 | text`, `  |   ^` lines of toml's own report.
+    let view: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.split_once('|').is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit())))
+        .collect();
+    format!("{line}:{column}: {message}\n{}", view.join("\n"))
+}
+
 fn common_keys(table: &mut toml::Table) -> Result<SinkConfig, String> {
     let mut common = toml::Table::new();
     for key in ["type", "policy", "queue"] {
@@ -264,7 +296,8 @@ fn common_keys(table: &mut toml::Table) -> Result<SinkConfig, String> {
 
 fn writer(text: bool, out: impl std::io::Write + Send + 'static) -> Box<dyn Sink> {
     if text {
-        Box::new(WriterSink::new(TextFormat { color: false }, out))
+        // A file is read later, and in full: every field.
+        Box::new(WriterSink::new(TextFormat { color: false, detail: Detail::Verbose }, out))
     } else {
         Box::new(WriterSink::new(JsonFormat, out))
     }

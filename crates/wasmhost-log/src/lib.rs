@@ -42,7 +42,7 @@ mod sink;
 mod time;
 
 pub use config::{ConfigError, RoutingConfig, SinkFactory, DEFAULT_QUEUE};
-pub use format::{Format, JsonFormat, TextFormat, FORMAT_VERSION};
+pub use format::{Detail, Format, JsonFormat, TextFormat, FORMAT_VERSION, TRAP_EXIT_CODE};
 pub use level::level_of_line;
 pub use lift::{import_record, Bounds, LiftConfig, LiftRule, Lifted, Lifter};
 pub use lines::{check_max_line, Line, LineSplitter, MAX_LINE_BYTES, MIN_LINE_BYTES};

@@ -214,16 +214,21 @@ pub enum FieldValue {
 }
 
 impl FieldValue {
-    /// A duration as the log format writes it: milliseconds, as a float
-    /// (the `*_ms` fields).
+    /// A duration as the log format writes it: milliseconds with at most
+    /// three decimals (whole microseconds), so a line says `0.204`, never
+    /// `0.20364100000000002` (the `*_ms` fields).
     ///
     /// ```
     /// use std::time::Duration;
     /// use wasmhost_log::FieldValue;
     /// assert_eq!(FieldValue::millis(Duration::from_micros(1500)), FieldValue::F64(1.5));
+    /// assert_eq!(FieldValue::millis(Duration::from_nanos(203_641)), FieldValue::F64(0.204));
     /// ```
     pub fn millis(duration: std::time::Duration) -> FieldValue {
-        FieldValue::F64(duration.as_secs_f64() * 1000.0)
+        let micros = duration.as_nanos().saturating_add(500) / 1000;
+        // n / 1000 is the double nearest to the decimal n/1000, which JSON
+        // (shortest round-trip) then writes with at most three decimals.
+        FieldValue::F64(micros as f64 / 1000.0)
     }
 }
 

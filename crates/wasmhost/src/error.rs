@@ -83,6 +83,14 @@ pub enum RunError {
     /// Fuel was asked for on a host built without fuel metering.
     #[error("a fuel limit needs a host built with fuel metering (HostConfig::fuel)")]
     FuelNotMetered,
+    /// `--invoke`'s arguments do not fit the function's parameters.
+    #[error("cannot invoke {name:?}: {reason}")]
+    InvokeArgs {
+        /// The function.
+        name: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// Instantiation failed (e.g. a start function trapped, limits).
     #[error("cannot instantiate: {0}")]
     Instantiate(String),

@@ -12,13 +12,14 @@ use futures_util::FutureExt;
 use uuid::Uuid;
 use wasmhost_nn::{observe_glue, NnHost, WasiNnCtx};
 use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LiftConfig, LogCounters, LogSender, Stream};
-use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
+use wasmtime::{Store, Trap, UpdateDeadline, Val, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::capture::{Capture, HostStdout};
 use crate::error::{one_line, RunError};
 use crate::host::Host;
+use crate::invoke::Value;
 use crate::limits::{LimitHit, Limiter, Limits};
 use crate::module::LoadedModule;
 use crate::trace::TraceParent;
@@ -164,10 +165,14 @@ pub struct RunOutcome {
     pub fuel_used: Option<u64>,
     /// Lines, bytes and records of the instance's log.
     pub log: LogCounters,
+    /// What the function named by [`RunOptions::invoke`] returned (empty
+    /// for `_start`, and when the call did not return).
+    pub results: Vec<Value>,
 }
 
-/// The exit code `wasmtime run` uses after a trap on Unix (SIGABRT's).
-pub const TRAP_EXIT_CODE: i32 = 134;
+/// The exit code `wasmtime run` uses after a trap on Unix (SIGABRT's); the
+/// text format names it on the trap's line.
+pub const TRAP_EXIT_CODE: i32 = wasmhost_log::TRAP_EXIT_CODE;
 
 impl Host {
     /// Runs one instance of `module` to its end, sending its log records to
@@ -183,6 +188,15 @@ impl Host {
             return Err(RunError::NoEntry { name: entry.to_owned(), exports: funcs.join(", ") });
         }
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
+        // `--invoke`'s arguments, parsed into the function's parameters
+        // before anything runs (as `wasmtime run` does).
+        let params = match (&options.invoke, module.pre.module().get_export(entry)) {
+            (Some(name), Some(export)) => match export.func() {
+                Some(ty) => crate::invoke::params(name, ty, &options.args)?,
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
         let limits = options.limits.unwrap_or(self.config.default_limits);
         if limits.fuel.is_some() && !self.config.fuel {
             return Err(RunError::FuelNotMetered);
@@ -253,11 +267,18 @@ impl Host {
 
         let body = async {
             let instance = module.pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
-            // The export exists (checked above); a wrong signature is an error here.
-            let func = instance
-                .get_typed_func::<(), ()>(&mut store, entry)
-                .map_err(|e| RunError::Instantiate(format!("{entry}: {}", one_line(&e))))?;
-            Ok::<_, RunError>(func.call_async(&mut store, ()).await)
+            // The export exists (checked above); `_start` must take and
+            // return nothing, an invoked function gets its parsed arguments.
+            if options.invoke.is_none() {
+                let func = instance
+                    .get_typed_func::<(), ()>(&mut store, entry)
+                    .map_err(|e| RunError::Instantiate(format!("{entry}: {}", one_line(&e))))?;
+                return Ok::<_, RunError>(func.call_async(&mut store, ()).await.map(|()| Vec::new()));
+            }
+            let func = instance.get_func(&mut store, entry).ok_or_else(|| RunError::Instantiate(format!("{entry} is not a function")))?;
+            let mut results = vec![Val::I32(0); func.ty(&store).results().len()];
+            let called = func.call_async(&mut store, &params, &mut results).await;
+            Ok(called.map(|()| results.iter().filter_map(Value::from_val).collect()))
         };
         // Errors wasmtime-wasi-nn's glue finds itself reach this instance's
         // log through `tracing` while the instance is polled.
@@ -284,10 +305,14 @@ impl Host {
         // Whatever happened, the guest can write no more: its last partial
         // lines are emitted before the events that close its log.
         lock(&log).finish_streams();
+        let mut results = Vec::new();
         let (exit_code, ended) = match race {
             Err(Interrupted::Stopped) => (TRAP_EXIT_CODE, Ended::Stopped),
             Err(Interrupted::TimedOut(limit)) => (TRAP_EXIT_CODE, Ended::Limit(LimitHit::Timeout { limit })),
-            Ok(Ok(Ok(Ok(())))) => (0, Ended::Exit),
+            Ok(Ok(Ok(Ok(values)))) => {
+                results = values;
+                (0, Ended::Exit)
+            }
             Ok(Ok(Ok(Err(e)))) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) && e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
                 (TRAP_EXIT_CODE, Ended::Stopped)
             }
@@ -314,7 +339,7 @@ impl Host {
         end_events(&log, &ended, exit_code, duration, fuel_used);
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
-        Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, limits_hit, duration, fuel_used, log: counters })
+        Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, limits_hit, duration, fuel_used, log: counters, results })
     }
 }
 

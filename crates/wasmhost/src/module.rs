@@ -105,8 +105,26 @@ pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, LoadError> {
 
 /// The binary form of `bytes`: text format (`.wat`) is assembled, a binary
 /// is passed through.
+/// A module precompiled by `wasmtime compile` (`.cwasm`, an ELF object) is
+/// refused in words: loading one runs its machine code unchecked, and the
+/// host compiles and caches code itself.
 pub(crate) fn to_binary<'a>(path: &Path, bytes: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, LoadError> {
-    wat::parse_bytes(bytes).map_err(|e| LoadError::Invalid { path: path.to_owned(), reason: e.to_string().replace('\n', " ") })
+    if bytes.starts_with(b"\x7fELF") {
+        let reason = "it is precompiled machine code (a .cwasm from `wasmtime compile`), which wasmhost does not load: give it the .wasm (compiled code is cached)";
+        return Err(LoadError::Invalid { path: path.to_owned(), reason: reason.into() });
+    }
+    wat::parse_bytes(bytes).map_err(|mut e| {
+        // A `.wat` file's errors keep wat's `--> FILE:LINE:COL` and caret
+        // view; anything else that is not a binary gets one line (a caret
+        // under the bytes of a broken `.wasm` would mislead).
+        let reason = if path.extension().is_some_and(|x| x == "wat") {
+            e.set_path(path);
+            e.to_string()
+        } else {
+            e.to_string().replace('\n', " ")
+        };
+        LoadError::Invalid { path: path.to_owned(), reason }
+    })
 }
 
 /// The `name` section's module name, else the file stem.

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
 use wasmhost_log::{GraceExceeded, InstanceContext, LiftConfig, RoutingConfig};
 
-use super::{log_sink, parse_duration, LogFormat};
+use super::{log_sink, parse_duration, OutputArgs};
 
 /// Arguments of `wasmhost run`.
 #[derive(Args)]
@@ -34,10 +34,22 @@ pub struct RunArgs {
     /// Route lines to sinks by LogQL selectors (TOML; see docs/routing.md).
     /// Unmatched lines go to stderr or --log-file.
     #[arg(long, value_name = "PATH")]
+    log_config: Option<PathBuf>,
+    /// wasmtime's options file (TOML with `[wasm]`, `[wasi]`, `[codegen]`
+    /// tables). A routing file given here is taken as `--log-config`, the
+    /// spelling it had before.
+    #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Form of the tagged lines.
-    #[arg(long, value_enum, default_value = "auto")]
-    log_format: LogFormat,
+    /// The guest's `argv[0]` (as `wasmtime run --argv0`); default: the
+    /// module's path as given.
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<String>,
+    /// wasmtime's codegen options: `-C cache=y|n`, `-C cache-config=FILE`.
+    #[arg(short = 'C', long = "codegen", value_name = "KEY[=VAL][,...]", value_delimiter = ',')]
+    codegen_options: Vec<String>,
+    /// How the tagged lines look.
+    #[command(flatten)]
+    output: OutputArgs,
     /// Tag lines with this language instead of detecting it
     /// (rust, c, cpp, go, tinygo, zig, assemblyscript, python, javascript, unknown).
     #[arg(long)]
@@ -75,7 +87,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     max_table_elements: Option<usize>,
     /// wasmtime's spelling of the limits: `-W fuel=N,timeout=2s,max-memory-size=SIZE,max-table-elements=N`.
-    #[arg(short = 'W', value_name = "KEY=VAL[,...]", value_delimiter = ',')]
+    #[arg(short = 'W', long = "wasm", value_name = "KEY=VAL[,...]", value_delimiter = ',')]
     wasm_options: Vec<String>,
     /// The WASI-NN backend for ONNX models: `tract` (pure Rust, built in) or
     /// `ort` (onnxruntime, loaded from `$ORT_DYLIB_PATH`). WASI-NN is on for
@@ -86,8 +98,9 @@ pub struct RunArgs {
     /// `load_by_name` and the directory's name (as `-S nn-graph=onnx::DIR`).
     #[arg(long = "nn-graph", value_name = "ENCODING::DIR")]
     nn_graphs: Vec<NamedGraph>,
-    /// wasmtime's spelling of the WASI options: `-S nn[=y|n],nn-graph=ENCODING::DIR`.
-    #[arg(short = 'S', value_name = "KEY[=VAL][,...]", value_delimiter = ',')]
+    /// wasmtime's spelling of the WASI options: `-S nn[=y|n],nn-graph=ENCODING::DIR`,
+    /// `-S inherit-env` (the host's whole environment, before `--env`), `-S cli` (always on).
+    #[arg(short = 'S', long = "wasi", value_name = "KEY[=VAL][,...]", value_delimiter = ',')]
     wasi_options: Vec<String>,
     /// Leave WASI-NN out (as `-S nn=n`): modules importing it fail to link.
     #[arg(long)]
@@ -100,7 +113,13 @@ pub struct RunArgs {
     /// Network sinks and metrics (`--loki`, `--otlp`, `--metrics-addr`).
     #[command(flatten)]
     export: super::export::ExportArgs,
-    /// The module to run (`.wasm` or `.wat`).
+    /// `-S inherit-env`: the guest gets the host's environment.
+    #[arg(skip)]
+    inherit_env: bool,
+    /// `-C cache-config`'s `directory`.
+    #[arg(skip)]
+    cache_dir: Option<PathBuf>,
+    /// The module to run (`.wasm` or `.wat`; `-` reads it from stdin).
     module: PathBuf,
     /// Arguments for the guest.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -120,26 +139,31 @@ enum CapturedStream {
 }
 
 pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    apply_options_file(&mut args)?;
     apply_wasm_options(&mut args)?;
     apply_wasi_options(&mut args)?;
+    apply_codegen_options(&mut args)?;
     if !args.capture.contains(&CapturedStream::Stderr) {
         bail!("--capture must include stderr: guest stderr is always captured");
     }
     let limits = Limits { fuel: args.fuel, timeout: args.timeout, max_memory: args.max_memory, max_table_elements: args.max_table_elements };
+    let from_stdin = args.module.as_os_str() == "-";
     let options = RunOptions {
+        program_name: args.argv0.clone(),
         args: args.args.clone(),
-        env: guest_env(&args.envs)?,
+        env: guest_env(&args.envs, args.inherit_env)?,
         preopens: args.dirs.iter().map(|d| preopen(d)).collect::<anyhow::Result<_>>()?,
         capture_stdout: args.capture.contains(&CapturedStream::Stdout),
         // One instance reads the host's stdin; several would race for it.
-        stdin: if args.instances == 1 { Stdin::Inherit } else { Stdin::Null },
+        // (A module read from stdin has used it up.)
+        stdin: if args.instances == 1 && !from_stdin { Stdin::Inherit } else { Stdin::Null },
         labels: labels(&args.labels)?,
         invoke: args.invoke.clone(),
         limits: Some(limits),
         ..RunOptions::default()
     };
     let nn = (!args.no_nn).then(|| NnConfig { backend: args.nn_backend, graphs: args.nn_graphs.clone() });
-    let routing = args.config.as_deref().map(|path| RoutingConfig::load(path).map(|c| (path, c))).transpose()?;
+    let routing = args.log_config.as_deref().map(|path| RoutingConfig::load(path).map(|c| (path, c))).transpose()?;
     let lift = match (args.lift, &routing) {
         (Some(OnOff::Off), _) => LiftConfig::off(),
         (on, Some((path, routing))) => {
@@ -149,6 +173,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         (_, None) => LiftConfig::default(),
     };
     let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, lift, ..HostConfig::default() };
+    if let Some(dir) = &args.cache_dir {
+        config.cache_dir = Some(dir.clone());
+    }
     if args.no_cache {
         config.cache_dir = None;
     }
@@ -156,9 +183,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         config.pooling = Some(Pooling { max_instances: args.instances, ..Pooling::default() });
     }
     let host = Arc::new(Host::new(config)?);
-    let module = Arc::new(host.load_file_with(&args.module, super::load_options(args.lang)?)?);
-    let default_sink = log_sink(args.log_file.as_deref(), args.log_format)?;
-    let events_sink = || log_sink(args.log_file.as_deref(), args.log_format);
+    let module = Arc::new(load_module(&host, &args.module, super::load_options(args.lang)?)?);
+    let default_sink = log_sink(args.log_file.as_deref(), &args.output)?;
+    let events_sink = || log_sink(args.log_file.as_deref(), &args.output);
     let (pipeline, exports) =
         super::export::pipeline(&args.export, routing, default_sink, events_sink, host.config().queue_capacity)?;
 
@@ -182,7 +209,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             let mut outcomes = Vec::with_capacity(tasks.len());
             for task in tasks {
                 outcomes.push(match task.await {
-                    Ok(outcome) => outcome.map(|o| (Some(o.wasm_instance_id.to_string()), o.exit_code)).map_err(anyhow::Error::from),
+                    Ok(outcome) => outcome
+                        .map(|o| {
+                            print_results(&o.results);
+                            (Some(o.wasm_instance_id.to_string()), o.exit_code)
+                        })
+                        .map_err(anyhow::Error::from),
                     Err(join) if join.is_cancelled() => Ok((None, STOPPED_EXIT_CODE)),
                     Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
                 });
@@ -345,10 +377,106 @@ fn apply_wasi_options(args: &mut RunArgs) -> anyhow::Result<()> {
             ("nn", "y" | "yes" | "true") => {}
             ("nn", "n" | "no" | "false") => args.no_nn = true,
             ("nn-graph", spec) => args.nn_graphs.push(spec.parse().with_context(|| format!("-S {option:?}"))?),
-            _ => bail!("-S {option:?}: supported are nn[=y|n] and nn-graph=ENCODING::DIR"),
+            ("inherit-env", v) => args.inherit_env = yes_no(&option, v)?,
+            // WASI's CLI interfaces are always linked, as in wasmtime by default.
+            ("cli" | "common", v) if yes_no(&option, v)? => {}
+            _ => bail!("-S {option:?}: supported are cli, inherit-env[=y|n], nn[=y|n] and nn-graph=ENCODING::DIR"),
         }
     }
     Ok(())
+}
+
+/// `y`/`n` as wasmtime's boolean options spell them (also `yes`, `true`, …).
+fn yes_no(option: &str, value: &str) -> anyhow::Result<bool> {
+    match value {
+        "y" | "yes" | "true" => Ok(true),
+        "n" | "no" | "false" => Ok(false),
+        _ => bail!("{option:?}: expected y or n"),
+    }
+}
+
+/// `-C cache=y|n` (as `--no-cache`), `-C cache-config=FILE`: wasmtime's
+/// cache settings file, whose `[cache] enabled` and `directory` keys are
+/// honoured (other keys tune wasmtime's own cache, which wasmhost does not use).
+fn apply_codegen_options(args: &mut RunArgs) -> anyhow::Result<()> {
+    for option in std::mem::take(&mut args.codegen_options) {
+        let (key, value) = option.split_once('=').unwrap_or((option.as_str(), "y"));
+        match key {
+            "cache" => args.no_cache |= !yes_no(&format!("-C {option}"), value)?,
+            "cache-config" => {
+                let text = std::fs::read_to_string(value).with_context(|| format!("-C cache-config: {value}"))?;
+                let table: toml::Table = text.parse().with_context(|| format!("-C cache-config: {value}"))?;
+                let cache = table.get("cache").and_then(|c| c.as_table());
+                if cache.and_then(|c| c.get("enabled")).and_then(|e| e.as_bool()) == Some(false) {
+                    args.no_cache = true;
+                }
+                if let Some(dir) = cache.and_then(|c| c.get("directory")).and_then(|d| d.as_str()) {
+                    args.cache_dir = Some(PathBuf::from(dir));
+                }
+            }
+            _ => bail!("-C {option:?}: supported are cache=y|n and cache-config=FILE"),
+        }
+    }
+    Ok(())
+}
+
+/// `--config FILE`: wasmtime's options file when its tables are wasmtime's
+/// (`[wasm]`, `[wasi]`, `[codegen]`, … — their keys are the `-W`, `-S`,
+/// `-C` options, which the command line overrides); otherwise the routing
+/// file of `--log-config`, as `--config` was before.
+fn apply_options_file(args: &mut RunArgs) -> anyhow::Result<()> {
+    const WASMTIME_TABLES: &[&str] = &["optimize", "codegen", "debug", "wasm", "wasi", "record"];
+    let Some(path) = args.config.take() else { return Ok(()) };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("--config {}", path.display()))?;
+    let table: toml::Table = match text.parse() {
+        Ok(table) => table,
+        // Not TOML at all: the routing loader says where, with its caret view.
+        Err(_) => toml::Table::new(),
+    };
+    if table.is_empty() || !table.keys().all(|k| WASMTIME_TABLES.contains(&k.as_str())) {
+        if args.log_config.is_some() {
+            bail!("--config {} is a routing file, and --log-config names another", path.display());
+        }
+        args.log_config = Some(path);
+        return Ok(());
+    }
+    for (group, values) in &table {
+        let values = values.as_table().with_context(|| format!("--config {}: [{group}] must be a table", path.display()))?;
+        let target = match group.as_str() {
+            "wasm" => &mut args.wasm_options,
+            "wasi" => &mut args.wasi_options,
+            "codegen" => &mut args.codegen_options,
+            other => bail!("--config {}: wasmhost takes no [{other}] options", path.display()),
+        };
+        for (key, value) in values {
+            let value = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Boolean(b) => if *b { "y" } else { "n" }.to_owned(),
+                toml::Value::Integer(n) => n.to_string(),
+                other => bail!("--config {}: {group}.{key} is a {}, not a value wasmhost takes", path.display(), other.type_str()),
+            };
+            // After the command line's: the first of a key wins.
+            target.push(format!("{key}={value}"));
+        }
+    }
+    Ok(())
+}
+
+/// Loads the module from its file, or from stdin for `-` (as `wasmtime run -`).
+fn load_module(host: &Host, path: &std::path::Path, options: wasmhost::LoadOptions) -> anyhow::Result<wasmhost::LoadedModule> {
+    if path.as_os_str() != "-" {
+        return Ok(host.load_file_with(path, options)?);
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).context("reading the module from stdin")?;
+    Ok(host.load_bytes(std::path::Path::new("stdin"), &bytes, options)?)
+}
+
+/// `--invoke`'s results on stdout, one a line, as `wasmtime run` prints them.
+fn print_results(results: &[wasmhost::Value]) {
+    for value in results {
+        println!("{value}");
+    }
 }
 
 /// `65536`, `64KiB`, `64MiB`, `1GiB` (also `K`, `M`, `G`, `KB`…, all powers of 1024).
@@ -381,9 +509,14 @@ fn preopen(spec: &str) -> anyhow::Result<Preopen> {
 }
 
 /// `--env NAME=VAL` sets; `--env NAME` passes the host's value through (and
-/// nothing when the host has none).
-fn guest_env(specs: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    let mut env = Vec::new();
+/// nothing when the host has none); `-S inherit-env` starts from the host's
+/// whole environment, which `--env` then overrides.
+fn guest_env(specs: &[String], inherit: bool) -> anyhow::Result<Vec<(String, String)>> {
+    let mut env: Vec<(String, String)> = if inherit { std::env::vars().collect() } else { Vec::new() };
+    if inherit {
+        // A later --env of the same name wins.
+        env.retain(|(name, _)| !specs.iter().any(|s| s.split_once('=').map_or(s.as_str(), |(n, _)| n) == name));
+    }
     for spec in specs {
         match spec.split_once('=') {
             Some(("", _)) => bail!("--env {spec:?}: the name is empty"),

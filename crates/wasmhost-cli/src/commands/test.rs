@@ -14,7 +14,7 @@ use wasmhost::{Host, HostConfig};
 use wasmhost_log::Pipeline;
 use wasmhost_testsuite::{discover, json_lines, junit, run_suites, Expectations, Outcome, RunConfig, Summary};
 
-use super::{log_sink, parse_duration, LogFormat};
+use super::{log_sink, parse_duration, OutputArgs};
 
 /// Arguments of `wasmhost test`.
 #[derive(Args)]
@@ -44,9 +44,9 @@ pub struct TestArgs {
     /// Append the tests' tagged log lines here instead of to stderr.
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
-    /// Form of the tagged lines.
-    #[arg(long, value_enum, default_value = "auto")]
-    log_format: LogFormat,
+    /// How the tagged lines look.
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
@@ -62,7 +62,7 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         config.expectations = Expectations::load(path)?;
     }
     let host = Arc::new(Host::new(HostConfig::default())?);
-    let pipeline = Pipeline::spawn(log_sink(args.log_file.as_deref(), args.log_format)?, host.config().queue_capacity)
+    let pipeline = Pipeline::spawn(log_sink(args.log_file.as_deref(), &args.output)?, host.config().queue_capacity)
         .context("starting the log pipeline")?;
     let total: usize = suites.iter().map(|s| s.tests.len()).sum();
     let runtime = tokio::runtime::Builder::new_multi_thread()
