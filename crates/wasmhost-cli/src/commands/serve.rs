@@ -14,7 +14,7 @@ use wasmhost::{Host, HostConfig, Limits, Pooling};
 use wasmhost_gateway::sidecar::{load_dir, Sidecar, SidecarConfig};
 use wasmhost_log::{InstanceContext, LiftConfig, RoutingConfig};
 
-use super::{log_sink, parse_duration, LogFormat};
+use super::{log_sink, parse_duration, OutputArgs};
 
 /// Arguments of `wasmhost serve`.
 #[derive(Args)]
@@ -45,11 +45,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
     /// Route lines to sinks by LogQL selectors (TOML; see docs/routing.md).
-    #[arg(long, value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Form of the tagged lines.
-    #[arg(long, value_enum, default_value = "json")]
-    log_format: LogFormat,
+    /// `--config` is the same flag: `serve` has no wasmtime options file.
+    #[arg(long, alias = "config", value_name = "PATH")]
+    log_config: Option<PathBuf>,
+    /// Form, colour and detail of the tagged lines (as for `run`).
+    #[command(flatten)]
+    output: OutputArgs,
     /// Network sinks and metrics (`--loki`, `--otlp`, `--metrics-addr`).
     #[command(flatten)]
     export: super::export::ExportArgs,
@@ -61,7 +62,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|spec| InstanceContext::parse_label(spec).map_err(|reason| anyhow::anyhow!("--label {spec:?}: {reason}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let routing = args.config.as_deref().map(|path| RoutingConfig::load(path).map(|c| (path, c))).transpose()?;
+    let routing = args.log_config.as_deref().map(|path| RoutingConfig::load(path).map(|c| (path, c))).transpose()?;
     let lift = match &routing {
         Some((path, routing)) => routing.lift(path, LiftConfig::default())?,
         None => LiftConfig::default(),
@@ -70,8 +71,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let host = Arc::new(Host::new(HostConfig { pooling: Some(pooling), lift, ..HostConfig::default() })?);
     let modules = load_dir(&host, &args.modules)?;
     anyhow::ensure!(!modules.is_empty(), "{}: no .wasm or .wat modules to serve", args.modules.display());
-    let default_sink = log_sink(args.log_file.as_deref(), args.log_format)?;
-    let events_sink = || log_sink(args.log_file.as_deref(), args.log_format);
+    let default_sink = log_sink(args.log_file.as_deref(), &args.output)?;
+    let events_sink = || log_sink(args.log_file.as_deref(), &args.output);
     let (pipeline, exports) = super::export::pipeline(&args.export, routing, default_sink, events_sink, host.config().queue_capacity)?;
     let config = SidecarConfig {
         max_concurrent: args.max_concurrent as usize,
