@@ -20,7 +20,7 @@ use crate::capture::Capture;
 use crate::error::{one_line, RunError};
 use crate::host::Host;
 use crate::limits::{LimitHit, Limiter, Limits};
-use crate::module::LoadedModule;
+use crate::module::{Linked, LoadedModule};
 use crate::trace::TraceParent;
 
 /// What the wasmtime `Store` of an instance holds.
@@ -177,11 +177,7 @@ impl Host {
     /// the guest does, traps, limits and panics of host functions included,
     /// is an `Ok` outcome (and logged).
     pub async fn run(&self, module: &LoadedModule, options: RunOptions, sender: LogSender) -> Result<RunOutcome, RunError> {
-        let entry = options.invoke.as_deref().unwrap_or("_start");
-        let funcs: Vec<&str> = module.pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect();
-        if !funcs.contains(&entry) {
-            return Err(RunError::NoEntry { name: entry.to_owned(), exports: funcs.join(", ") });
-        }
+        let entry = module.entry(options.invoke.as_deref())?;
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         let limits = options.limits.unwrap_or(self.config.default_limits);
         if limits.fuel.is_some() && !self.config.fuel {
@@ -252,7 +248,11 @@ impl Host {
         });
 
         let body = async {
-            let instance = module.pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
+            let pre = match &module.linked {
+                Linked::Core(pre) => pre,
+                Linked::Component(command) => return crate::component::run_command(command, &mut store).await,
+            };
+            let instance = pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
             // The export exists (checked above); a wrong signature is an error here.
             let func = instance
                 .get_typed_func::<(), ()>(&mut store, entry)
