@@ -36,6 +36,15 @@ GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \
 # Guests for log lifting and the wasmhost_log import (docs/log-format.md, docs/guest-api.md).
 LIFT_GUESTS := $(B)/c/formats.wasm $(B)/c/logapi.wasm $(B)/rust/formats.wasm $(B)/rust/logapi.wasm \
                $(B)/zig/stdlog.wasm $(B)/go/slog.wasm
+# Components (WASI 0.2, docs/components.md): Python and JavaScript from source
+# (componentize-py from PyPI, componentize-js from npm; the world is the
+# program's name, in guests/component/wit), and C and Rust core modules made
+# into commands with the preview1 adapter (`jco new`, which componentize-js
+# brings along).
+COMPONENT_WIT := $(wildcard guests/component/wit/*.wit guests/component/wit/deps/*.wit)
+COMPONENTS := $(foreach p,app logger,$(B)/component/python-$(p).wasm $(B)/component/js-$(p).wasm) \
+              $(foreach p,hello exit trap spin grow,$(B)/component/c-$(p).wasm) $(B)/component/rust-hello.wasm
+JCO := node_modules/.bin/jco
 # Stripped variants: every custom section removed.
 STRIPPED := $(foreach l,$(LANGS),$(B)/stripped/$(l)-hello.wasm $(B)/stripped/$(l)-logger.wasm)
 MALFORMED := $(B)/malformed/producers-garbage.wasm $(B)/malformed/producers-truncated.wasm \
@@ -89,7 +98,7 @@ $(B)/.toolchains: scripts/install-toolchains.sh package.json
 	scripts/install-toolchains.sh
 	@mkdir -p $(B) && touch $@
 
-guests: toolchains $(GUESTS) $(LIFT_GUESTS) $(STRIPPED) $(MALFORMED) $(B)/nn/expected.json
+guests: toolchains $(GUESTS) $(LIFT_GUESTS) $(STRIPPED) $(MALFORMED) $(COMPONENTS) $(B)/nn/expected.json
 $(B)/c/logapi.wasm: guests/include/wasmhost_log.h
 $(B)/rust/logapi.wasm: guests/include/wasmhost_log.rs
 
@@ -121,6 +130,21 @@ $(B)/as/%.wasm: guests/as/%.ts | $(B)/.toolchains
 $(B)/as/hello-nodebug.wasm: guests/as/hello.ts | $(B)/.toolchains
 	@mkdir -p $(@D)
 	$(ASC) $< $(ASC_FLAGS) --outFile $@
+
+$(B)/component/python-%.wasm: guests/component/python/%.py $(COMPONENT_WIT) | $(B)/.toolchains
+	@mkdir -p $(@D)
+	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w $* componentize $* -o $(CURDIR)/$@
+$(B)/component/js-%.wasm: guests/component/js/%.js $(COMPONENT_WIT) | $(B)/.toolchains
+	@mkdir -p $(@D)
+	@# Without --disable http StarlingMonkey imports wasi:http (for fetch), which
+	@# wasmhost does not provide (as `wasmtime run` without -S http).
+	node_modules/.bin/componentize-js $< --wit guests/component/wit -n $* --disable http -o $@
+$(B)/component/c-%.wasm: $(B)/c/%.wasm | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(JCO) new $< --wasi-command -o $@
+$(B)/component/rust-%.wasm: $(B)/rust/%.wasm | $(B)/.toolchains
+	@mkdir -p $(@D)
+	$(JCO) new $< --wasi-command -o $@
 
 $(B)/stripped/%.wasm: | $(B)/.toolchains
 	@mkdir -p $(@D)

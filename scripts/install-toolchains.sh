@@ -29,7 +29,13 @@ if [ ! -x .venv/bin/go ] || ! .venv/bin/python -c 'import ziglang, onnx, numpy, 
         'onnx==1.19.1' 'numpy==2.3.5' 'onnxruntime==1.22.1'
 fi
 
-# AssemblyScript and its WASI shim, versions pinned in package.json.
-if [ ! -x node_modules/.bin/asc ]; then
+# componentize-py (Python components) is one self-contained wheel.
+if [ ! -x .venv/bin/componentize-py ]; then
+    .venv/bin/pip install -q 'componentize-py==0.25.1'
+fi
+
+# AssemblyScript and its WASI shim, componentize-js (which brings jco),
+# versions pinned in package.json.
+if [ ! -x node_modules/.bin/asc ] || [ ! -x node_modules/.bin/componentize-js ]; then
     npm install --no-audit --no-fund --silent
 fi

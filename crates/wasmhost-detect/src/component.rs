@@ -2,7 +2,7 @@
 //! core module detected on its own, its evidence naming which module spoke.
 //!
 //! componentize-js writes `JavaScript` into the component's producers;
-//! componentize-py embeds `libpython3.x.so`. Otherwise the verdict is that of
+//! componentize-py embeds `libpython3.x.so` and `componentize_py_runtime.wasm`. Otherwise the verdict is that of
 //! the module with the most code, leaving out the preview1 adapter (which is
 //! evidence of nothing: every component made from a preview1 module has
 //! one) and the shared libraries of the toolchain (`libc.so`, `libc++*.so`).
@@ -60,6 +60,13 @@ pub(crate) fn detect_component(f: &ModuleFacts<'_>) -> Detection {
         let d = detect_facts(m);
         if name.starts_with("libpython") {
             evidence.push(Evidence { lang: Lang::Python, tier: Tier::Sections, weight: 100, detail: format!("module {name}: CPython") });
+        }
+        // componentize-py links its runtime into every component it makes
+        // (and writes no producers of its own on the outer component).
+        if name.starts_with("componentize_py_runtime") && toolchain.is_none() {
+            let detail = format!("module {name}: componentize-py's runtime");
+            evidence.push(Evidence { lang: Lang::Python, tier: Tier::Sections, weight: 100, detail: detail.clone() });
+            toolchain = Some(Toolchain { name: "componentize-py".to_owned(), evidence: vec![detail] });
         }
         for e in &d.evidence {
             evidence.push(Evidence { detail: format!("module {name}: {}", e.detail), ..e.clone() });

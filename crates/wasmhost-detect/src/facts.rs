@@ -102,6 +102,11 @@ pub struct ModuleFacts<'a> {
     /// Core modules nested in a component, each read on its own (at most
     /// [`MAX_INNER_MODULES`]).
     pub inner: Vec<ModuleFacts<'a>>,
+    /// A component's own imports, by name: WIT interfaces such as
+    /// `wasi:cli/environment@0.2.12` (empty for core modules).
+    pub component_imports: Vec<String>,
+    /// A component's own exports, by name (`wasi:cli/run@0.2.12`).
+    pub component_exports: Vec<String>,
     /// Imports of every core module.
     pub imports: Vec<ImportFact>,
     /// Exports of the outermost core module.
@@ -150,6 +155,8 @@ impl<'a> ModuleFacts<'a> {
             body_sizes: Vec::new(),
             bodies: Vec::new(),
             inner: Vec::new(),
+            component_imports: Vec::new(),
+            component_exports: Vec::new(),
             imports: Vec::new(),
             exports: Vec::new(),
             globals: Vec::new(),
@@ -191,6 +198,22 @@ impl<'a> ModuleFacts<'a> {
                 Payload::End(_) => depth -= 1,
                 Payload::ModuleSection { unchecked_range, .. } if nested.len() < MAX_INNER_MODULES => {
                     nested.push(unchecked_range)
+                }
+                Payload::ComponentImportSection(reader) if depth == 1 => {
+                    for import in reader {
+                        match import {
+                            Ok(i) => facts.component_imports.push(i.name.name.to_owned()),
+                            Err(e) => facts.malformed.push(format!("component import section: {e}")),
+                        }
+                    }
+                }
+                Payload::ComponentExportSection(reader) if depth == 1 => {
+                    for export in reader {
+                        match export {
+                            Ok(e) => facts.component_exports.push(e.name.name.to_owned()),
+                            Err(e) => facts.malformed.push(format!("component export section: {e}")),
+                        }
+                    }
                 }
                 Payload::ImportSection(reader) => {
                     for import in reader.into_imports() {

@@ -93,6 +93,8 @@ pub const RESERVED_KEYS: &[&str] = &[
     "v", "ts", "level", "msg", "lang", "module", "wasm_instance_id", "task_id", "stream", "seq",
     // On some lines.
     "event", "continued", "invalid_utf8", "trace_id", "span_id", "lifted",
+    // wasi:logging records (components).
+    "context",
     // Fields of events.
     "module_path", "module_size", "module_sha256", "lang_source", "lang_confidence", "lang_evidence", "toolchain",
     "compile", "compile_ms", "cache_error", "exit_code", "duration_ms", "trap_code", "trap_message",

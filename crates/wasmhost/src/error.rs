@@ -23,13 +23,8 @@ pub enum LoadError {
         /// wasmtime's reason, on one line.
         reason: String,
     },
-    /// The binary is a component; `wasmhost run` runs core modules.
-    #[error("{path}: is a WebAssembly component; only core modules (WASI preview1) can be run")]
-    Component {
-        /// The module's path.
-        path: PathBuf,
-    },
-    /// The module imports something the host does not provide.
+    /// The module or component imports something the host does not
+    /// provide, or a component is not a `wasi:cli/command`.
     #[error("{path}: cannot link: {reason}")]
     Link {
         /// The module's path.

@@ -115,6 +115,8 @@ fn default_cache_dir() -> Option<PathBuf> {
 pub struct Host {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<InstanceState>,
+    /// The WASI 0.2 linker components are linked with.
+    pub(crate) component_linker: wasmtime::component::Linker<InstanceState>,
     pub(crate) config: HostConfig,
     ticker_stop: Arc<AtomicBool>,
     /// Set by [`Host::stop_all`]: every running guest is interrupted at its
@@ -172,11 +174,12 @@ impl Host {
             None => None,
         };
         crate::guest_log::add_to_linker(&mut linker).map_err(|e| HostError::Wasi(e.to_string()))?;
+        let component_linker = crate::component::linker(&engine).map_err(|e| HostError::Wasi(e.to_string()))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
         let stop = tokio::sync::watch::Sender::new(false);
         let lift = Arc::new(config.lift.clone());
-        Ok(Host { engine, linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift })
+        Ok(Host { engine, linker, component_linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift })
     }
 
     /// The wasmtime engine, for embedders that need it.

@@ -47,6 +47,12 @@ pub struct Inspection {
     pub imports_other: Vec<ImportFact>,
     /// Exports.
     pub exports: Vec<ExportFact>,
+    /// A component's imports as WIT names (`wasi:cli/environment@0.2.12`).
+    pub component_imports: Vec<String>,
+    /// A component's exports as WIT names (`wasi:cli/run@0.2.12`).
+    pub component_exports: Vec<String>,
+    /// A component's core modules: their `name` section's name, else `#N`.
+    pub inner_modules: Vec<String>,
     /// Names of all custom sections.
     pub custom_sections: Vec<String>,
     /// Sections that could not be read (evidence of nothing).
@@ -99,6 +105,14 @@ pub fn inspect_file(path: &Path, options: LoadOptions) -> Result<Inspection, Loa
         imports_wasmhost_log: log,
         imports_other: other,
         exports: facts.exports.clone(),
+        component_imports: facts.component_imports.clone(),
+        component_exports: facts.component_exports.clone(),
+        inner_modules: facts
+            .inner
+            .iter()
+            .enumerate()
+            .map(|(i, m)| m.module_name.clone().unwrap_or_else(|| format!("#{i}")))
+            .collect(),
         custom_sections: facts.custom_sections.clone(),
         malformed: facts.malformed.clone(),
     })

@@ -21,7 +21,7 @@ use crate::error::{one_line, RunError};
 use crate::host::Host;
 use crate::invoke::Value;
 use crate::limits::{LimitHit, Limiter, Limits};
-use crate::module::LoadedModule;
+use crate::module::{Linked, LoadedModule};
 use crate::trace::TraceParent;
 
 /// What the wasmtime `Store` of an instance holds.
@@ -182,11 +182,7 @@ impl Host {
     /// the guest does, traps, limits and panics of host functions included,
     /// is an `Ok` outcome (and logged).
     pub async fn run(&self, module: &LoadedModule, options: RunOptions, sender: LogSender) -> Result<RunOutcome, RunError> {
-        let entry = options.invoke.as_deref().unwrap_or("_start");
-        let funcs: Vec<&str> = module.pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect();
-        if !funcs.contains(&entry) {
-            return Err(RunError::NoEntry { name: entry.to_owned(), exports: funcs.join(", ") });
-        }
+        let entry = module.entry(options.invoke.as_deref())?;
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         // `--invoke`'s arguments, parsed into the function's parameters
         // before anything runs (as `wasmtime run` does).
@@ -266,7 +262,13 @@ impl Host {
         });
 
         let body = async {
-            let instance = module.pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
+            let pre = match &module.linked {
+                Linked::Core(pre) => pre,
+                Linked::Component(command) => {
+                    return crate::component::run_command(command, &mut store).await.map(|ran| ran.map(|()| Vec::new()));
+                }
+            };
+            let instance = pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
             // The export exists (checked above); `_start` must take and
             // return nothing, an invoked function gets its parsed arguments.
             if options.invoke.is_none() {

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod capture;
+mod component;
 mod error;
 mod guest_log;
 mod host;
@@ -49,7 +50,7 @@ pub use inspect::{inspect_file, Inspection};
 pub use invoke::Value;
 pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, Stdin, StdoutBuffer, TRAP_EXIT_CODE};
 pub use limits::{LimitHit, Limits};
-pub use module::{CompileSource, LoadOptions, LoadedModule};
+pub use module::{is_component, CompileSource, LoadOptions, LoadedModule};
 pub use trace::TraceParent;
-pub use wasmhost_detect::{Lang, Origin};
+pub use wasmhost_detect::{BinaryKind, Lang, Origin};
 pub use wasmhost_nn::{GlueErrors, NamedGraph, NnBackendKind, NnConfig};

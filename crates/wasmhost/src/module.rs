@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use wasmhost_detect::{BinaryKind, Detection, Lang, ModuleFacts, Resolved};
 use wasmhost_log::FieldValue;
-use wasmtime::{InstancePre, Module};
+use wasmtime::component::Component;
+use wasmtime::{Engine, InstancePre, Module};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
-use crate::error::{one_line, LoadError};
+use crate::error::{one_line, LoadError, RunError};
 use crate::host::Host;
 use crate::instance::InstanceState;
 
@@ -60,7 +62,15 @@ pub struct LoadedModule {
     /// Whether it imports WASI-NN: only then are its instances' polls
     /// watched for the NN glue's errors.
     pub(crate) imports_nn: bool,
-    pub(crate) pre: InstancePre<InstanceState>,
+    pub(crate) linked: Linked,
+}
+
+/// The compiled, linked code of a [`LoadedModule`].
+pub(crate) enum Linked {
+    /// A core module: its `_start` (or `--invoke`) export is called.
+    Core(InstancePre<InstanceState>),
+    /// A `wasi:cli/command` component: its `wasi:cli/run` is called.
+    Component(CommandPre<InstanceState>),
 }
 
 impl LoadedModule {
@@ -96,6 +106,70 @@ impl LoadedModule {
     pub fn compile_time(&self) -> Duration {
         self.compile_time
     }
+    /// Whether it is a component (else a core module).
+    pub fn is_component(&self) -> bool {
+        matches!(self.linked, Linked::Component(_))
+    }
+
+    /// The export a run calls: `invoke`, else `_start`, which a core module
+    /// must export as a function. A component's entry is its `wasi:cli/run`
+    /// (checked when it was linked), so it takes no `invoke`.
+    pub(crate) fn entry<'a>(&self, invoke: Option<&'a str>) -> Result<&'a str, RunError> {
+        let entry = invoke.unwrap_or("_start");
+        let exports: Vec<&str> = match &self.linked {
+            Linked::Core(pre) => pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect(),
+            Linked::Component(_) if invoke.is_none() => return Ok(entry),
+            Linked::Component(_) => vec![crate::component::RUN_INTERFACE],
+        };
+        match exports.contains(&entry) {
+            true => Ok(entry),
+            false => Err(RunError::NoEntry { name: entry.to_owned(), exports: exports.join(", ") }),
+        }
+    }
+}
+
+/// Compiled code the cache can hold: core modules and components alike.
+trait Code: Sized {
+    fn compile(engine: &Engine, binary: &[u8]) -> wasmtime::Result<Self>;
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+    /// # Safety
+    /// `code` must be what `serialize` wrote (see `compile_cached`).
+    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Self>;
+}
+
+impl Code for Module {
+    fn compile(engine: &Engine, binary: &[u8]) -> wasmtime::Result<Self> {
+        Module::from_binary(engine, binary)
+    }
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Module::serialize(self)
+    }
+    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Self> {
+        unsafe { Module::deserialize(engine, code) }
+    }
+}
+
+impl Code for Component {
+    fn compile(engine: &Engine, binary: &[u8]) -> wasmtime::Result<Self> {
+        Component::from_binary(engine, binary)
+    }
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        Component::serialize(self)
+    }
+    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Self> {
+        unsafe { Component::deserialize(engine, code) }
+    }
+}
+
+/// Whether `bytes` start with a component's header (a core module's, or
+/// text format, otherwise). Enough to choose settings before loading.
+///
+/// ```
+/// assert!(wasmhost::is_component(b"\0asm\x0d\0\x01\0"));
+/// assert!(!wasmhost::is_component(b"\0asm\x01\0\0\0"));
+/// ```
+pub fn is_component(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\0asm") && bytes.get(6..8) == Some(&[1, 0])
 }
 
 /// Reads a module file, naming it in the error.
@@ -152,22 +226,24 @@ impl Host {
         let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
         let binary = to_binary(path, bytes)?;
         let facts = ModuleFacts::read(&binary);
-        if facts.kind == BinaryKind::Component {
-            return Err(LoadError::Component { path: path.to_owned() });
-        }
         let detection = wasmhost_detect::detect_facts(&facts);
         let lang = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
         let name = module_name(&facts, path);
         let sha256 = hex::encode(Sha256::digest(bytes));
 
         let started = Instant::now();
-        let (module, compile_source, cache_error) = self.compile_cached(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+        let link_error = |reason: String| LoadError::Link { path: path.to_owned(), reason };
+        let (linked, compile_source, cache_error, imports_nn) = if facts.kind == BinaryKind::Component {
+            let (component, source, cache_error) = self.compile_cached::<Component>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+            let pre = crate::component::link(&self.component_linker, &component, &facts.component_imports).map_err(link_error)?;
+            (Linked::Component(pre), source, cache_error, false)
+        } else {
+            let (module, source, cache_error) = self.compile_cached::<Module>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+            let pre = self.linker.instantiate_pre(&module).map_err(|e| link_error(one_line(&e)))?;
+            let imports_nn = module.imports().any(|import| import.module() == "wasi_ephemeral_nn");
+            (Linked::Core(pre), source, cache_error, imports_nn)
+        };
         let compile_time = started.elapsed();
-        let pre = self
-            .linker
-            .instantiate_pre(&module)
-            .map_err(|e| LoadError::Link { path: path.to_owned(), reason: one_line(&e) })?;
-        let imports_nn = module.imports().any(|import| import.module() == "wasi_ephemeral_nn");
         // What every instance's `instance.start` event says of the module:
         // the same for all of them, so built here once, not per instance.
         let mut start_fields = vec![
@@ -195,7 +271,7 @@ impl Host {
             compile_time,
             start_fields,
             imports_nn,
-            pre,
+            linked,
         })
     }
 
@@ -203,9 +279,9 @@ impl Host {
     /// engine with the same settings. Cache trouble never fails a load: the
     /// module is compiled instead, and the third value says what was wrong
     /// with the cached entry (for the `instance.start` event's `cache_error`).
-    fn compile_cached(&self, binary: &[u8], sha256: &str) -> wasmtime::Result<(Module, CompileSource, Option<String>)> {
+    fn compile_cached<C: Code>(&self, binary: &[u8], sha256: &str) -> wasmtime::Result<(C, CompileSource, Option<String>)> {
         let Some(dir) = &self.config.cache_dir else {
-            return Ok((Module::from_binary(&self.engine, binary)?, CompileSource::Uncached, None));
+            return Ok((C::compile(&self.engine, binary)?, CompileSource::Uncached, None));
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -220,14 +296,14 @@ impl Host {
                 // SHA-256 matches the one stored with it. Deserializing
                 // unchecked bytes could crash the host (flipped bytes in
                 // machine code); a file that fails to load is replaced.
-                Some(code) => match unsafe { Module::deserialize(&self.engine, code) } {
+                Some(code) => match unsafe { C::deserialize(&self.engine, code) } {
                     Ok(module) => return Ok((module, CompileSource::Cache, None)),
                     Err(e) => cache_error = Some(format!("{}: {}; compiled again", file.display(), one_line(&e))),
                 },
                 None => cache_error = Some(format!("{}: the cached code fails its checksum; compiled again", file.display())),
             }
         }
-        let module = Module::from_binary(&self.engine, binary)?;
+        let module = C::compile(&self.engine, binary)?;
         let stored = module.serialize().ok().and_then(|mut code| {
             std::fs::create_dir_all(dir).ok()?;
             code.extend_from_slice(&Sha256::digest(&code));

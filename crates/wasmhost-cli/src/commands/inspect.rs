@@ -56,6 +56,11 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     println!("    other ({}): {}", other.len(), other.join(", "));
     let exports: Vec<String> = report.exports.iter().map(|e| format!("{} ({})", e.name, e.kind)).collect();
     println!("exports:     {}", exports.join(", "));
+    if report.kind == wasmhost::BinaryKind::Component {
+        println!("component imports ({}): {}", report.component_imports.len(), report.component_imports.join(", "));
+        println!("component exports ({}): {}", report.component_exports.len(), report.component_exports.join(", "));
+        println!("inner modules ({}): {}", report.inner_modules.len(), report.inner_modules.join(", "));
+    }
     println!("custom sections: {}", report.custom_sections.join(", "));
     for m in &report.malformed {
         println!("malformed:   {m}");

@@ -179,7 +179,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.no_cache {
         config.cache_dir = None;
     }
-    if args.instances > 1 {
+    // A component holds several core instances and memories, which the
+    // pool's per-instance slots are not sized for: components allocate on demand.
+    if args.instances > 1 && !starts_as_component(&args.module) {
         config.pooling = Some(Pooling { max_instances: args.instances, ..Pooling::default() });
     }
     let host = Arc::new(Host::new(config)?);
@@ -553,4 +555,12 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999999999999GiB").is_err());
     }
+}
+
+/// Whether the file's header is a component's (an unreadable file is loaded,
+/// and reported, as usual).
+fn starts_as_component(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 8];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)).is_ok_and(|()| wasmhost::is_component(&header))
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Components (issue 14): instantiate + run of the Python and JavaScript hello
+# components, compile cache cold and warm, against `wasmtime run` 48.0.8 on
+# the same files when it is installed (see run-vs-wasmtime.sh, which installs
+# it into $WASMTIME_ROOT); and the C hello as a component against the same C
+# hello as a core module. Not part of CI; `benches/components.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasmhost-target}"
+WASMTIME="${WASMTIME_ROOT:-$HOME/.cache/wasmhost-bench/wasmtime-48.0.8}/bin/wasmtime"
+WASMHOST="$CARGO_TARGET_DIR/release/wasmhost"
+RUNS="${RUNS:-10}"
+command -v hyperfine >/dev/null || { apt-get install -y -q hyperfine || sudo apt-get install -y -q hyperfine; }
+make --no-print-directory build guests >/dev/null
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+export WASMHOST_CACHE_DIR="$out/cache"
+py=guests/build/component/python-app.wasm
+js=guests/build/component/js-app.wasm
+c_core=guests/build/c/hello.wasm
+c_comp=guests/build/component/c-hello.wasm
+have_wasmtime=false
+[ -x "$WASMTIME" ] && have_wasmtime=true
+
+for guest in "$py" "$js"; do
+    echo "== $guest: cold (compile every run)"
+    args=(-n "wasmhost run --no-cache" "$WASMHOST run --no-cache --log-file /dev/null $guest")
+    $have_wasmtime && args+=(-n "wasmtime run -C cache=n" "$WASMTIME run -C cache=n $guest")
+    hyperfine --runs 3 -N --export-markdown "$out/cold.md" "${args[@]}" >/dev/null; cat "$out/cold.md"
+    echo "== $guest: compile cache warm"
+    "$WASMHOST" run --log-file /dev/null "$guest" >/dev/null
+    args=(-n "wasmhost run" "$WASMHOST run --log-file /dev/null $guest")
+    $have_wasmtime && { "$WASMTIME" run "$guest" >/dev/null 2>&1; args+=(-n "wasmtime run" "$WASMTIME run $guest"); }
+    hyperfine --warmup 2 --runs "$RUNS" -N --export-markdown "$out/warm.md" "${args[@]}" >/dev/null; cat "$out/warm.md"
+done
+echo "== C hello: core module vs the same module as a component (cache warm)"
+"$WASMHOST" run --log-file /dev/null "$c_core" >/dev/null; "$WASMHOST" run --log-file /dev/null "$c_comp" >/dev/null
+hyperfine --warmup 3 --runs 50 -N --export-markdown "$out/c.md" \
+    -n "core module" "$WASMHOST run --log-file /dev/null $c_core" \
+    -n "component" "$WASMHOST run --log-file /dev/null $c_comp" >/dev/null
+cat "$out/c.md"
+$have_wasmtime || echo "(wasmtime $WASMTIME is not installed: run benches/run-vs-wasmtime.sh once to install it)"
