@@ -186,7 +186,13 @@ impl Host {
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         // `--invoke`'s arguments, parsed into the function's parameters
         // before anything runs (as `wasmtime run` does).
-        let params = match (&options.invoke, module.pre.module().get_export(entry)) {
+        // (`entry` refuses `--invoke` on a component, so only core modules
+        // have parameters to parse.)
+        let export = match &module.linked {
+            Linked::Core(pre) => pre.module().get_export(entry),
+            Linked::Component(_) => None,
+        };
+        let params = match (&options.invoke, export) {
             (Some(name), Some(export)) => match export.func() {
                 Some(ty) => crate::invoke::params(name, ty, &options.args)?,
                 None => Vec::new(),
