@@ -51,7 +51,7 @@ pub struct RunArgs {
     #[command(flatten)]
     output: OutputArgs,
     /// Tag lines with this language instead of detecting it
-    /// (rust, c, cpp, go, tinygo, zig, assemblyscript, python, javascript, unknown).
+    /// (rust, c, cpp, go, tinygo, zig, assemblyscript, python, javascript, swift, ruby, dotnet, unknown).
     #[arg(long)]
     lang: Option<Lang>,
     /// Add `KEY=VALUE` to every line (repeatable), e.g. `--label job=gateway`.
