@@ -186,8 +186,8 @@ impl Host {
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         // `--invoke`'s arguments, parsed into the function's parameters
         // before anything runs (as `wasmtime run` does).
-        // (`entry` refuses `--invoke` on a component, so only core modules
-        // have parameters to parse.)
+        // (A component's only entry is `wasi:cli/run`, which takes no
+        // arguments: only core modules have parameters to parse.)
         let export = match &module.linked {
             Linked::Core(pre) => pre.module().get_export(entry),
             Linked::Component(_) => None,
