@@ -13,6 +13,14 @@
 //! with `__error__`/`__error_details__`, and a metric query whose samples
 //! carry `__error__` fails with Loki's pipeline error ([`EvalError`]).
 //!
+//! The parser is written on the `winnow` combinator crate (small, quick to
+//! build, maintained, already in the workspace's lock file; chumsky and
+//! pest were weighed — pest's PEG needs a second pass to build the AST,
+//! chumsky is heavier to build): one function per rule of Loki's grammar,
+//! over tokens that keep their byte offsets for error messages. Nesting is
+//! bounded by [`MAX_DEPTH`] — parentheses and operator chains alike — so
+//! deep input is [`ParseError::TooDeep`], never a stack overflow.
+//!
 //! ```
 //! use wasmhost_logql::{parse, MetricEvaluator, MetricResult, Query, Steps};
 //! let lines = [
@@ -36,6 +44,7 @@ mod api;
 mod ast;
 mod eval;
 mod gotime;
+mod grammar;
 mod json;
 mod metric;
 mod parse;

@@ -72,3 +72,34 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let ok = format!(r#"{{job="x"}} | {}a="1"{}"#, "(".repeat(MAX_DEPTH / 2), ")".repeat(MAX_DEPTH / 2));
     assert!(parse(&ok).is_ok());
 }
+
+/// Issue 13: 20,000 nested parentheses — around a selector, in a label
+/// filter, around a metric expression, inside a binary expression — and
+/// 20,000-long operator chains (each operator nests the tree one level)
+/// are each a clear error, not a stack overflow; half the bound parses.
+#[test]
+fn twenty_thousand_levels_are_an_error_in_every_construct() {
+    let nest = |n: usize, inner: &str| format!("{}{inner}{}", "(".repeat(n), ")".repeat(n));
+    let chain = |n: usize, op: &str, operand: &str| vec![operand; n + 1].join(op);
+    let cases = |n: usize| {
+        vec![
+            ("selector", nest(n, r#"{job="x"}"#)),
+            ("label filter", format!(r#"{{job="x"}} | {}"#, nest(n, r#"a="1""#))),
+            ("metric expression", nest(n, r#"count_over_time({job="x"}[5m])"#)),
+            ("binary expression", format!("1 + {}", nest(n, "vector(1) * 2"))),
+            ("binary chain", chain(n, " + ", "vector(1)")),
+            ("power chain", chain(n, " ^ ", "2")),
+            ("label filter chain", format!(r#"{{job="x"}} | {}"#, chain(n, " and ", r#"a="1""#))),
+            ("label filter list", format!(r#"{{job="x"}} | {}"#, chain(n, ", ", r#"a="1""#))),
+        ]
+    };
+    for (what, q) in cases(20_000) {
+        // The caller's stack is a test thread's 2 MB; the parser must not need more.
+        assert_eq!(parse(&q), Err(ParseError::TooDeep), "{what}");
+        assert_eq!(parse(&q).unwrap_err().to_string(), format!("parse error : query nested deeper than {MAX_DEPTH} levels"), "{what}");
+    }
+    for (what, q) in cases(MAX_DEPTH / 2 - 4) {
+        let parsed = parse(&q).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(parse(&parsed.to_string()), Ok(parsed), "{what} prints back");
+    }
+}

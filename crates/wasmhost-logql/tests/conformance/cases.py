@@ -259,6 +259,26 @@ files["08_syntax_errors.json"] = [
     case("unwrap outside a range aggregation", '{job="x"} | unwrap lat', error="unwrap is only allowed in a range aggregation"),
     case("too deep", '{job="x"} | ' + "(" * 300 + 'a="1"' + ")" * 300, error="query nested deeper than 256 levels"),
 ]
+# Where Loki's grammar (syntax.y, lex.go) and the hand-written parser before
+# the winnow one disagreed: Loki's answer.
+files["09_grammar.json"] = [
+    case("keywords in any case, as Loki's lexer reads them", 'SUM BY (lang) (Count_Over_Time({job=~".+"}[5m]))', time=T1,
+         expect=vector(t1, ({"lang": "c"}, "1"), ({"lang": "go"}, "1"), ({"lang": "rust"}, "2"))),
+    case("a line filter's or takes ip()", '{job="ip"} |= "10.0.0.5" or ip("192.168.0.0/16")', lines=ipl,
+         expect=streams(({"job": "ip"}, [[ns(3), ipl[2]], [ns(2), ipl[1]], [ns(1), ipl[0]]]))),
+    case("a numeric label filter takes a + sign (literalExpr)", '{job="gw"} | json | seq > +1 | keep job', expect=streams(({"job": "gw"}, [[ns(2), g2]]))),
+    case("a whole range expression in parentheses", 'count_over_time(({job="gw"} |= "GET" [5m]))', time=T1, expect=vector(t1, (RUST, "2"))),
+    case("a pipeline on both sides of the range is refused", 'count_over_time({job="gw"} | json [5m] | logfmt)', error="expected `)`"),
+    case("no trailing comma in a grouping", 'sum by (lang,) (count_over_time({job="gw"}[5m]))', error="expected a label name"),
+    case("no trailing comma in a selector", '{job="gw",}', error="expected a label name"),
+    case("group_left needs on or ignoring", VG + ' / group_left (module) ' + VM, error='unexpected IDENTIFIER "group_left"'),
+    case("on and ignoring together are refused", VG + ' / on (lang) ignoring (lang) ' + VG, error='unexpected IDENTIFIER "ignoring"'),
+    case("vector() takes an unsigned NUMBER", 'vector(-1)', error="expected a number"),
+    case("a log query as a leg of a binary operation: Loki's wording", '{job="gw"} / ' + VG,
+         error="parse error : unexpected type for left leg of binary operation (/): *syntax.MatchersExpr"),
+    case("a literal as the left leg of a set operation: Loki's wording", '1 unless ' + VG,
+         error="parse error : unexpected literal for left leg of logical/set binary operation (unless): 1.000000"),
+]
 for name, cases in files.items():
     with open(os.path.join(OUT, name), "w") as f:
         json.dump(cases, f, indent=1, ensure_ascii=False)
