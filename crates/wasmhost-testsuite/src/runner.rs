@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use wasmhost::{Ended, Host, LimitHit, Limits, Preopen, RunOptions, StdoutBuffer};
+use wasmhost::{Ended, Host, LimitHit, Limits, Preopen, RunOptions, OutputBuffer};
 use wasmhost_log::LogSender;
 
 use crate::expect::Expectations;
@@ -182,8 +182,8 @@ async fn run_test(host: &Host, suite_dir: &Path, test: &TestCase, mut result: Te
     }
     let cleanup = || preopens.iter().for_each(|p| remove_cleanup_entries(&p.host));
     cleanup();
-    let stdout = StdoutBuffer::new(16 << 20);
-    let stderr = StdoutBuffer::new(16 << 20);
+    let stdout = OutputBuffer::new(16 << 20);
+    let stderr = OutputBuffer::new(16 << 20);
     let options = RunOptions {
         program_name: test.module.file_name().map(|n| n.to_string_lossy().into_owned()),
         args: spec.args.clone(),
