@@ -60,7 +60,7 @@ fn main() {
     let startup = started.elapsed();
     let (times, total) = time(n, || {
         let (host, loaded, sender) = (host.clone(), loaded.clone(), pipeline.sender());
-        let options = RunOptions { args: guest_args.clone(), stdout_buffer: Some(wasmhost::StdoutBuffer::new(1 << 20)), ..RunOptions::default() };
+        let options = RunOptions { args: guest_args.clone(), stdout_buffer: Some(wasmhost::OutputBuffer::new(1 << 20)), ..RunOptions::default() };
         let outcome = runtime.block_on(runtime.spawn(async move { host.run(&loaded, options, sender).await })).unwrap().unwrap();
         assert_eq!(outcome.exit_code, 0);
     });

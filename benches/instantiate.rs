@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wasmhost::{Host, HostConfig, LoadedModule, Pooling, RunOptions, StdoutBuffer};
+use wasmhost::{Host, HostConfig, LoadedModule, Pooling, RunOptions, OutputBuffer};
 use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
 
 const BATCH: u64 = 10_000;
@@ -31,7 +31,7 @@ async fn run_batch(host: Arc<Host>, module: Arc<LoadedModule>, pipeline: &Pipeli
         }
         let (host, module, sender) = (host.clone(), module.clone(), pipeline.sender());
         tasks.spawn(async move {
-            let options = RunOptions { stdout_buffer: Some(StdoutBuffer::new(256)), ..RunOptions::default() };
+            let options = RunOptions { stdout_buffer: Some(OutputBuffer::new(256)), ..RunOptions::default() };
             let outcome = host.run(&module, options, sender).await.expect("runs");
             assert_eq!(outcome.exit_code, 0);
         });

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use wasmhost::{Host, HostConfig, Preopen, RunOptions, StdoutBuffer};
+use wasmhost::{Host, HostConfig, Preopen, RunOptions, OutputBuffer};
 use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
 use wasmhost_nn::wasmtime_wasi_nn::backend::{BackendInner, Id};
 use wasmhost_nn::wasmtime_wasi_nn::wit::{ExecutionTarget, Tensor, TensorType};
@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
 
         group.bench_function("guest (C) through wasmhost", |b| {
             b.iter_custom(|iterations| {
-                let stderr = StdoutBuffer::new(1 << 16);
+                let stderr = OutputBuffer::new(1 << 16);
                 let options = RunOptions {
                     args: vec![
                         format!("file:/nn/{model}/model.onnx"),
@@ -64,7 +64,7 @@ fn bench(c: &mut Criterion) {
                         iterations.to_string(),
                     ],
                     preopens: vec![Preopen { host: models(), guest: "/nn".into() }],
-                    stdout_buffer: Some(StdoutBuffer::new(1 << 16)),
+                    stdout_buffer: Some(OutputBuffer::new(1 << 16)),
                     stderr_copy: Some(stderr.clone()),
                     ..RunOptions::default()
                 };

@@ -20,10 +20,20 @@ fn p(path: &std::path::Path) -> &str {
 /// them — see the report of issue 16); `env` is added to a clean colour
 /// environment. Returns what the terminal showed, `\r\n` made `\n`.
 fn on_tty(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    script(args, env, " >/dev/null")
+}
+
+/// [`on_tty`] with stdout on the terminal too.
+fn all_on_tty(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    script(args, env, "")
+}
+
+/// Runs wasmhost under util-linux `script`, `redirect` appended to its command line.
+fn script(args: &[&str], env: &[(&str, &str)], redirect: &str) -> (Option<i32>, String) {
     let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
     let command: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_wasmhost")).chain(args.iter().copied()).map(quote).collect();
     let mut cmd = Command::new("script");
-    cmd.args(["-q", "-e", "-c", &format!("{} >/dev/null", command.join(" ")), "/dev/null"])
+    cmd.args(["-q", "-e", "-c", &format!("{}{redirect}", command.join(" ")), "/dev/null"])
         .env("WASMHOST_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasmhost-test-cache"))
         .env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")
@@ -156,6 +166,54 @@ fn text_shows_labels_task_and_short_ids_that_differ() {
 
 /// Every `*_ms` figure has at most three decimals (whole microseconds).
 #[test]
+fn guest_stdout_and_host_lines_never_share_a_screen_line() {
+    // The guest writes "half", a stderr line, sleeps, then " line\n".
+    let (code, shown) = all_on_tty(&["run", "--color", "never", p(&fixture("half-line.wat"))], &[]);
+    assert_eq!(code, Some(0), "{shown}");
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines.contains(&"half"), "the half line alone on its screen line: {lines:?}");
+    assert!(lines.contains(&" line"), "{lines:?}");
+    // Every host line starts with its time, none with the guest's text.
+    let host = lines.iter().find(|l| l.ends_with("stderr: from stderr")).unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(host.as_bytes()[0].is_ascii_digit() && !host.starts_with("half"), "{host}");
+    assert!(lines.iter().filter(|l| l.contains(" INFO ")).all(|l| l.as_bytes()[0].is_ascii_digit()), "{lines:?}");
+}
+
+#[test]
+fn test_at_a_terminal_shows_progress_failures_at_once_and_logs_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("tty");
+    std::fs::create_dir(&suite).unwrap();
+    std::fs::write(suite.join("manifest.json"), r#"{ "name": "tty" }"#).unwrap();
+    let add = |guest_name: &str, test: &str, spec: &str| {
+        std::fs::copy(guest(guest_name), suite.join(format!("{test}.wasm"))).unwrap();
+        std::fs::write(suite.join(format!("{test}.json")), spec).unwrap();
+    };
+    add("c/hello", "wrong", r#"{ "stdout": "something else\n" }"#);
+    add("c/sleep", "slow", r#"{ "args": ["1500"] }"#);
+    add("c/exit", "known", r#"{ "args": ["3"] }"#);
+    let expectations = dir.path().join("known.toml");
+    std::fs::write(&expectations, "expected_failures = [\"tty/known\"]\n").unwrap();
+    let (code, shown) = all_on_tty(&["test", "-j", "3", "--expectations", p(&expectations), p(&suite)], &[]);
+    assert_eq!(code, Some(1), "{shown}");
+    let plain = strip_ansi(&shown);
+    // The failure shows while the slow test still runs, before the bar is full.
+    let fail = plain.find("FAIL tty/wrong: stdout line 1").unwrap_or_else(|| panic!("{plain:?}"));
+    assert!(plain.find("3/3").is_some_and(|full| fail < full), "{plain:?}");
+    assert!(plain.contains("2/3") || plain.contains("1/3"), "a progress bar: {plain:?}");
+    assert_eq!(plain.matches("FAIL tty/wrong").count(), 1, "printed once: {plain:?}");
+    let summary = plain.lines().filter(|l| l.contains(" passed, ")).last().unwrap();
+    assert!(summary.ends_with("1 passed, 1 failed, 0 skipped, 1 expected failure"), "{summary:?}");
+    // The tagged lines went to the file it named, not to the terminal.
+    let named = plain.lines().find_map(|l| l.strip_prefix("the tests' tagged lines: ")).unwrap_or_else(|| panic!("{plain:?}"));
+    let logged = std::fs::read_to_string(named.trim()).unwrap();
+    let records = json_lines(logged.as_bytes());
+    assert!(records.iter().any(|r| r["test"] == "wrong" && r["msg"] == "hello from c on stderr"), "{logged}");
+    assert!(!plain.contains("hello from c on stderr") && !plain.contains("\"wasm_instance_id\""), "{plain:?}");
+    let _ = std::fs::remove_file(named.trim());
+}
+
+#[test]
 fn durations_have_no_float_noise() {
     let mut checked = 0;
     for args in [vec!["run", "-W", "timeout=5s", p(&guest("c/hello"))], vec!["run", p(&guest("c/trap"))]] {
@@ -219,6 +277,45 @@ fn wasi_options_inherit_env_and_cli() {
     let out = run(&["run", "-S", "threads", p(&env)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("-S \"threads\": supported are"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn wasi_preview0_links_wasi_unstable_modules() {
+    let old = fixture("wasi-unstable.wat");
+    let out = run(&["run", "--log-format", "json", p(&old)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello from wasi_unstable\n");
+    let lines = json_lines(&out.stderr);
+    assert_eq!(stderr_lines(&lines).iter().map(|l| l["msg"].as_str().unwrap()).collect::<Vec<_>>(), ["stderr from wasi_unstable"]);
+    assert_eq!(events(&lines, "instance.exit")[0]["exit_code"], 3);
+    // Explicitly on, and off as wasmtime's `-S preview0=n`: then it does not link.
+    assert_eq!(run(&["run", "-S", "preview0", p(&old)]).status.code(), Some(3));
+    let out = run(&["run", "-S", "preview0=n", p(&old)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("wasi_unstable::fd_write"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn preload_links_a_module_under_its_name() {
+    let (main, counter) = (fixture("preload-main.wat"), fixture("preload-counter.wat"));
+    let preload = format!("counter={}", p(&counter));
+    // One counter instance per run: its second answer is 2.
+    let out = run(&["run", "--preload", &preload, p(&main)]);
+    assert_eq!(out.status.code(), Some(42), "{}", text(&out.stderr));
+    // Without it the import is unknown, named in one line.
+    let out = run(&["run", p(&main)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("counter::next"), "{}", text(&out.stderr));
+    // Under another name it satisfies nothing; a bad spelling is refused.
+    let out = run(&["run", "--preload", &format!("other={}", p(&counter)), p(&main)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = run(&["run", "--preload", p(&counter), p(&main)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("expected NAME=PATH"), "{}", text(&out.stderr));
+    // A preload that exports no such function is a load error naming it.
+    let out = run(&["run", "--preload", &format!("counter={}", p(&fixture("plain.wat"))), p(&main)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("exports no \"next\""), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -290,6 +387,58 @@ fn config_is_wasmtimes_options_file_and_still_takes_a_routing_file() {
         assert_eq!(out.status.code(), Some(0), "{flag}: {}", text(&out.stderr));
         assert!(std::fs::read_to_string(&captured).unwrap_or_default().contains("hello from c on stderr"), "{flag}");
     }
+}
+
+#[test]
+fn completions_register_with_the_shell_and_know_every_flag() {
+    let out = run(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    let script = text(&out.stdout);
+    for word in ["inspect", "completions", "--preload", "--log-config", "--invoke"] {
+        assert!(script.contains(word), "{word} in the bash script");
+    }
+    // Sourced by bash, it registers a completion function for `wasmhost`.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wasmhost.bash");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let shell = Command::new("bash").args(["-c", &format!("source {} && complete -p wasmhost", p(&file))]).output().unwrap();
+    assert!(text(&shell.stdout).contains("-F _wasmhost") && text(&shell.stdout).trim_end().ends_with(" wasmhost"), "{}{}", text(&shell.stdout), text(&shell.stderr));
+    assert!(text(&run(&["completions", "zsh"]).stdout).starts_with("#compdef wasmhost"));
+    assert!(text(&run(&["completions", "fish"]).stdout).contains("complete -c wasmhost"));
+    let out = run(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses an unknown shell: {}", text(&out.stderr));
+}
+
+#[test]
+fn man_pages_render_for_the_command_and_each_subcommand() {
+    let render = |page: &[u8]| {
+        let mut nroff = Command::new("nroff").args(["-man", "-Tascii"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        nroff.stdin.take().unwrap().write_all(page).unwrap();
+        let out = nroff.wait_with_output().unwrap();
+        assert!(out.status.success());
+        // Without the backspace overstrikes nroff uses for bold.
+        let shown = text(&out.stdout);
+        let mut plain = String::new();
+        for c in shown.chars() {
+            if c == '\u{8}' {
+                plain.pop();
+            } else {
+                plain.push(c);
+            }
+        }
+        // nroff justifies lines: one space wherever it put several.
+        plain.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let main = run(&["man"]);
+    assert_eq!(main.status.code(), Some(0));
+    let page = render(&main.stdout);
+    assert!(page.contains("NAME") && page.contains("wasmhost - Runs WebAssembly guests"), "{page}");
+    assert!(page.contains("SUBCOMMANDS wasmhost-run(1) Run a WASI preview1 module"), "{page}");
+    let run_page = render(&run(&["man", "run"]).stdout);
+    assert!(run_page.contains("wasmhost-run") && run_page.contains("--preload") && run_page.contains("--invoke"), "{run_page}");
+    let out = run(&["man", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no subcommand \"nope\" (there are run, inspect"), "{}", text(&out.stderr));
 }
 
 // --- errors, help, version ---

@@ -81,7 +81,7 @@ async fn stdin_bytes_in_stdout_buffer_out() {
     let host = Host::new(config()).unwrap();
     let module = host.load_file(&guest("c/cat")).unwrap();
     let (pipeline, _out) = capture();
-    let stdout = wasmhost::StdoutBuffer::new(1 << 20);
+    let stdout = wasmhost::OutputBuffer::new(1 << 20);
     let options = RunOptions {
         args: vec!["/dev/stdin".into()],
         stdin: Stdin::Bytes(b"request body\n".to_vec()),
@@ -168,7 +168,7 @@ async fn pooled_host_runs_many_instances_of_one_loaded_module() {
     for _ in 0..500 {
         let (host, module, sender) = (host.clone(), module.clone(), pipeline.sender());
         tasks.push(tokio::spawn(async move {
-            let stdout = wasmhost::StdoutBuffer::new(4096);
+            let stdout = wasmhost::OutputBuffer::new(4096);
             let options = RunOptions { stdout_buffer: Some(stdout.clone()), ..RunOptions::default() };
             let outcome = host.run(&module, options, sender).await.unwrap();
             (outcome, stdout.contents())
@@ -232,7 +232,7 @@ async fn a_bad_nn_pointer_ends_only_its_instance() {
         if i % 2 == 0 {
             args.push("--bad-pointer".into());
         }
-        let stdout = wasmhost::StdoutBuffer::new(1 << 16);
+        let stdout = wasmhost::OutputBuffer::new(1 << 16);
         let options = RunOptions {
             args,
             preopens: vec![wasmhost::Preopen { host: models.clone(), guest: "/nn".into() }],
@@ -286,11 +286,11 @@ async fn nn_events_slow_the_guest_to_a_slow_sinks_pace() {
     let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/build/nn");
     let out = Shared::default();
     let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, SlowSink(out.clone()))), 64).unwrap();
-    let said = wasmhost::StdoutBuffer::new(1 << 16);
+    let said = wasmhost::OutputBuffer::new(1 << 16);
     let options = RunOptions {
         args: vec!["file:/nn/mlp/model.onnx".into(), "1x4=0.5,-1,2,0.25".into(), "--repeat".into(), "3000".into()],
         preopens: vec![wasmhost::Preopen { host: models, guest: "/nn".into() }],
-        stdout_buffer: Some(wasmhost::StdoutBuffer::new(1 << 16)),
+        stdout_buffer: Some(wasmhost::OutputBuffer::new(1 << 16)),
         stderr_copy: Some(said.clone()),
         ..RunOptions::default()
     };
@@ -345,4 +345,53 @@ async fn a_bad_wasmhost_log_call_ends_only_its_instance() {
     let good_id = outcomes[1].wasm_instance_id.to_string();
     let good_lines = lines(&out).into_iter().filter(|l| l["wasm_instance_id"] == good_id.as_str() && l["stream"] == "stderr").count();
     assert_eq!(good_lines, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_returns_and_streams_its_own_records_with_a_task_id() {
+    // Awaited in the test's body, outside any task: `run` gives the instance one.
+    assert!(tokio::task::try_id().is_none());
+    let host = Host::new(config()).unwrap();
+    let module = host.load_file(&guest("c/upper")).unwrap();
+    let (pipeline, out) = capture();
+    let streamed = Arc::new(Mutex::new(Vec::new()));
+    let tap = {
+        let streamed = streamed.clone();
+        wasmhost::log::RecordTap::new(move |r| streamed.lock().unwrap().push((r.seq, r.msg.clone())))
+    };
+    let options = RunOptions { stdin: Stdin::Bytes(b"abc".to_vec()), keep_records: true, on_record: Some(tap), ..RunOptions::default() };
+    let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+    let report = pipeline.shutdown().await;
+    let written = lines(&out);
+    assert_eq!(report.written as usize, written.len());
+    // The same records, in the same order, in all three places.
+    let kept: Vec<(u64, String)> = outcome.records.iter().map(|r| (r.seq, r.msg.clone())).collect();
+    let piped: Vec<(u64, String)> = written.iter().map(|l| (l["seq"].as_u64().unwrap(), l["msg"].as_str().unwrap().to_owned())).collect();
+    assert_eq!(kept, piped);
+    assert_eq!(*streamed.lock().unwrap(), kept);
+    assert!(kept.iter().any(|(_, msg)| msg == "handled 3 bytes"), "{kept:?}");
+    assert_eq!(outcome.records.last().unwrap().event, Some("instance.exit"));
+    let task = outcome.records[0].ctx.task_id.expect("a task id without tokio::spawn");
+    assert!(written.iter().all(|l| l["task_id"] == task), "{written:?}");
+
+    // Not asked for: nothing kept.
+    let (pipeline, _out) = capture();
+    let options = RunOptions { stdin: Stdin::Bytes(b"abc".to_vec()), ..RunOptions::default() };
+    assert!(host.run(&module, options, pipeline.sender()).await.unwrap().records.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_run_future_outside_a_task_stops_the_guest() {
+    let host = Host::new(config()).unwrap();
+    let module = host.load_file(&guest("c/sleep")).unwrap();
+    let (pipeline, out) = capture();
+    let options = RunOptions { args: vec!["5000".into()], ..RunOptions::default() };
+    let started = std::time::Instant::now();
+    let run = tokio::time::timeout(Duration::from_millis(200), host.run(&module, options, pipeline.sender())).await;
+    assert!(run.is_err(), "the guest sleeps 5 s");
+    // The run's task was aborted with the future: its sender is gone, so the
+    // pipeline shuts down now rather than when the guest would have woken.
+    pipeline.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(lines(&out).iter().all(|l| l["msg"] != "slept 5000 ms"));
 }

@@ -119,3 +119,34 @@ fn requests_run_guests_and_every_line_is_tagged() {
     let spin_events: Vec<&Value> = lines.iter().filter(|l| l["request_id"] == "req-spin").collect();
     assert!(spin_events.iter().any(|l| l["event"] == "instance.timeout"));
 }
+
+#[test]
+fn the_gateway_command_drains_on_sigterm_and_writes_every_line() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wasmhost-gateway"))
+        .args(["--listen", "127.0.0.1:0", "--label", "job=drain"])
+        .arg(format!("--route=/sleep={}", guest("c/sleep").display()))
+        .env("WASMHOST_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("gateway-cache"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let addr: std::net::SocketAddr = first.trim().rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("{first}"));
+    // The guest sleeps 1 s; SIGTERM comes while it does.
+    let client = std::thread::spawn(move || request(addr, "/sleep", &[], ""));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let (status, _, _) = client.join().unwrap();
+    assert_eq!(status, 200, "the request in flight finished");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = stderr.lines().map(Result::unwrap).collect();
+    assert!(rest.iter().any(|l| l == "wasmhost-gateway: drained"), "{rest:?}");
+    let records: Vec<Value> = rest.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(records.iter().any(|r| r["msg"] == "slept 1000 ms" && r["job"] == "drain"), "{rest:?}");
+    assert_eq!(records.last().map(|r| r["event"].clone()), Some(Value::from("instance.exit")), "{rest:?}");
+    // No connection is accepted any more.
+    assert!(TcpStream::connect(addr).is_err());
+}

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wasmhost::{Limits, Preopen, RunError, RunOptions, Stdin, StdoutBuffer};
+use wasmhost::{Limits, Preopen, RunError, RunOptions, Stdin, OutputBuffer};
 use wasmhost_log::{Format, JsonFormat, LogRecord, Sink};
 
 use crate::module::WasmhostModule;
@@ -225,7 +225,7 @@ pub extern "C" fn wasmhost_run(module: *const WasmhostModule, options: *const Wa
 fn run(module: &WasmhostModule, options: &WasmhostRunOptions) -> Result<WasmhostResult, Error> {
     let inner = &module.host;
     let runtime = inner.runtime.as_ref().ok_or_else(|| Error::new(WasmhostStatus::InvalidHandle, "the host is shutting down"))?;
-    let stdout = StdoutBuffer::new(options.stdout_limit);
+    let stdout = OutputBuffer::new(options.stdout_limit);
     let run_options = RunOptions { stdout_buffer: Some(stdout.clone()), ..options.options.clone() };
     let (host, loaded, sender, taps, callback) =
         (inner.host.clone(), module.module.clone(), inner.sender()?, inner.taps.clone(), options.callback);

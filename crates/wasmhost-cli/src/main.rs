@@ -95,7 +95,22 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     /// Serve a directory of modules over HTTP: `POST /run/{module}` (the sidecar).
     Serve(commands::serve::ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the man page (roff), or a subcommand's.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(commands::man::ManArgs),
 }
+
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  wasmhost completions bash > ~/.local/share/bash-completion/completions/wasmhost
+  wasmhost completions zsh > ~/.zfunc/_wasmhost
+  wasmhost completions fish > ~/.config/fish/completions/wasmhost.fish";
+
+const MAN_EXAMPLES: &str = "Examples:
+  wasmhost man | man -l -
+  wasmhost man run > wasmhost-run.1";
 
 fn main() -> ExitCode {
     quiet_panics();
@@ -109,6 +124,8 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::test(args),
         Command::Logs(args) => commands::logs::logs(args),
         Command::Serve(args) => commands::serve::serve(args),
+        Command::Completions(args) => commands::completions::completions(args, Cli::command()),
+        Command::Man(args) => commands::man::man(args, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -34,7 +34,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use wasmhost::{Host, Limits, LoadedModule, RunOptions, Stdin, StdoutBuffer};
+use wasmhost::{Host, Limits, LoadedModule, RunOptions, Stdin, OutputBuffer};
 use wasmhost_log::LogSender;
 
 /// Largest request body passed to a guest, and largest response it may write.
@@ -66,18 +66,27 @@ impl Gateway {
 
     /// Accepts HTTP/1.1 connections on `listener` until it fails.
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, _) = listener.accept().await?;
+        self.serve_until(listener, std::future::pending(), std::time::Duration::MAX).await
+    }
+
+    /// Serves until `shutdown` resolves (e.g. SIGTERM), then drains: no new
+    /// connection is accepted, idle ones are closed, requests in flight get
+    /// `grace` to finish, and the guests still running after it are stopped
+    /// (each ends with `instance.stopped` and `instance.exit`, and its
+    /// client gets its response). Returns when every connection is closed;
+    /// then the log pipeline can be shut down with nothing lost.
+    pub async fn serve_until(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+        grace: std::time::Duration,
+    ) -> std::io::Result<()> {
+        let host = self.host.clone();
+        let handle = move |req| {
             let gateway = self.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.handle(req).await) }
-                });
-                // A client that goes away mid-request is not the gateway's error.
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-            });
-        }
+            async move { gateway.handle(req).await }
+        };
+        serve_until(listener, shutdown, &host, grace, handle, || {}).await
     }
 
     /// Runs the route's guest for one request.
@@ -95,7 +104,7 @@ impl Gateway {
             Ok(body) => body.to_bytes(),
             Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n".into(), Some(&request_id)),
         };
-        let stdout = StdoutBuffer::new(MAX_BODY);
+        let stdout = OutputBuffer::new(MAX_BODY);
         let options = RunOptions {
             program_name: Some(route.clone()),
             stdin: Stdin::Bytes(body.to_vec()),
@@ -139,4 +148,66 @@ fn plain(status: StatusCode, body: Bytes, request_id: Option<&str>) -> Response<
         response.headers_mut().insert("x-request-id", id);
     }
     response
+}
+
+/// The HTTP/1.1 accept loop of the gateway and the sidecar, with their
+/// drain: until `shutdown` resolves every connection is served by `handle`;
+/// then `on_drain` runs, no connection is accepted, idle connections are
+/// closed, and in-flight requests get `grace` to finish; the guests still
+/// running after it are stopped ([`Host::stop_all`]) and their clients
+/// still get their responses. Returns when every connection is closed (or,
+/// should a client not read its response, after another `grace`).
+async fn serve_until<H, F>(
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    host: &Host,
+    grace: std::time::Duration,
+    handle: H,
+    on_drain: impl FnOnce(),
+) -> std::io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let mut shutdown = std::pin::pin!(shutdown);
+    let (drain, draining) = tokio::sync::watch::channel(false);
+    // Every connection task holds a clone; `recv` ends when all are gone.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            () = &mut shutdown => break,
+        };
+        let (handle, mut draining, open) = (handle.clone(), draining.clone(), open.clone());
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let answer = handle(req);
+                async move { Ok::<_, Infallible>(answer.await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            // A client that goes away mid-request is not the server's error.
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                // (The watch's guard is dropped in here, not held across the await below.)
+                () = async { let _ = draining.wait_for(|d| *d).await; } => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    on_drain();
+    drop(listener);
+    drain.send_replace(true);
+    drop(open);
+    if tokio::time::timeout(grace, all_closed.recv()).await.is_err() {
+        // Stopped guests end at their next epoch tick (or at once when
+        // blocked in a host call); their runs then log their closing
+        // events and answer their clients.
+        host.stop_all();
+        let _ = tokio::time::timeout(grace, all_closed.recv()).await;
+    }
+    Ok(())
 }

@@ -1,5 +1,7 @@
 //! `wasmhost-gateway --listen ADDR --route /path=module.wasm ...`: the example
-//! gateway as a command. Tagged lines go to stderr as JSON.
+//! gateway as a command. Tagged lines go to stderr as JSON. On SIGTERM or
+//! Ctrl-C it drains: requests in flight finish (within `--drain-grace-ms`,
+//! then their guests are stopped), every line is written, exit 0.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,21 @@ struct Args {
     /// Add `KEY=VALUE` to every line, e.g. `job=gateway`.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     labels: Vec<String>,
+    /// After SIGTERM or Ctrl-C, how long requests in flight get to finish
+    /// before their guests are stopped.
+    #[arg(long, default_value_t = 10_000)]
+    drain_grace_ms: u64,
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -49,6 +66,14 @@ async fn main() -> anyhow::Result<()> {
     let gateway = Arc::new(Gateway::new(host, routes, pipeline.sender(), limits).with_labels(labels));
     let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("wasmhost-gateway: listening on {}", listener.local_addr()?);
-    gateway.serve(listener).await?;
+    let signal = shutdown_signal();
+    let grace = Duration::from_millis(args.drain_grace_ms);
+    gateway.serve_until(listener, async { let _ = signal.await; }, grace).await?;
+    eprintln!("wasmhost-gateway: drained");
+    // The gateway (and its senders) are gone: every line gets written.
+    let report = pipeline.shutdown().await;
+    if let Some(error) = report.first_error {
+        anyhow::bail!("writing the log: {error}");
+    }
     Ok(())
 }

@@ -11,7 +11,6 @@
 //! request gets 503 with `Retry-After`; a body beyond `max_body` gets 413.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,9 +21,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::sync::Semaphore;
-use wasmhost::{Host, Limits, LoadError, LoadedModule, RunError, RunOptions, Stdin, StdoutBuffer, TraceParent};
+use wasmhost::{Host, Limits, LoadError, LoadedModule, RunError, RunOptions, Stdin, OutputBuffer, TraceParent};
 use wasmhost_log::LogSender;
 
 use crate::plain;
@@ -96,46 +94,12 @@ impl Sidecar {
     /// their responses. Returns when every connection is closed (or, should
     /// a client not read its response, after another `drain_grace`).
     pub async fn serve(self: Arc<Self>, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-        let mut shutdown = std::pin::pin!(shutdown);
-        let (drain, draining) = tokio::sync::watch::channel(false);
-        // Every connection task holds a clone; `recv` ends when all are gone.
-        let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
-        loop {
-            let (stream, _) = tokio::select! {
-                accepted = listener.accept() => accepted?,
-                () = &mut shutdown => break,
-            };
-            let (sidecar, mut draining, open) = (self.clone(), draining.clone(), open.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let sidecar = sidecar.clone();
-                    async move { Ok::<_, Infallible>(sidecar.handle(req).await) }
-                });
-                let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let mut connection = std::pin::pin!(connection);
-                // A client that goes away mid-request is not the sidecar's error.
-                tokio::select! {
-                    _ = connection.as_mut() => {}
-                    // (The watch's guard is dropped in here, not held across the await below.)
-                    () = async { let _ = draining.wait_for(|d| *d).await; } => {
-                        connection.as_mut().graceful_shutdown();
-                        let _ = connection.await;
-                    }
-                }
-                drop(open);
-            });
-        }
-        self.draining.store(true, Ordering::SeqCst);
-        drop(listener);
-        drain.send_replace(true);
-        drop(open);
-        if tokio::time::timeout(self.config.drain_grace, all_closed.recv()).await.is_err() {
-            // Stopped guests end at their next epoch tick; their runs then
-            // log their closing events and answer their clients.
-            self.host.stop_all();
-            let _ = tokio::time::timeout(self.config.drain_grace, all_closed.recv()).await;
-        }
-        Ok(())
+        let (sidecar, handler) = (self.clone(), self.clone());
+        let handle = move |req| {
+            let sidecar = handler.clone();
+            async move { sidecar.handle(req).await }
+        };
+        crate::serve_until(listener, shutdown, &self.host, self.config.drain_grace, handle, || sidecar.draining.store(true, Ordering::SeqCst)).await
     }
 
     /// Answers one request.
@@ -181,7 +145,7 @@ impl Sidecar {
             Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(self.config.max_body),
             Err(e) => return plain(StatusCode::BAD_REQUEST, format!("reading the body: {e}\n").into(), None),
         };
-        let stdout = StdoutBuffer::new(self.config.max_body);
+        let stdout = OutputBuffer::new(self.config.max_body);
         let options = RunOptions {
             program_name: Some(name.to_owned()),
             args,

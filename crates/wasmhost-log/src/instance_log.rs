@@ -54,6 +54,46 @@ pub struct InstanceLog {
     stderr: LineSplitter,
     counters: LogCounters,
     lift: Option<LineLifter>,
+    taps: Vec<RecordTap>,
+}
+
+/// A function that sees every record of one instance as it is made, in
+/// `seq` order, before the pipeline does: how an embedder gets a run's own
+/// records back (see `wasmhost::RunOptions::on_record`). It is called with
+/// the instance's log locked, on the thread the guest runs on: it should be
+/// quick (push to a `Vec`, send on a channel), never wait for the guest.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use wasmhost_log::{InstanceContext, InstanceLog, JsonFormat, Pipeline, RecordTap, Stream, WriterSink};
+///
+/// let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let tap = RecordTap::new({ let seen = seen.clone(); move |r| seen.lock().unwrap().push(r.msg.clone()) });
+/// let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+/// let mut log = InstanceLog::new(ctx, pipeline.sender(), 1024).with_tap(tap);
+/// log.write(Stream::Stderr, b"one\ntwo\n");
+/// assert_eq!(*seen.lock().unwrap(), ["one", "two"]);
+/// ```
+#[derive(Clone)]
+pub struct RecordTap(Arc<dyn Fn(&LogRecord) + Send + Sync>);
+
+impl RecordTap {
+    /// A tap calling `f` with each record.
+    pub fn new(f: impl Fn(&LogRecord) + Send + Sync + 'static) -> RecordTap {
+        RecordTap(Arc::new(f))
+    }
+
+    /// Hands `record` to the function.
+    pub fn call(&self, record: &LogRecord) {
+        (self.0)(record)
+    }
+}
+
+impl std::fmt::Debug for RecordTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordTap(..)")
+    }
 }
 
 impl InstanceLog {
@@ -69,7 +109,15 @@ impl InstanceLog {
             stderr: LineSplitter::new(max_line),
             counters: LogCounters::default(),
             lift: None,
+            taps: Vec::new(),
         }
+    }
+
+    /// Also hands every record to `tap` (see [`RecordTap`]); several taps
+    /// are called in the order they were added.
+    pub fn with_tap(mut self, tap: RecordTap) -> Self {
+        self.taps.push(tap);
+        self
     }
 
     /// Lifts the guest's lines as `config` says for this instance (see
@@ -130,6 +178,9 @@ impl InstanceLog {
     fn number(&mut self, mut record: LogRecord) {
         self.seq += 1;
         record.seq = self.seq;
+        for tap in &self.taps {
+            tap.call(&record);
+        }
         self.enqueue(record);
     }
 

@@ -46,9 +46,9 @@ pub use format::{Detail, Format, JsonFormat, TextFormat, FORMAT_VERSION, TRAP_EX
 pub use level::level_of_line;
 pub use lift::{import_record, Bounds, LiftConfig, LiftRule, Lifted, Lifter};
 pub use lines::{check_max_line, Line, LineSplitter, MAX_LINE_BYTES, MIN_LINE_BYTES};
-pub use instance_log::{lock, InstanceLog, LogCounters};
+pub use instance_log::{lock, InstanceLog, LogCounters, RecordTap};
 pub use pipeline::{
-    GraceExceeded, LogSender, Pipeline, PipelineClosed, PipelineReport, Policy, Reservation, SinkReport, SinkSpec, QUEUE_BYTES,
+    GraceExceeded, LogSender, Pipeline, DROP_GRACE, PipelineClosed, PipelineReport, Policy, Reservation, SinkReport, SinkSpec, QUEUE_BYTES,
 };
 pub use rotate::RotatingFile;
 pub use router::{Route, RouteError, Router};

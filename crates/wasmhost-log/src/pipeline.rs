@@ -368,11 +368,35 @@ const ABORT_GRACE: Duration = Duration::from_secs(2);
 /// assert!(pipeline.sender().try_send(rec).unwrap().is_none());
 /// assert_eq!(pipeline.finish().written, 1);
 /// ```
+///
+/// Dropping a pipeline flushes it: every record sent so far is written
+/// (the drop waits, up to [`DROP_GRACE`], for the senders still held
+/// elsewhere to go and for the sinks to write). [`Pipeline::finish`] waits
+/// without bound and says what happened; in async code
+/// [`Pipeline::shutdown`] waits without blocking a runtime thread.
 pub struct Pipeline {
-    sender: LogSender,
+    /// `None` once the pipeline was finished (by `finish*`, `shutdown` or drop).
+    sender: Option<LogSender>,
     shared: Arc<Shared>,
     done: std_mpsc::Receiver<PipelineReport>,
+    /// Notified (once) when the report has been sent, or its thread died.
+    finished: Arc<Notify>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// How long dropping a [`Pipeline`] waits for the records sent so far to be
+/// written, before only the host events left are written (as
+/// [`Pipeline::finish_within`] does after its grace).
+pub const DROP_GRACE: Duration = Duration::from_secs(10);
+
+/// Notifies the pipeline's owner when the thread that sends the report
+/// ends, whether it sent it or panicked.
+struct NotifyOnExit(Arc<Notify>);
+
+impl Drop for NotifyOnExit {
+    fn drop(&mut self) {
+        self.0.notify_one();
+    }
 }
 
 /// How long a sink thread sleeps between polls of its queue. Under load the
@@ -401,12 +425,14 @@ impl Pipeline {
         let (tx, rx) = mpsc::channel::<LogRecord>(capacity.max(1));
         let shared = Shared::new(1, max_bytes);
         let (done_tx, done) = std_mpsc::channel();
-        let sink_shared = shared.clone();
+        let finished = Arc::new(Notify::new());
+        let (sink_shared, on_exit) = (shared.clone(), NotifyOnExit(finished.clone()));
         let worker = spawn_named("wasmhost-log-sink", move || {
+            let _on_exit = on_exit;
             let report = run_sink("default".into(), sink, rx, &sink_shared, |r| sink_shared.release(weight(r)));
             let _ = done_tx.send(PipelineReport::of(vec![report]));
         })?;
-        Ok(Pipeline { sender: LogSender { tx, shared: shared.clone() }, shared, done, threads: vec![worker] })
+        Ok(Pipeline { sender: Some(LogSender { tx, shared: shared.clone() }), shared, done, finished, threads: vec![worker] })
     }
 
     /// Several sinks behind a router: every record goes to the sinks of the
@@ -432,8 +458,10 @@ impl Pipeline {
         }
         drop(report_tx);
         let (done_tx, done) = std_mpsc::channel();
-        let router_shared = shared.clone();
+        let finished = Arc::new(Notify::new());
+        let (router_shared, on_exit) = (shared.clone(), NotifyOnExit(finished.clone()));
         let router_thread = spawn_named("wasmhost-log-router", move || {
+            let _on_exit = on_exit;
             let dropped = route_records(&mut rx, &router, &queues, &policies, &names, &router_shared);
             drop(queues);
             let mut reports: Vec<SinkReport> = vec![SinkReport::default(); names.len()];
@@ -443,26 +471,49 @@ impl Pipeline {
             let _ = done_tx.send(PipelineReport::of(reports));
         })?;
         threads.push(router_thread);
-        Ok(Pipeline { sender: LogSender { tx, shared: shared.clone() }, shared, done, threads })
+        Ok(Pipeline { sender: Some(LogSender { tx, shared: shared.clone() }), shared, done, finished, threads })
     }
 
     /// A sender for an instance.
     pub fn sender(&self) -> LogSender {
-        self.sender.clone()
+        // Only the methods that consume the pipeline take the sender.
+        self.sender.clone().expect("a pipeline has its sender until it is consumed")
     }
 
     /// Waits until every record sent so far reached its sinks and every
     /// sender is dropped, then returns what happened. Blocks the calling thread.
-    pub fn finish(self) -> PipelineReport {
-        drop(self.sender);
-        let report = self.done.recv().unwrap_or_else(|_| PipelineReport {
-            first_error: Some("a log pipeline thread panicked".into()),
-            ..PipelineReport::default()
-        });
-        for t in self.threads {
+    pub fn finish(mut self) -> PipelineReport {
+        self.sender = None;
+        let report = self.done.recv().unwrap_or_else(|_| panicked());
+        self.join();
+        report
+    }
+
+    /// [`Pipeline::finish`] for async code: waits for the same (every
+    /// record written, every sender dropped) without blocking the runtime's
+    /// thread. Call it at the end of an embedder's `main`, after the last
+    /// run, so that no line is lost when the process exits.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
+    /// let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
+    /// assert_eq!(pipeline.shutdown().await.written, 0);
+    /// # });
+    /// ```
+    pub async fn shutdown(mut self) -> PipelineReport {
+        self.sender = None;
+        self.finished.notified().await;
+        // The thread has sent the report (or died) and is ending.
+        let report = self.done.try_recv().unwrap_or_else(|_| panicked());
+        self.join();
+        report
+    }
+
+    fn join(&mut self) {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        report
     }
 
     /// Like [`Pipeline::finish`], but bounded: a sink that is slow (a reader
@@ -471,16 +522,41 @@ impl Pipeline {
     /// instance's closing events — and count the guest lines they skip as
     /// `abandoned`; they get a little longer for that, then the pipeline is
     /// given up on. Records are only ever written whole.
-    pub fn finish_within(self, grace: Duration) -> Result<PipelineReport, GraceExceeded> {
-        drop(self.sender);
+    pub fn finish_within(mut self, grace: Duration) -> Result<PipelineReport, GraceExceeded> {
+        self.finish_within_mut(grace)
+    }
+
+    fn finish_within_mut(&mut self, grace: Duration) -> Result<PipelineReport, GraceExceeded> {
+        self.sender = None;
         match self.done.recv_timeout(grace) {
-            Ok(report) => Ok(report),
+            Ok(report) => {
+                self.join();
+                Ok(report)
+            }
             Err(_) => {
                 self.shared.abort.store(true, Ordering::Release);
-                Err(GraceExceeded { grace, report: self.done.recv_timeout(ABORT_GRACE).ok() })
+                let report = self.done.recv_timeout(ABORT_GRACE).ok();
+                if report.is_some() {
+                    self.join();
+                }
+                // A sink still stuck keeps its thread: it is given up on.
+                Err(GraceExceeded { grace, report })
             }
         }
     }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // Not finished yet: flush, within bounds.
+        if self.sender.is_some() {
+            let _ = self.finish_within_mut(DROP_GRACE);
+        }
+    }
+}
+
+fn panicked() -> PipelineReport {
+    PipelineReport { first_error: Some("a log pipeline thread panicked".into()), ..PipelineReport::default() }
 }
 
 fn spawn_named(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
@@ -698,6 +774,47 @@ mod tests {
 
     fn line(ctx: &Arc<InstanceContext>, seq: u64, bytes: &[u8]) -> LogRecord {
         LogRecord::line(ctx.clone(), Stream::Stderr, seq, Line { bytes, continued: true })
+    }
+
+    #[test]
+    fn dropping_a_pipeline_writes_every_record_sent() {
+        let (sink, open, written) = gated();
+        let pipeline = Pipeline::spawn(sink, 1000).unwrap();
+        let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+        for seq in 1..=200 {
+            assert!(pipeline.sender().try_send(line(&ctx, seq, b"a line")).unwrap().is_none());
+        }
+        // The sink is slow to start: the drop must wait for it.
+        let opener = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            open.send(Ok(())).unwrap();
+        });
+        drop(pipeline);
+        opener.join().unwrap();
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 200);
+        assert!(text.lines().last().unwrap().contains(r#""seq":200"#));
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_the_senders_without_blocking_the_runtime() {
+        let (sink, open, written) = gated();
+        open.send(Ok(())).unwrap();
+        let pipeline = Pipeline::spawn(sink, 1000).unwrap();
+        let ctx = Arc::new(InstanceContext::new("id", "c", "m"));
+        let sender = pipeline.sender();
+        // A producer on the same (single) runtime thread still sends while
+        // shutdown waits: it would deadlock if shutdown blocked the thread.
+        let producer = tokio::spawn(async move {
+            for seq in 1..=50 {
+                tokio::task::yield_now().await;
+                sender.reserve(64).await.unwrap().send(line(&ctx, seq, b"late"));
+            }
+        });
+        let report = pipeline.shutdown().await;
+        producer.await.unwrap();
+        assert_eq!(report.written, 50);
+        assert_eq!(String::from_utf8(written.lock().unwrap().clone()).unwrap().lines().count(), 50);
     }
 
     #[test]

@@ -11,8 +11,11 @@ pub struct Summary {
     pub passed: usize,
     /// Tests that did not (or passed against their expected failure).
     pub failed: usize,
-    /// Tests not run, and expected failures that failed.
+    /// Tests not run.
     pub skipped: usize,
+    /// Tests that failed as the expectations file says they do (pytest's
+    /// `xfailed`).
+    pub expected_failures: usize,
 }
 
 impl Summary {
@@ -23,7 +26,8 @@ impl Summary {
             match r.outcome {
                 Outcome::Passed => s.passed += 1,
                 Outcome::Failed(_) => s.failed += 1,
-                Outcome::Skipped(_) | Outcome::ExpectedFailure(_) => s.skipped += 1,
+                Outcome::Skipped(_) => s.skipped += 1,
+                Outcome::ExpectedFailure(_) => s.expected_failures += 1,
             }
         }
         s
@@ -31,9 +35,15 @@ impl Summary {
 }
 
 impl std::fmt::Display for Summary {
-    /// `N passed, N failed, N skipped`: the line CI systems read.
+    /// `N passed, N failed, N skipped`: the line CI systems read; then
+    /// `, N expected failures` when there are any (as pytest's `xfailed`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)
+        write!(f, "{} passed, {} failed, {} skipped", self.passed, self.failed, self.skipped)?;
+        match self.expected_failures {
+            0 => Ok(()),
+            1 => f.write_str(", 1 expected failure"),
+            n => write!(f, ", {n} expected failures"),
+        }
     }
 }
 

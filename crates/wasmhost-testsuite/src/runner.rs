@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::Semaphore;
-use wasmhost::{Ended, Host, LimitHit, Limits, Preopen, RunOptions, StdoutBuffer};
+use wasmhost::{Ended, Host, LimitHit, Limits, Preopen, RunOptions, OutputBuffer};
 use wasmhost_log::LogSender;
 
 use crate::expect::Expectations;
@@ -78,7 +78,8 @@ impl TestResult {
 
 /// Runs every selected test of `suites` on `host`, `config.jobs` at a time,
 /// sending every instance's lines (labelled `test` and `suite`) to `sender`.
-/// `progress` sees each result as it comes. Results are in suite and test order.
+/// `progress` sees each result as it comes (in the order the tests end).
+/// Results are in suite and test order.
 pub async fn run_suites(
     host: Arc<Host>,
     suites: &[Suite],
@@ -88,7 +89,9 @@ pub async fn run_suites(
 ) -> Vec<TestResult> {
     let permits = Arc::new(Semaphore::new(config.jobs.max(1)));
     let dir_locks = DirLocks::default();
-    let mut tasks = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    // Each task's place in suite and test order.
+    let mut order = std::collections::HashMap::new();
     for suite in suites {
         for test in &suite.tests {
             let full = format!("{}/{}", suite.name, test.name);
@@ -104,14 +107,15 @@ pub async fn run_suites(
                 wasm_instance_id: None,
             };
             if let Some(reason) = config.expectations.skip_reason(&full) {
-                tasks.push(tokio::spawn(async move { TestResult { outcome: Outcome::Skipped(reason), ..skeleton } }));
+                let task = tasks.spawn(async move { TestResult { outcome: Outcome::Skipped(reason), ..skeleton } });
+                order.insert(task.id(), order.len());
                 continue;
             }
             let expect_failure = config.expectations.expects_failure(&full);
             let (host, sender, permits, timeout) = (host.clone(), sender.clone(), permits.clone(), config.timeout);
             let (suite_dir, test) = (suite.dir.clone(), test.clone());
             let locks = dir_locks.for_test(&suite_dir, &test);
-            tasks.push(tokio::spawn(async move {
+            let task = tasks.spawn(async move {
                 // Tests that share a directory take turns: each one's
                 // `*.cleanup` sweep would delete the other's files.
                 let mut _dirs = Vec::with_capacity(locks.len());
@@ -126,26 +130,30 @@ pub async fn run_suites(
                     (outcome, _) => outcome,
                 };
                 result
-            }));
+            });
+            order.insert(task.id(), order.len());
         }
     }
-    let mut results = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        let result = match task.await {
-            Ok(result) => result,
-            Err(e) => TestResult {
-                suite: String::new(),
-                name: String::new(),
-                outcome: Outcome::Failed(format!("the test's task failed: {e}")),
-                duration_ms: 0.0,
-                exit_code: None,
-                wasm_instance_id: None,
-            },
+    let mut results: Vec<Option<TestResult>> = (0..order.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, result) = match joined {
+            Ok(done) => done,
+            Err(e) => (
+                e.id(),
+                TestResult {
+                    suite: String::new(),
+                    name: String::new(),
+                    outcome: Outcome::Failed(format!("the test's task failed: {e}")),
+                    duration_ms: 0.0,
+                    exit_code: None,
+                    wasm_instance_id: None,
+                },
+            ),
         };
         progress(&result);
-        results.push(result);
+        results[order[&id]] = Some(result);
     }
-    results
+    results.into_iter().flatten().collect()
 }
 
 /// One lock per preopened host directory.
@@ -182,8 +190,8 @@ async fn run_test(host: &Host, suite_dir: &Path, test: &TestCase, mut result: Te
     }
     let cleanup = || preopens.iter().for_each(|p| remove_cleanup_entries(&p.host));
     cleanup();
-    let stdout = StdoutBuffer::new(16 << 20);
-    let stderr = StdoutBuffer::new(16 << 20);
+    let stdout = OutputBuffer::new(16 << 20);
+    let stderr = OutputBuffer::new(16 << 20);
     let options = RunOptions {
         program_name: test.module.file_name().map(|n| n.to_string_lossy().into_owned()),
         args: spec.args.clone(),

@@ -18,7 +18,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{OutputStream, StreamError, StreamResult};
 
-use crate::instance::StdoutBuffer;
+use crate::instance::OutputBuffer;
 
 /// How much a guest may write in one go when the log is not backlogged. p1's
 /// `fd_write` hands over at most 4 KiB at a time anyway.
@@ -30,7 +30,7 @@ pub(crate) struct Capture {
     pub(crate) log: Arc<Mutex<InstanceLog>>,
     pub(crate) stream: Stream,
     /// Also keep the raw bytes here (a test runner compares them exactly).
-    pub(crate) copy: Option<StdoutBuffer>,
+    pub(crate) copy: Option<OutputBuffer>,
 }
 
 impl Capture {
@@ -146,7 +146,19 @@ impl Pollable for HostStdout {
 
 impl OutputStream for HostStdout {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        std::io::stdout().write_all(&bytes).map_err(|e| StreamError::LastOperationFailed(e.into()))
+        let mut mid_line = STDOUT_MID_LINE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = std::io::stdout().lock();
+        let failed = |e: std::io::Error| StreamError::LastOperationFailed(e.into());
+        out.write_all(&bytes).map_err(failed)?;
+        if let Some(&last) = bytes.last() {
+            *mid_line = last != b'\n';
+            // A half line is on the screen before the lock is let go (std's
+            // stdout holds it back until a newline otherwise).
+            if *mid_line {
+                out.flush().map_err(failed)?;
+            }
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> StreamResult<()> {
@@ -155,5 +167,40 @@ impl OutputStream for HostStdout {
 
     fn check_write(&mut self) -> StreamResult<usize> {
         Ok(WRITE_BUDGET)
+    }
+}
+
+/// Whether the guests' passed-through stdout ended mid-line (its last byte
+/// was not a newline); held while writing, so a guest's write and a host
+/// line cannot interleave on the terminal. See [`OwnLine`].
+static STDOUT_MID_LINE: Mutex<bool> = Mutex::new(false);
+
+/// A writer of host text (the tagged lines on stderr) for a terminal that
+/// also shows the guests' passed-through stdout: each write starts on a
+/// screen line of its own. A guest that wrote half a line (`hello`, then
+/// `\n` in a second write, as wasi-libc's `puts` does) gets a line break
+/// before the host's line instead of sharing its screen line; the guest's
+/// bytes themselves are never changed.
+///
+/// ```
+/// use std::io::Write;
+/// let mut text = wasmhost::OwnLine(Vec::new());
+/// text.write_all(b"INFO host line\n").unwrap();
+/// assert_eq!(text.0, b"INFO host line\n");
+/// ```
+pub struct OwnLine<W>(pub W);
+
+impl<W: Write> Write for OwnLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut mid_line = STDOUT_MID_LINE.lock().unwrap_or_else(|p| p.into_inner());
+        if *mid_line {
+            self.0.write_all(b"\n")?;
+            *mid_line = false;
+        }
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }

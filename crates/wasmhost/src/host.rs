@@ -74,6 +74,9 @@ pub struct HostConfig {
     /// default ([`LiftConfig::default`]); [`LiftConfig::off`] keeps lines
     /// as written. [`RunOptions::lift`](crate::RunOptions::lift) overrides it per run.
     pub lift: LiftConfig,
+    /// Link WASI preview 0 (`wasi_unstable`) for the old modules that import
+    /// it, as `wasmtime run` does by default (`-S preview0`). Default: on.
+    pub preview0: bool,
 }
 
 impl Default for HostConfig {
@@ -87,6 +90,7 @@ impl Default for HostConfig {
             default_limits: Limits::default(),
             nn: Some(NnConfig::default()),
             lift: LiftConfig::default(),
+            preview0: true,
         }
     }
 }
@@ -112,13 +116,19 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// assert_eq!(outcome.exit_code, 0);
 /// # Ok(()) }
 /// ```
+///
+/// Cloning a host is cheap: the clones share the engine, the linkers (until
+/// one is changed through [`Host::linker_mut`]), the epoch ticker (stopped
+/// when the last clone is dropped) and [`Host::stop_all`].
+#[derive(Clone)]
 pub struct Host {
     pub(crate) engine: Engine,
-    pub(crate) linker: Linker<InstanceState>,
+    pub(crate) linker: Arc<Linker<InstanceState>>,
     /// The WASI 0.2 linker components are linked with.
-    pub(crate) component_linker: wasmtime::component::Linker<InstanceState>,
+    pub(crate) component_linker: Arc<wasmtime::component::Linker<InstanceState>>,
     pub(crate) config: HostConfig,
-    ticker_stop: Arc<AtomicBool>,
+    /// Held, never read: the last clone's drop stops the epoch thread.
+    _ticker: Arc<Ticker>,
     /// Set by [`Host::stop_all`]: every running guest is interrupted at its
     /// next epoch check.
     pub(crate) stopping: Arc<AtomicBool>,
@@ -129,6 +139,9 @@ pub struct Host {
     pub(crate) nn: Option<Arc<NnHost>>,
     /// `config.lift`, shared by every instance.
     pub(crate) lift: Arc<LiftConfig>,
+    /// Modules linked under a name for the modules loaded after them
+    /// ([`Host::preload`], `--preload NAME=PATH`).
+    pub(crate) preloads: Arc<Vec<(String, wasmtime::Module)>>,
 }
 
 impl Host {
@@ -162,6 +175,12 @@ impl Host {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut InstanceState| &mut s.wasi)
             .map_err(|e| HostError::Wasi(e.to_string()))?;
+        // `wasi_unstable` (preview 0), mapped onto the same preview1 context,
+        // as `wasmtime run` links it unless `-S preview0=n`.
+        if config.preview0 {
+            wasmtime_wasi::p0::add_to_linker_async(&mut linker, |s: &mut InstanceState| &mut s.wasi)
+                .map_err(|e| HostError::Wasi(e.to_string()))?;
+        }
         let nn = match &config.nn {
             Some(nn_config) => {
                 let nn = NnHost::new(nn_config).map_err(HostError::Nn)?;
@@ -175,11 +194,12 @@ impl Host {
         };
         crate::guest_log::add_to_linker(&mut linker).map_err(|e| HostError::Wasi(e.to_string()))?;
         let component_linker = crate::component::linker(&engine).map_err(|e| HostError::Wasi(e.to_string()))?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_epoch_ticker(engine.clone(), ticker_stop.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
+        let ticker = Ticker::spawn(engine.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
         let stop = tokio::sync::watch::Sender::new(false);
         let lift = Arc::new(config.lift.clone());
-        Ok(Host { engine, linker, component_linker, config, ticker_stop, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift })
+        let (linker, component_linker) = (Arc::new(linker), Arc::new(component_linker));
+        let preloads = Arc::new(Vec::new());
+        Ok(Host { engine, linker, component_linker, config, _ticker: ticker, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift, preloads })
     }
 
     /// The wasmtime engine, for embedders that need it.
@@ -196,7 +216,7 @@ impl Host {
     /// host.linker_mut().func_wrap("gateway", "now_ms", || -> u64 { 42 }).unwrap();
     /// ```
     pub fn linker_mut(&mut self) -> &mut Linker<InstanceState> {
-        &mut self.linker
+        Arc::make_mut(&mut self.linker)
     }
 
     /// Stops every instance of this host: a guest running wasm stops at its
@@ -208,26 +228,40 @@ impl Host {
         self.stop.send_replace(true);
     }
 
+    /// Whether modules loaded now are linked with preloads ([`Host::preload`]).
+    pub fn has_preloads(&self) -> bool {
+        !self.preloads.is_empty()
+    }
+
     /// The configuration the host was built with.
     pub fn config(&self) -> &HostConfig {
         &self.config
     }
 }
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+/// One thread per host (shared by its clones) advances the epoch; every
+/// store checks it, so thousands of guests need no timer each. It stops
+/// when the last clone of the host is dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn spawn(engine: Engine) -> std::io::Result<Arc<Ticker>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new().name("wasmhost-epoch".into()).spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
+        Ok(Arc::new(Ticker { stop }))
     }
 }
 
-/// One thread per host advances the epoch; every store checks it, so
-/// thousands of guests need no timer each.
-fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("wasmhost-epoch".into()).spawn(move || {
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(EPOCH_TICK);
-            engine.increment_epoch();
-        }
-    })?;
-    Ok(())
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }

@@ -11,7 +11,7 @@ use futures_util::future::Either;
 use futures_util::FutureExt;
 use uuid::Uuid;
 use wasmhost_nn::{observe_glue, NnHost, WasiNnCtx};
-use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LiftConfig, LogCounters, LogSender, Stream};
+use wasmhost_log::{lock, FieldValue, InstanceContext, InstanceLog, Level, LiftConfig, LogCounters, LogRecord, LogSender, RecordTap, Stream};
 use wasmtime::{Store, Trap, UpdateDeadline, Val, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
@@ -93,10 +93,10 @@ pub struct RunOptions {
     /// Where the guest's stdout goes when it is not captured: `None` for the
     /// host's stdout, or a buffer the caller reads after the run (the
     /// gateway's response body).
-    pub stdout_buffer: Option<StdoutBuffer>,
+    pub stdout_buffer: Option<OutputBuffer>,
     /// Also keep a copy of the guest's raw stderr bytes here (they are
     /// logged as usual): for callers that compare output exactly.
-    pub stderr_copy: Option<StdoutBuffer>,
+    pub stderr_copy: Option<OutputBuffer>,
     /// What the guest reads on stdin.
     pub stdin: Stdin,
     /// Extra labels on every line. A key of the format itself (`exit_code`,
@@ -116,10 +116,24 @@ pub struct RunOptions {
     /// whatever [`HostConfig::lift`](crate::HostConfig::lift) and its rules
     /// say; `None` follows them.
     pub lift: Option<bool>,
+    /// Keep this instance's own records (its lines and events, as sent to
+    /// the pipeline) and return them in [`RunOutcome::records`]: a request's
+    /// log lines, e.g. for its response or its error report.
+    pub keep_records: bool,
+    /// Hand each of this instance's records to this function as it is made
+    /// (besides the pipeline), e.g. to stream them to a client; see
+    /// [`RecordTap`] for what it may do.
+    pub on_record: Option<RecordTap>,
 }
 
-/// A buffer that collects a guest's stdout, up to a capacity.
-pub type StdoutBuffer = wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+/// A buffer that collects what a guest writes to one of its output streams
+/// (stdout for [`RunOptions::stdout_buffer`], stderr for
+/// [`RunOptions::stderr_copy`]), up to a capacity.
+pub type OutputBuffer = wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+/// The old name of [`OutputBuffer`], from when it only held stdout.
+#[deprecated(note = "renamed OutputBuffer: it holds stderr too (RunOptions::stderr_copy)")]
+pub type StdoutBuffer = OutputBuffer;
 
 /// How an instance ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +182,9 @@ pub struct RunOutcome {
     /// What the function named by [`RunOptions::invoke`] returned (empty
     /// for `_start`, and when the call did not return).
     pub results: Vec<Value>,
+    /// The instance's own records, in `seq` order, when
+    /// [`RunOptions::keep_records`] asked for them (else empty).
+    pub records: Vec<LogRecord>,
 }
 
 /// The exit code `wasmtime run` uses after a trap on Unix (SIGABRT's); the
@@ -176,22 +193,37 @@ pub const TRAP_EXIT_CODE: i32 = wasmhost_log::TRAP_EXIT_CODE;
 
 impl Host {
     /// Runs one instance of `module` to its end, sending its log records to
-    /// `sender`. Call it inside a tokio task: its id becomes `task_id`.
+    /// `sender`. The instance runs in a tokio task, whose id is its records'
+    /// `task_id`: the caller's task, or, when `run` is awaited outside any
+    /// task (in `block_on`, `#[tokio::main]`'s body), a task of its own that
+    /// is aborted if this future is dropped (e.g. by `tokio::time::timeout`).
     ///
     /// Returns `Err` only when the instance could not be set up; everything
     /// the guest does, traps, limits and panics of host functions included,
     /// is an `Ok` outcome (and logged).
     pub async fn run(&self, module: &LoadedModule, options: RunOptions, sender: LogSender) -> Result<RunOutcome, RunError> {
+        if tokio::task::try_id().is_some() {
+            return self.run_in_task(module, options, sender).await;
+        }
+        // Cheap clones: the host's and the module's parts are shared.
+        let (host, module) = (self.clone(), module.clone());
+        let mut task = AbortOnDrop(tokio::spawn(async move { host.run_in_task(&module, options, sender).await }));
+        match (&mut task.0).await {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime that is shutting down cancels the task.
+            Err(_) => Err(RunError::Instantiate("the tokio runtime is shutting down".into())),
+        }
+    }
+
+    async fn run_in_task(&self, module: &LoadedModule, options: RunOptions, sender: LogSender) -> Result<RunOutcome, RunError> {
         let entry = module.entry(options.invoke.as_deref())?;
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         // `--invoke`'s arguments, parsed into the function's parameters
         // before anything runs (as `wasmtime run` does).
         // (A component's only entry is `wasi:cli/run`, which takes no
         // arguments: only core modules have parameters to parse.)
-        let export = match &module.linked {
-            Linked::Core(pre) => pre.module().get_export(entry),
-            Linked::Component(_) => None,
-        };
+        let export = module.linked.core_module().and_then(|m| m.get_export(entry));
         let params = match (&options.invoke, export) {
             (Some(name), Some(export)) => match export.func() {
                 Some(ty) => crate::invoke::params(name, ty, &options.args)?,
@@ -220,7 +252,16 @@ impl Host {
             None => self.lift.clone(),
             Some(enabled) => Arc::new(LiftConfig { enabled, rules: Vec::new(), ..(*self.lift).clone() }),
         };
-        let log = Arc::new(Mutex::new(InstanceLog::new(Arc::new(ctx), sender, self.config.max_line).with_lift(&lift)));
+        let mut log = InstanceLog::new(Arc::new(ctx), sender, self.config.max_line).with_lift(&lift);
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        if options.keep_records {
+            let kept = kept.clone();
+            log = log.with_tap(RecordTap::new(move |r: &LogRecord| kept.lock().unwrap_or_else(|p| p.into_inner()).push(r.clone())));
+        }
+        if let Some(tap) = &options.on_record {
+            log = log.with_tap(tap.clone());
+        }
+        let log = Arc::new(Mutex::new(log));
         let wasi = wasi_context(module, &options, &log)?;
 
         lock(&log).event(Level::Info, "instance.start", format!("starting {}", module.path.display()), start_fields(module, &limits));
@@ -268,13 +309,14 @@ impl Host {
         });
 
         let body = async {
-            let pre = match &module.linked {
-                Linked::Core(pre) => pre,
+            let instance = match &module.linked {
+                Linked::Core(pre) => pre.instantiate_async(&mut store).await,
+                Linked::Preloaded(preloaded) => preloaded.instantiate(&mut store).await,
                 Linked::Component(command) => {
                     return crate::component::run_command(command, &mut store).await.map(|ran| ran.map(|()| Vec::new()));
                 }
             };
-            let instance = pre.instantiate_async(&mut store).await.map_err(|e| RunError::Instantiate(one_line(&e)))?;
+            let instance = instance.map_err(|e| RunError::Instantiate(one_line(&e)))?;
             // The export exists (checked above); `_start` must take and
             // return nothing, an invoked function gets its parsed arguments.
             if options.invoke.is_none() {
@@ -347,7 +389,18 @@ impl Host {
         end_events(&log, &ended, exit_code, duration, fuel_used);
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
-        Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, limits_hit, duration, fuel_used, log: counters, results })
+        let records = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
+        Ok(RunOutcome { wasm_instance_id: id, exit_code, ended, limits_hit, duration, fuel_used, log: counters, results, records })
+    }
+}
+
+/// A run's own task, aborted when the `run` future awaiting it is dropped,
+/// as the run would be if it were polled in the caller's task.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -17,15 +17,16 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use wasmhost::log::{JsonFormat, Pipeline, WriterSink};
 //! use wasmhost::{Host, HostConfig, RunOptions};
-//! use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
 //!
 //! let host = Host::new(HostConfig::default())?;
 //! let module = host.load_file("guests/build/rust/hello.wasm".as_ref())?;
 //! let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::stderr())), 1024)?;
 //! let options = RunOptions { labels: vec![("tenant".into(), "acme".into())], ..Default::default() };
-//! let outcome = tokio::spawn(async move { host.run(&module, options, pipeline.sender()).await }).await??;
+//! let outcome = host.run(&module, options, pipeline.sender()).await?;
 //! println!("instance {} exited with {}", outcome.wasm_instance_id, outcome.exit_code);
+//! pipeline.shutdown().await; // every line written
 //! # Ok(()) }
 //! ```
 
@@ -43,14 +44,27 @@ mod limits;
 mod module;
 mod trace;
 
+pub use capture::OwnLine;
 pub use error::{HostError, LoadError, RunError};
 pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
 pub use guest_log::{MAX_PAIRS, MODULE as GUEST_LOG_MODULE};
 pub use inspect::{inspect_file, Inspection};
 pub use invoke::Value;
-pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, Stdin, StdoutBuffer, TRAP_EXIT_CODE};
+pub use instance::{Ended, InstanceState, OutputBuffer, Preopen, RunOptions, RunOutcome, Stdin, TRAP_EXIT_CODE};
+#[allow(deprecated)]
+pub use instance::StdoutBuffer;
+/// The log pipeline, its records, formats and sinks ([`wasmhost_log`]),
+/// re-exported so that an embedder needs only this crate:
+/// `wasmhost::log::{Pipeline, JsonFormat, WriterSink, LogRecord, …}`.
+pub use wasmhost_log as log;
 pub use limits::{LimitHit, Limits};
 pub use module::{is_component, CompileSource, LoadOptions, LoadedModule};
 pub use trace::TraceParent;
 pub use wasmhost_detect::{BinaryKind, Lang, Origin};
 pub use wasmhost_nn::{GlueErrors, NamedGraph, NnBackendKind, NnConfig};
+
+/// The README's Rust examples, compiled and run as this crate's doc tests
+/// (`cargo test --doc`): the embedding example must keep working as shown.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

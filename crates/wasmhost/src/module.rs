@@ -3,13 +3,14 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmhost_detect::{BinaryKind, Detection, Lang, ModuleFacts, Resolved};
 use wasmhost_log::FieldValue;
 use wasmtime::component::Component;
-use wasmtime::{Engine, InstancePre, Module};
+use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::error::{one_line, LoadError, RunError};
@@ -49,6 +50,9 @@ impl CompileSource {
 }
 
 /// A compiled, linked module, ready to be instantiated any number of times.
+/// A clone shares the compiled code and copies only the module's facts
+/// (names, detection evidence).
+#[derive(Clone)]
 pub struct LoadedModule {
     pub(crate) path: PathBuf,
     pub(crate) name: String,
@@ -66,11 +70,49 @@ pub struct LoadedModule {
 }
 
 /// The compiled, linked code of a [`LoadedModule`].
+#[derive(Clone)]
 pub(crate) enum Linked {
     /// A core module: its `_start` (or `--invoke`) export is called.
     Core(InstancePre<InstanceState>),
+    /// A core module whose imports include modules preloaded with
+    /// [`Host::preload`]: linked per instance, in its store.
+    Preloaded(Arc<Preloaded>),
     /// A `wasi:cli/command` component: its `wasi:cli/run` is called.
     Component(CommandPre<InstanceState>),
+}
+
+/// A core module and the modules preloaded for it (`--preload NAME=PATH`).
+pub(crate) struct Preloaded {
+    module: Module,
+    /// Under their names, in the order given.
+    preloads: Arc<Vec<(String, Module)>>,
+    /// The host's linker when the module was loaded.
+    linker: Arc<Linker<InstanceState>>,
+}
+
+impl Preloaded {
+    /// Instantiates the preloaded modules in `store` and defines their
+    /// exports under their names (as `wasmtime run --preload` does, through
+    /// `Linker::module_async`: a module with `_start` gets a fresh instance
+    /// per call, one without is instantiated once), then the module itself.
+    pub(crate) async fn instantiate(&self, store: &mut Store<InstanceState>) -> wasmtime::Result<Instance> {
+        let mut linker = (*self.linker).clone();
+        for (name, module) in self.preloads.iter() {
+            linker.module_async(&mut *store, name, module).await.map_err(|e| e.context(format!("preloaded module {name:?}")))?;
+        }
+        linker.instantiate_async(store, &self.module).await
+    }
+}
+
+impl Linked {
+    /// The core module, when it is one.
+    pub(crate) fn core_module(&self) -> Option<&Module> {
+        match self {
+            Linked::Core(pre) => Some(pre.module()),
+            Linked::Preloaded(p) => Some(&p.module),
+            Linked::Component(_) => None,
+        }
+    }
 }
 
 impl LoadedModule {
@@ -117,7 +159,10 @@ impl LoadedModule {
     pub(crate) fn entry<'a>(&self, invoke: Option<&'a str>) -> Result<&'a str, RunError> {
         let entry = invoke.unwrap_or("_start");
         let exports: Vec<&str> = match &self.linked {
-            Linked::Core(pre) => pre.module().exports().filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect(),
+            Linked::Core(_) | Linked::Preloaded(_) => {
+                let module = self.linked.core_module().into_iter();
+                module.flat_map(|m| m.exports()).filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect()
+            }
             Linked::Component(_) if invoke.is_none() => return Ok(entry),
             Linked::Component(_) => vec![crate::component::RUN_INTERFACE],
         };
@@ -234,14 +279,23 @@ impl Host {
         let started = Instant::now();
         let link_error = |reason: String| LoadError::Link { path: path.to_owned(), reason };
         let (linked, compile_source, cache_error, imports_nn) = if facts.kind == BinaryKind::Component {
+            if !self.preloads.is_empty() {
+                return Err(link_error("--preload cannot be used with components (as in wasmtime)".into()));
+            }
             let (component, source, cache_error) = self.compile_cached::<Component>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
             let pre = crate::component::link(&self.component_linker, &component, &facts.component_imports).map_err(link_error)?;
             (Linked::Component(pre), source, cache_error, false)
         } else {
             let (module, source, cache_error) = self.compile_cached::<Module>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
-            let pre = self.linker.instantiate_pre(&module).map_err(|e| link_error(one_line(&e)))?;
             let imports_nn = module.imports().any(|import| import.module() == "wasi_ephemeral_nn");
-            (Linked::Core(pre), source, cache_error, imports_nn)
+            let linked = match self.preloads.is_empty() {
+                true => Linked::Core(self.linker.instantiate_pre(&module).map_err(|e| link_error(one_line(&e)))?),
+                false => {
+                    self.check_preloaded_imports(&module).map_err(link_error)?;
+                    Linked::Preloaded(Arc::new(Preloaded { module, preloads: self.preloads.clone(), linker: self.linker.clone() }))
+                }
+            };
+            (linked, source, cache_error, imports_nn)
         };
         let compile_time = started.elapsed();
         // What every instance's `instance.start` event says of the module:
@@ -273,6 +327,51 @@ impl Host {
             imports_nn,
             linked,
         })
+    }
+
+    /// Preloads the core module at `path` under `name` for the modules
+    /// loaded after this call, as `wasmtime run --preload NAME=PATH`: their
+    /// imports from `name` are its exports, instantiated in each instance's
+    /// own store before the module itself. Compiled through the cache.
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut host = wasmhost::Host::new(Default::default())?;
+    /// let lib = std::env::temp_dir().join("wasmhost-doc-lib.wat");
+    /// std::fs::write(&lib, r#"(module (func (export "answer") (result i32) i32.const 42))"#)?;
+    /// host.preload("lib", &lib)?;
+    /// # Ok(()) }
+    /// # demo().unwrap();
+    /// ```
+    pub fn preload(&mut self, name: &str, path: &Path) -> Result<(), LoadError> {
+        let bytes = read_module(path)?;
+        let binary = to_binary(path, &bytes)?;
+        let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
+        if is_component(&binary) {
+            return Err(invalid("a component cannot be preloaded (as in wasmtime): --preload takes core modules".into()));
+        }
+        if name.is_empty() {
+            return Err(invalid("the preload's name is empty".into()));
+        }
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let (module, _, _) = self.compile_cached::<Module>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+        Arc::make_mut(&mut self.preloads).push((name.to_owned(), module));
+        Ok(())
+    }
+
+    /// The load-time check of a module linked with preloads: its imports
+    /// from a preload's name are that module's exports (types, and the
+    /// host's own imports, are checked when it is instantiated).
+    fn check_preloaded_imports(&self, module: &Module) -> Result<(), String> {
+        for import in module.imports() {
+            // A later preload of the same name wins, as definitions do in a linker.
+            if let Some((name, preload)) = self.preloads.iter().rev().find(|(name, _)| name == import.module()) {
+                if preload.get_export(import.name()).is_none() {
+                    return Err(format!("unknown import: `{}::{}`: the module preloaded as {name:?} exports no {:?}", import.module(), import.name(), import.name()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Compiles `binary`, or loads the code compiled for the same bytes by an

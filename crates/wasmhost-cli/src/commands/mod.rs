@@ -1,8 +1,10 @@
 //! One module per subcommand, plus what they share.
 
+pub mod completions;
 pub mod export;
 pub mod inspect;
 pub mod logs;
+pub mod man;
 pub mod run;
 pub mod serve;
 pub mod test;
@@ -16,6 +18,17 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use wasmhost::{Lang, LoadOptions};
 use wasmhost_log::{Detail, JsonFormat, Sink, TextFormat, WriterSink};
+
+/// Writes generated text to stdout; a reader that went away (`| head`) is
+/// not an error.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
+}
 
 /// Language options shared by `run` and `inspect`: `--lang`, and the
 /// `MODULE_TYPE` fall-back from the environment.
@@ -119,6 +132,11 @@ pub fn log_sink(log_file: Option<&Path>, output: &OutputArgs) -> anyhow::Result<
             let tty = std::io::stderr().is_terminal();
             match (output.log_format, tty) {
                 (LogFormat::Json, _) | (LogFormat::Auto, false) => Box::new(WriterSink::new(JsonFormat, std::io::stderr())),
+                // Guest stdout on the same terminal: host lines never
+                // continue a guest's half-written line.
+                _ if std::io::stdout().is_terminal() => {
+                    Box::new(WriterSink::new(output.text_format(tty), wasmhost::OwnLine(std::io::stderr())))
+                }
                 _ => Box::new(WriterSink::new(output.text_format(tty), std::io::stderr())),
             }
         }

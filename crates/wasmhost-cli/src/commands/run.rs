@@ -99,7 +99,8 @@ pub struct RunArgs {
     #[arg(long = "nn-graph", value_name = "ENCODING::DIR")]
     nn_graphs: Vec<NamedGraph>,
     /// wasmtime's spelling of the WASI options: `-S nn[=y|n],nn-graph=ENCODING::DIR`,
-    /// `-S inherit-env` (the host's whole environment, before `--env`), `-S cli` (always on).
+    /// `-S inherit-env` (the host's whole environment, before `--env`), `-S cli` (always on),
+    /// `-S preview0[=y|n]` (`wasi_unstable` imports; on by default, as in wasmtime).
     #[arg(short = 'S', long = "wasi", value_name = "KEY[=VAL][,...]", value_delimiter = ',')]
     wasi_options: Vec<String>,
     /// Leave WASI-NN out (as `-S nn=n`): modules importing it fail to link.
@@ -113,9 +114,16 @@ pub struct RunArgs {
     /// Network sinks and metrics (`--loki`, `--otlp`, `--metrics-addr`).
     #[command(flatten)]
     export: super::export::ExportArgs,
+    /// Link a core module under NAME for the module's imports from NAME
+    /// (as `wasmtime run --preload NAME=PATH`; repeatable).
+    #[arg(long = "preload", value_name = "NAME=PATH")]
+    preloads: Vec<String>,
     /// `-S inherit-env`: the guest gets the host's environment.
     #[arg(skip)]
     inherit_env: bool,
+    /// `-S preview0=n` unlinks `wasi_unstable` (linked by default, as in wasmtime).
+    #[arg(skip = true)]
+    preview0: bool,
     /// `-C cache-config`'s `directory`.
     #[arg(skip)]
     cache_dir: Option<PathBuf>,
@@ -172,7 +180,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         (_, None) => LiftConfig::default(),
     };
-    let mut config = HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, lift, ..HostConfig::default() };
+    let mut config =
+        HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, lift, preview0: args.preview0, ..HostConfig::default() };
     if let Some(dir) = &args.cache_dir {
         config.cache_dir = Some(dir.clone());
     }
@@ -184,7 +193,12 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.instances > 1 && !starts_as_component(&args.module) {
         config.pooling = Some(Pooling { max_instances: args.instances, ..Pooling::default() });
     }
-    let host = Arc::new(Host::new(config)?);
+    let mut host = Host::new(config)?;
+    for spec in &args.preloads {
+        let (name, path) = spec.split_once('=').with_context(|| format!("--preload {spec:?}: expected NAME=PATH"))?;
+        host.preload(name, path.as_ref())?;
+    }
+    let host = Arc::new(host);
     let module = Arc::new(load_module(&host, &args.module, super::load_options(args.lang)?)?);
     let default_sink = log_sink(args.log_file.as_deref(), &args.output)?;
     let events_sink = || log_sink(args.log_file.as_deref(), &args.output);
@@ -380,9 +394,10 @@ fn apply_wasi_options(args: &mut RunArgs) -> anyhow::Result<()> {
             ("nn", "n" | "no" | "false") => args.no_nn = true,
             ("nn-graph", spec) => args.nn_graphs.push(spec.parse().with_context(|| format!("-S {option:?}"))?),
             ("inherit-env", v) => args.inherit_env = yes_no(&option, v)?,
+            ("preview0", v) => args.preview0 = yes_no(&option, v)?,
             // WASI's CLI interfaces are always linked, as in wasmtime by default.
             ("cli" | "common", v) if yes_no(&option, v)? => {}
-            _ => bail!("-S {option:?}: supported are cli, inherit-env[=y|n], nn[=y|n] and nn-graph=ENCODING::DIR"),
+            _ => bail!("-S {option:?}: supported are cli, inherit-env[=y|n], preview0[=y|n], nn[=y|n] and nn-graph=ENCODING::DIR"),
         }
     }
     Ok(())

@@ -1,18 +1,18 @@
 //! `wasmhost test [OPTIONS] DIR...`: runs directories of guest test programs
 //! (wasi-testsuite's legacy format) in parallel and reports them.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use wasmhost::{Host, HostConfig};
 use wasmhost_log::Pipeline;
-use wasmhost_testsuite::{discover, json_lines, junit, run_suites, Expectations, Outcome, RunConfig, Summary};
+use wasmhost_testsuite::{discover, json_lines, junit, run_suites, Expectations, Outcome, RunConfig, Summary, TestResult};
 
 use super::{log_sink, parse_duration, OutputArgs};
 
@@ -41,7 +41,9 @@ pub struct TestArgs {
     /// Write one JSON object per test here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Append the tests' tagged log lines here instead of to stderr.
+    /// Append the tests' tagged log lines here. Default: stderr, or, at a
+    /// terminal (where a progress bar shows), a new file in the temporary
+    /// directory, whose path is printed.
     #[arg(long, value_name = "PATH")]
     log_file: Option<PathBuf>,
     /// How the tagged lines look.
@@ -62,7 +64,15 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         config.expectations = Expectations::load(path)?;
     }
     let host = Arc::new(Host::new(HostConfig::default())?);
-    let pipeline = Pipeline::spawn(log_sink(args.log_file.as_deref(), &args.output)?, host.config().queue_capacity)
+    // At a terminal the progress bar is on stderr, and the tests' tagged
+    // lines would scroll it away: they go to a file unless told otherwise.
+    let tty = std::io::stderr().is_terminal();
+    let log_file = match (&args.log_file, tty) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => Some(default_log_file()),
+        (None, false) => None,
+    };
+    let pipeline = Pipeline::spawn(log_sink(log_file.as_deref(), &args.output)?, host.config().queue_capacity)
         .context("starting the log pipeline")?;
     let total: usize = suites.iter().map(|s| s.tests.len()).sum();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -70,25 +80,33 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let tty = std::io::stdout().is_terminal();
-    let done = AtomicUsize::new(0);
+    let bar = match tty {
+        true => {
+            if let (Some(path), None) = (&log_file, &args.log_file) {
+                eprintln!("the tests' tagged lines: {}", path.display());
+            }
+            let style = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {elapsed} {wide_msg}")
+                .context("the progress bar's template")?
+                .progress_chars("=> ");
+            ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr()).with_style(style)
+        }
+        false => ProgressBar::hidden(),
+    };
     let results = runtime.block_on(run_suites(host, &suites, &config, pipeline.sender(), |r| {
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        bar.inc(1);
+        bar.set_message(r.full_name());
+        // At a terminal a failure shows at once, above the bar.
         if tty {
-            print!("\r\x1b[K[{n}/{total}] {}", r.full_name());
-            let _ = std::io::stdout().flush();
+            if let Some(line) = failure_line(r) {
+                bar.suspend(|| println!("{line}"));
+            }
         }
     }));
+    bar.finish_and_clear();
     drop(runtime);
     pipeline.finish();
-    if tty {
-        print!("\r\x1b[K");
-    }
-    for r in &results {
-        if let Outcome::Failed(reason) = &r.outcome {
-            let id = r.wasm_instance_id.as_deref().map(|id| format!(" [wasm_instance_id {id}]")).unwrap_or_default();
-            println!("FAIL {}: {reason}{id}", r.full_name());
-        }
+    if !tty {
+        results.iter().filter_map(failure_line).for_each(|line| println!("{line}"));
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, junit(&results)).with_context(|| format!("writing {}", path.display()))?;
@@ -98,5 +116,22 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     }
     let summary = Summary::of(&results);
     println!("{summary}");
+    if let (true, Some(path), None) = (tty, &log_file, &args.log_file) {
+        eprintln!("the tests' tagged lines: {}", path.display());
+    }
     Ok(if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `FAIL suite/name: reason [wasm_instance_id …]` for a failed test.
+fn failure_line(r: &TestResult) -> Option<String> {
+    let Outcome::Failed(reason) = &r.outcome else { return None };
+    let id = r.wasm_instance_id.as_deref().map(|id| format!(" [wasm_instance_id {id}]")).unwrap_or_default();
+    Some(format!("FAIL {}: {reason}{id}", r.full_name()))
+}
+
+/// A new file for the tagged lines of a run at a terminal:
+/// `$TMPDIR/wasmhost-test-UNIXTIME-PID.log`.
+fn default_log_file() -> PathBuf {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    std::env::temp_dir().join(format!("wasmhost-test-{secs}-{}.log", std::process::id()))
 }
