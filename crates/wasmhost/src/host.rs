@@ -228,11 +228,6 @@ impl Host {
         self.stop.send_replace(true);
     }
 
-    /// Whether modules loaded now are linked with preloads ([`Host::preload`]).
-    pub fn has_preloads(&self) -> bool {
-        !self.preloads.is_empty()
-    }
-
     /// The configuration the host was built with.
     pub fn config(&self) -> &HostConfig {
         &self.config
