@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+mod cancel;
 mod capture;
 mod component;
 mod error;
@@ -43,6 +44,7 @@ mod limits;
 mod module;
 mod trace;
 
+pub use cancel::CancelToken;
 pub use error::{HostError, LoadError, RunError};
 pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
 pub use guest_log::{MAX_PAIRS, MODULE as GUEST_LOG_MODULE};
