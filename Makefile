@@ -91,9 +91,10 @@ share: build
 	@for sub in $(SUBCOMMANDS); do $(WASMHOST) man $$sub > $(SHARE)/man/man1/wasmhost-$$sub.1 || exit 1; done
 
 # The Go package over the C API (bindings/go/wasmhost), with the race
-# detector, linked statically (default) and against the shared library.
-# Needs libwasmhost_capi.{a,so}, which `cargo test --release --workspace` builds.
-GO_HOST := cd bindings/go/wasmhost && CGO_ENABLED=1 GOTOOLCHAIN=local GOFLAGS=-trimpath \
+# detector, linked statically (default) and against the shared library;
+# its sidecar tests start $(WASMHOST) serve.
+# Needs libwasmhost_capi.{a,so} and wasmhost, which `cargo test --release --workspace` builds.
+GO_HOST := cd bindings/go/wasmhost && CGO_ENABLED=1 GOTOOLCHAIN=local GOFLAGS=-trimpath WASMHOST_BIN=$(WASMHOST) \
            GOCACHE=$(CURDIR)/$(B)/.go-cache GOPATH=$(CURDIR)/$(B)/.go-path \
            CGO_LDFLAGS="-L$(CARGO_TARGET_DIR)/release -Wl,-rpath,$(CARGO_TARGET_DIR)/release" $(CURDIR)/$(VENV)/bin/go
 go-test: guests

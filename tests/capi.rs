@@ -67,7 +67,23 @@ fn build_and_run(tmp: &Path, link: &[&str]) {
     assert!(output.status.success() && stdout.contains("done 0 failures"), "example failed:\n{stdout}\n{stderr}");
     assert!(!stdout.contains("FAIL"), "{stdout}");
     // Every check ran (a crash would cut the list short).
-    for check in ["hello_records", "trap_event", "spin_timeout", "invalid_utf8", "options_double_free", "threads", "module_outlives_host"] {
+    for check in [
+        "hello_records",
+        "env_args",
+        "preopen_granted",
+        "preopen_refused",
+        "load_bytes_run",
+        "trap_event",
+        "spin_timeout",
+        "cancel_spin",
+        "cancel_spin_events",
+        "cancel_sleep",
+        "cancel_sleep_events",
+        "invalid_utf8",
+        "options_double_free",
+        "threads",
+        "module_outlives_host",
+    ] {
         assert!(stdout.lines().any(|l| l == format!("ok {check}")), "check {check} did not pass:\n{stdout}");
     }
 
@@ -88,7 +104,8 @@ fn build_and_run(tmp: &Path, link: &[&str]) {
     assert_eq!(records[1]["msg"], "hello from c on stderr");
 
     // Every line of every run reached the file and fits the format's schema:
-    // hello, upper, two traps, a timeout, 8 threads × 5 runs, the last one.
+    // hello, upper, env, two cats, one from bytes, two traps, a timeout, two cancelled,
+    // 8 threads × 5 runs, the last one.
     let schema = schema();
     let lines: Vec<Value> = logged_text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     for line in &lines {
@@ -96,7 +113,7 @@ fn build_and_run(tmp: &Path, link: &[&str]) {
         assert!(errors.is_empty(), "{errors:?}: {line}");
     }
     let exits = lines.iter().filter(|l| l["event"] == "instance.exit").count();
-    assert_eq!(exits, 1 + 1 + 2 + 1 + 8 * (4 + 1) + 1, "one instance.exit per run");
+    assert_eq!(exits, 1 + 1 + 1 + 2 + 1 + 2 + 1 + 2 + 8 * (4 + 1) + 1, "one instance.exit per run");
     let seqs_ok = lines.iter().filter(|l| l["event"] == "instance.exit").all(|exit| {
         let id = &exit["wasm_instance_id"];
         let seqs: Vec<u64> = lines.iter().filter(|l| &l["wasm_instance_id"] == id).filter_map(|l| l["seq"].as_u64()).collect();

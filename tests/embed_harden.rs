@@ -83,3 +83,66 @@ fn line_limits_out_of_range_are_refused() {
         assert!(error.to_string().contains("outside 128..=1048576"), "{error}");
     }
 }
+
+/// A `Write` whose bytes the test reads back while the pipeline owns it.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_token_stops_its_own_run_only_spinning_or_sleeping() {
+    let host = std::sync::Arc::new(host());
+    let out = Shared::default();
+    let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, out.clone())), 1024).unwrap();
+    // A guest spinning in wasm (stopped at an epoch tick) and one sleeping
+    // in poll_oneoff (stopped in the host call), each with its own token;
+    // a third sleeps 600 ms with a token nobody cancels.
+    let start = |name: &str, args: &[&str]| {
+        let (host, sender, token) = (host.clone(), pipeline.sender(), wasmhost::CancelToken::new());
+        let module = host.load_file(&guest(name)).unwrap();
+        let options = RunOptions { args: args.iter().map(|a| a.to_string()).collect(), cancel: Some(token.clone()), ..RunOptions::default() };
+        (token, tokio::spawn(async move { host.run(&module, options, sender).await.unwrap() }))
+    };
+    let (spin_token, spin) = start("c/spin", &[]);
+    let (sleep_token, sleep) = start("c/sleep", &["60000"]);
+    let (_other_token, other) = start("c/sleep", &["600"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled = Instant::now();
+    // From another thread, as a Go context's goroutine or a C thread would.
+    std::thread::spawn(move || {
+        spin_token.cancel();
+        sleep_token.cancel();
+    })
+    .join()
+    .unwrap();
+    for run in [spin, sleep] {
+        let outcome = run.await.unwrap();
+        assert_eq!((outcome.exit_code, &outcome.ended), (134, &Ended::Stopped));
+    }
+    assert!(cancelled.elapsed() < Duration::from_secs(1), "{:?}", cancelled.elapsed());
+    let other = other.await.unwrap();
+    assert_eq!((other.exit_code, &other.ended), (0, &Ended::Exit), "another run of the host goes on");
+    pipeline.finish();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let stopped: Vec<&str> = text.lines().filter(|l| l.contains(r#""event":"instance.stopped""#)).collect();
+    assert_eq!(stopped.len(), 2, "{text}");
+    assert!(stopped.iter().all(|l| l.contains(r#""msg":"stopped: the run was cancelled""#)), "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains(r#""event":"instance.exit""#) && l.contains(r#""exit_code":134"#)).count(), 2, "{text}");
+
+    // A token cancelled before the run stops it as it starts.
+    let (token, module) = (wasmhost::CancelToken::new(), host.load_file(&guest("c/spin")).unwrap());
+    token.cancel();
+    let sink = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
+    let outcome = host.run(&module, RunOptions { cancel: Some(token), ..RunOptions::default() }, sink.sender()).await.unwrap();
+    assert_eq!(outcome.ended, Ended::Stopped);
+    sink.finish();
+}

@@ -269,3 +269,38 @@ fn an_empty_or_missing_directory_is_an_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/modules"), "{output:?}");
 }
+
+#[test]
+fn a_client_deadline_shortens_the_timeout_and_a_client_that_leaves_stops_its_guest() {
+    let server = Server::start(&["--timeout", "30s"]);
+    let addr = server.addr.clone();
+    let started = Instant::now();
+    let response = post(&addr, "/run/spin", &[("x-wasmhost-timeout-ms", "300")], b"");
+    assert_eq!((response.header("x-wasmhost-outcome"), response.header("x-wasmhost-exit-code")), (Some("timeout"), Some("134")), "{response:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(post(&addr, "/run/hello", &[("x-wasmhost-timeout-ms", "soon")], b"").status, 400);
+
+    // A client sends its request, then goes away: its spinning guest stops.
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream.write_all(b"POST /run/spin HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&server.log).unwrap_or_default().matches("\"msg\":\"spinning\"").count() < 2 {
+        assert!(Instant::now() < deadline, "the spinner did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(stream);
+    let left = Instant::now();
+    while !std::fs::read_to_string(&server.log).unwrap_or_default().contains("\"msg\":\"stopped: the run was cancelled\"") {
+        assert!(left.elapsed() < Duration::from_secs(5), "the guest of a client that left was not stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let records = server.records();
+    let stopped = events(&records, "instance.stopped");
+    assert_eq!(stopped.len(), 1);
+    let id = stopped[0]["wasm_instance_id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !of_instance(&server.records(), id).iter().any(|r| r["event"] == "instance.exit") {
+        assert!(Instant::now() < deadline, "no instance.exit after instance.stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -8,10 +8,12 @@
  * Prints `ok NAME` or `FAIL NAME: why` per check (exit 1 on any failure),
  * and `record RUN LINE` for every record a callback received, so the test
  * can compare them with the log file's lines. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep, clock_gettime */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wasmhost.h"
 
@@ -89,6 +91,20 @@ static const char *stdout_of(const WasmhostResult *result, size_t *len) {
     const uint8_t *data = NULL;
     wasmhost_result_stdout(result, &data, len, NULL);
     return (const char *)data;
+}
+
+/* Cancels a run from another thread, 300 ms after it started. */
+static void *cancel_later(void *cancel) {
+    struct timespec wait = {0, 300 * 1000 * 1000};
+    nanosleep(&wait, NULL);
+    wasmhost_cancel(cancel);
+    return NULL;
+}
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 /* Eight threads, each running the logger guest a few times. */
@@ -195,6 +211,51 @@ int main(int argc, char **argv) {
     wasmhost_result_free(result);
     wasmhost_run_options_free(options);
 
+    /* env: arguments and exactly the environment given. */
+    WasmhostModule *env = load(host, "c/env");
+    options = wasmhost_run_options_new();
+    wasmhost_run_options_arg(options, "one", NULL);
+    wasmhost_run_options_env(options, "MODE", "loud", NULL);
+    result = run(env, options, NULL);
+    out = stdout_of(result, &len);
+    CHECK("env_args", len > 0 && strstr(out, "arg one\nenv MODE=loud\n") && !strstr(out, "PATH="), "%.*s", (int)len, out);
+    wasmhost_result_free(result);
+    wasmhost_run_options_free(options);
+    wasmhost_module_free(env);
+
+    /* cat: a preopened directory is reachable, nothing else is. */
+    WasmhostModule *cat = load(host, "c/cat");
+    for (int granted = 0; granted < 2; granted++) {
+        options = wasmhost_run_options_new();
+        wasmhost_run_options_arg(options, "/g/c/hello.wasm", NULL);
+        if (granted) {
+            wasmhost_run_options_preopen(options, guests, "/g", NULL);
+        }
+        result = run(cat, options, NULL);
+        out = stdout_of(result, &len);
+        int read_it = wasmhost_result_exit_code(result) == 0 && len > 4 && memcmp(out, "\0asm", 4) == 0;
+        CHECK(granted ? "preopen_granted" : "preopen_refused", granted ? read_it : wasmhost_result_exit_code(result) == 1,
+              "exit %d, %zu bytes", wasmhost_result_exit_code(result), len);
+        wasmhost_result_free(result);
+        wasmhost_run_options_free(options);
+    }
+    wasmhost_module_free(cat);
+
+    /* A module from bytes, named by the caller. */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/c/hello.wasm", guests);
+    FILE *f = fopen(path, "rb");
+    static uint8_t code[1 << 20];
+    size_t code_len = f ? fread(code, 1, sizeof code, f) : 0;
+    if (f) fclose(f);
+    WasmhostModule *from_bytes = NULL;
+    CHECK("load_bytes", wasmhost_module_load_bytes(host, "greeter", code, code_len, &from_bytes, &error) == WASMHOST_STATUS_OK, "%s", error);
+    result = run(from_bytes, NULL, NULL);
+    out = stdout_of(result, &len);
+    CHECK("load_bytes_run", len == 13 && memcmp(out, "hello from c\n", 13) == 0, "%.*s", (int)len, out);
+    wasmhost_result_free(result);
+    wasmhost_module_free(from_bytes);
+
     /* trap: a result, not an error; the trap event reaches the callback. */
     records = (struct records){0};
     result = run(trap, NULL, NULL);
@@ -220,6 +281,39 @@ int main(int argc, char **argv) {
     wasmhost_result_free(result);
     wasmhost_run_options_free(options);
     free(records.text);
+
+    /* spin (in wasm) and sleep (in a host call for 60 s), each stopped by
+     * its cancel handle from another thread: outcome stopped, at once. */
+    WasmhostModule *sleeper = load(host, "c/sleep");
+    const WasmhostModule *cancelled[2] = {spin, sleeper};
+    for (int i = 0; i < 2; i++) {
+        records = (struct records){0};
+        options = wasmhost_run_options_new();
+        wasmhost_run_options_arg(options, "60000", NULL);
+        WasmhostCancel *cancel = wasmhost_cancel_new();
+        wasmhost_run_options_cancel(options, cancel, NULL);
+        pthread_t canceller;
+        pthread_create(&canceller, NULL, cancel_later, cancel);
+        double started = now_ms();
+        result = run(cancelled[i], options, &records);
+        double took = now_ms() - started;
+        pthread_join(canceller, NULL);
+        const char *name = i == 0 ? "cancel_spin" : "cancel_sleep";
+        CHECK(name, strcmp(wasmhost_result_outcome(result), "stopped") == 0 && wasmhost_result_exit_code(result) == 134 && took < 3000,
+              "%s %d after %.0f ms", wasmhost_result_outcome(result), wasmhost_result_exit_code(result), took);
+        const char *stopped = records.text ? strstr(records.text, "\"event\":\"instance.stopped\"") : NULL;
+        CHECK(i == 0 ? "cancel_spin_events" : "cancel_sleep_events",
+              stopped && strstr(records.text, "\"msg\":\"stopped: the run was cancelled\"") && strstr(stopped, "\"event\":\"instance.exit\""),
+              "%s", records.text);
+        wasmhost_result_free(result);
+        wasmhost_run_options_free(options);
+        CHECK(i == 0 ? "cancel_free" : "cancel_double_free", wasmhost_cancel_free(cancel) == WASMHOST_STATUS_OK &&
+              wasmhost_cancel_free(cancel) == WASMHOST_STATUS_INVALID_HANDLE && wasmhost_cancel(cancel) == WASMHOST_STATUS_INVALID_HANDLE, "status");
+        free(records.text);
+    }
+    wasmhost_module_free(sleeper);
+    CHECK("cancel_null", wasmhost_cancel(NULL) == WASMHOST_STATUS_NULL_ARGUMENT &&
+          wasmhost_run_options_cancel(NULL, NULL, NULL) == WASMHOST_STATUS_NULL_ARGUMENT, "status");
 
     /* Misuse: errors, not crashes. */
     CHECK("null_module", wasmhost_run(NULL, NULL, &result, &error) == WASMHOST_STATUS_NULL_ARGUMENT && error, "status");

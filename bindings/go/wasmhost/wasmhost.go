@@ -13,6 +13,11 @@
 //	res, err := module.Run(ctx, wasmhost.RunOptions{Stdin: body, Labels: map[string]string{"job": "gateway"}, Records: os.Stderr})
 //	fmt.Printf("%s exited %d: %s", res.InstanceID, res.ExitCode, res.Stdout)
 //
+// The same API reaches a `wasmhost serve` sidecar over HTTP instead:
+// wasmhost.Dial("http://127.0.0.1:8080") (or HostOptions.Sidecar) returns
+// a Host whose modules run there; docs/embedding-modes.md compares the
+// three ways.
+//
 // Host and Module are safe for concurrent use by many goroutines.
 package wasmhost
 
@@ -39,6 +44,7 @@ import "C"
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -92,16 +98,28 @@ type HostOptions struct {
 	Fuel bool
 	// Pooling pre-reserves slots for this many instances at once (0: off).
 	Pooling uint32
+	// Sidecar, when set, is the base URL of a `wasmhost serve` that runs
+	// the modules instead of this process (see Dial); the fields above are
+	// then the sidecar's own flags, and are ignored here.
+	Sidecar string
 }
 
 // Host is the engine, its runtime and its log sinks. Safe for concurrent use.
 type Host struct {
-	mu  sync.Mutex
-	ptr *C.WasmhostHost
+	mu      sync.Mutex
+	ptr     *C.WasmhostHost
+	sidecar *sidecarClient
 }
 
 // NewHost builds a host.
 func NewHost(opts *HostOptions) (*Host, error) {
+	if opts != nil && opts.Sidecar != "" {
+		sidecar, err := newSidecar(opts.Sidecar)
+		if err != nil {
+			return nil, err
+		}
+		return &Host{sidecar: sidecar}, nil
+	}
 	var copts *C.WasmhostHostOptions
 	if opts != nil {
 		copts = C.wasmhost_host_options_new()
@@ -139,6 +157,10 @@ func NewHost(opts *HostOptions) (*Host, error) {
 // Close frees the host. Modules loaded from it keep working until they are
 // closed; the last one to go flushes the sinks.
 func (h *Host) Close() error {
+	if h.sidecar != nil {
+		h.sidecar.client.CloseIdleConnections()
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.ptr == nil {
@@ -161,9 +183,10 @@ func (h *Host) handle() (*C.WasmhostHost, error) {
 // Module is a module compiled and linked once. Safe for concurrent use.
 type Module struct {
 	// Name is the module's name, as its records' `module` field says it.
-	Name string
-	mu   sync.RWMutex
-	ptr  *C.WasmhostModule
+	Name    string
+	mu      sync.RWMutex
+	ptr     *C.WasmhostModule
+	sidecar *sidecarClient
 }
 
 func newModule(ptr *C.WasmhostModule) *Module {
@@ -171,7 +194,13 @@ func newModule(ptr *C.WasmhostModule) *Module {
 }
 
 // LoadFile loads a .wasm or .wat file (the compile cache is honoured).
+// On a sidecar host it names the sidecar's module of the same file stem,
+// which must be in the sidecar's --modules directory (a missing one is an
+// error of status "load" at Run).
 func (h *Host) LoadFile(path string) (*Module, error) {
+	if h.sidecar != nil {
+		return h.sidecar.module(path), nil
+	}
 	hp, err := h.handle()
 	if err != nil {
 		return nil, err
@@ -187,7 +216,11 @@ func (h *Host) LoadFile(path string) (*Module, error) {
 }
 
 // LoadBytes loads a module from bytes; name names it in errors and records.
+// A sidecar host cannot: the sidecar runs the modules of its own directory.
 func (h *Host) LoadBytes(name string, code []byte) (*Module, error) {
+	if h.sidecar != nil {
+		return nil, &Error{Status: "invalid_argument", Message: "a sidecar runs the modules of its --modules directory: use LoadFile"}
+	}
 	hp, err := h.handle()
 	if err != nil {
 		return nil, err
@@ -208,6 +241,9 @@ func (h *Host) LoadBytes(name string, code []byte) (*Module, error) {
 
 // Close frees the module, after the runs in progress have returned.
 func (m *Module) Close() error {
+	if m.sidecar != nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ptr == nil {
@@ -255,7 +291,8 @@ type Result struct {
 	Stdout []byte
 	// InstanceID is the records' wasm_instance_id.
 	InstanceID string
-	// Outcome is exit, trap, timeout, out_of_fuel, stopped or error.
+	// Outcome is exit, trap, timeout, out_of_fuel, stopped (the host shut
+	// down, or the context was cancelled) or error.
 	Outcome string
 }
 
@@ -295,12 +332,20 @@ func GoroutineID() uint64 {
 
 // Run runs one instance of the module to its end. The context's deadline
 // is the guest's timeout (the guest is stopped at it, with an
-// instance.timeout record and exit code 134); a context already done
-// returns its error without running. Traps and limits are Results, not
-// errors.
+// instance.timeout record, Outcome "timeout" and exit code 134). A context
+// cancelled while the guest runs stops it at once, also when it is blocked
+// in a sleep or a stdin read: its records end with instance.stopped
+// ("stopped: the run was cancelled") and instance.exit, and Run returns
+// the context's error — with the Result (Outcome "stopped", exit code 134)
+// in-process; over a sidecar the connection is closed, so there is no
+// Result. A context already done returns its error without running. Traps
+// and limits are Results, not errors.
 func (m *Module) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if m.sidecar != nil {
+		return m.sidecar.run(ctx, m.Name, &opts)
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -340,8 +385,11 @@ func (m *Module) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 		defer handle.Delete()
 		C.wasmhost_go_callback(copts, C.uintptr_t(handle))
 	}
+	stopCancel := cancelOnDone(ctx, copts)
 	var res *C.WasmhostResult
-	if err := check(C.wasmhost_run(m.ptr, copts, &res, &message), &message); err != nil {
+	status = C.wasmhost_run(m.ptr, copts, &res, &message)
+	stopCancel()
+	if err := check(status, &message); err != nil {
 		return nil, err
 	}
 	defer C.wasmhost_result_free(res)
@@ -357,7 +405,36 @@ func (m *Module) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if sink != nil && sink.err != nil {
 		return result, fmt.Errorf("wasmhost: writing records: %w", sink.err)
 	}
+	if result.Outcome == "stopped" && ctx.Err() != nil {
+		return result, ctx.Err()
+	}
 	return result, nil
+}
+
+// cancelOnDone gives the run a cancel handle that ctx's cancellation
+// fires (from the goroutine context.AfterFunc starts); the returned func,
+// called once the run returned, waits for that goroutine and frees the
+// handle. A passed deadline is left to the guest's own timeout, which
+// stops it with instance.timeout at the same moment.
+func cancelOnDone(ctx context.Context, copts *C.WasmhostRunOptions) func() {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	cancel := C.wasmhost_cancel_new()
+	C.wasmhost_run_options_cancel(copts, cancel, nil)
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			C.wasmhost_cancel(cancel)
+		}
+	})
+	return func() {
+		if !stop() {
+			<-fired
+		}
+		C.wasmhost_cancel_free(cancel)
+	}
 }
 
 // setOptions copies opts into the C options (maps in key order, so a run

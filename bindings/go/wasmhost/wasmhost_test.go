@@ -126,6 +126,62 @@ func TestTheDeadlineStopsASpinningGuestWithTheTimeoutEvent(t *testing.T) {
 	}
 }
 
+func TestCancellingTheContextStopsTheGuestWithTheStoppedEvent(t *testing.T) {
+	host := newHost(t)
+	// spin runs wasm (stopped at an epoch tick), sleep blocks in
+	// poll_oneoff for a minute (stopped in the host call).
+	for _, name := range []string{"c/spin", "c/sleep"} {
+		module := load(t, host, name)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		var lines [][]byte
+		started := time.Now()
+		res, err := module.Run(ctx, RunOptions{Args: []string{"60000"}, Records: func(l []byte) { lines = append(lines, l) }})
+		if !errors.Is(err, context.Canceled) || res == nil {
+			t.Fatalf("%s: %+v %v", name, res, err)
+		}
+		if elapsed := time.Since(started); elapsed > 5*time.Second {
+			t.Fatalf("%s: took %v", name, elapsed)
+		}
+		if res.Outcome != "stopped" || res.ExitCode != 134 {
+			t.Fatalf("%s: %+v", name, res)
+		}
+		records := decode(t, lines)
+		n := len(records)
+		if n < 3 || records[n-2]["event"] != "instance.stopped" || records[n-2]["msg"] != "stopped: the run was cancelled" ||
+			records[n-1]["event"] != "instance.exit" || records[n-1]["exit_code"] != float64(134) {
+			t.Fatalf("%s: the last records are not instance.stopped, instance.exit: %v", name, records)
+		}
+		for i, r := range records {
+			if r["seq"] != float64(i+1) || r["wasm_instance_id"] != res.InstanceID {
+				t.Fatalf("%s: record %d: %v", name, i, r)
+			}
+		}
+	}
+}
+
+func TestCancellingOneRunLeavesTheOthers(t *testing.T) {
+	host := newHost(t)
+	sleep := load(t, host, "c/sleep")
+	ctx, cancel := context.WithCancel(context.Background())
+	other := make(chan *Result, 1)
+	go func() {
+		res, err := sleep.Run(context.Background(), RunOptions{Args: []string{"700"}})
+		if err != nil {
+			t.Error(err)
+		}
+		other <- res
+	}()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	res, err := sleep.Run(ctx, RunOptions{Args: []string{"60000"}})
+	if !errors.Is(err, context.Canceled) || res.Outcome != "stopped" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if res := <-other; res == nil || res.Outcome != "exit" || res.ExitCode != 0 {
+		t.Fatalf("the other run: %+v", res)
+	}
+}
+
 func TestManyGoroutinesAtOnce(t *testing.T) {
 	host := newHost(t)
 	logger := load(t, host, "c/logger")

@@ -38,6 +38,12 @@ typedef enum {
   WASMHOST_STATUS_REENTRANT = 9,
 } WasmhostStatus;
 
+// Stops the runs whose options it was given (`wasmhost_run_options_cancel`).
+// Thread-safe: `wasmhost_cancel` may be called from any thread, any number
+// of times, while `wasmhost_run` blocks another; it must not race
+// `wasmhost_cancel_free` of the same handle (as with `free(3)`).
+typedef struct WasmhostCancel WasmhostCancel;
+
 // A host: thread-safe. Any number of threads may load modules and run
 // instances on one host at once.
 typedef struct WasmhostHost WasmhostHost;
@@ -79,6 +85,28 @@ const char *wasmhost_version(void);
 
 // A short name of a status, e.g. `"invalid_handle"` (static: never freed).
 const char *wasmhost_status_name(WasmhostStatus status);
+
+// A new cancel handle, not cancelled. Free with `wasmhost_cancel_free`.
+WasmhostCancel *wasmhost_cancel_new(void);
+
+// Stops every run given this handle: a guest running wasm at its next
+// epoch tick (10 ms), a guest blocked in a host call (sleeping, reading
+// stdin) at once. Its `wasmhost_run` then returns a result whose outcome
+// is `stopped` (exit code 134), after the records `instance.stopped`
+// ("stopped: the run was cancelled") and `instance.exit`. A run that
+// starts with a handle already cancelled stops at once. Idempotent; for
+// good (a handle cannot be reset).
+WasmhostStatus wasmhost_cancel(const WasmhostCancel *cancel);
+
+// Frees a cancel handle. Options (and runs) it was given keep working:
+// they hold their own reference, which only this handle could cancel.
+WasmhostStatus wasmhost_cancel_free(WasmhostCancel *cancel);
+
+// Makes the runs of these options stoppable by `cancel` (NULL removes it).
+// One handle may serve many runs: cancelling it stops all of them.
+WasmhostStatus wasmhost_run_options_cancel(WasmhostRunOptions *options,
+                                           const WasmhostCancel *cancel,
+                                           char **error);
 
 // New host options with the defaults: no config file, records to stderr,
 // compile cache on, no fuel metering, no pooling. Free with
@@ -226,7 +254,9 @@ WasmhostStatus wasmhost_run_options_callback(WasmhostRunOptions *options,
 // Runs one instance of `module` to its end on the host's runtime, blocking
 // the calling thread (any thread: the library's own are not needed).
 // `options` may be NULL. On success `*result` is the caller's, freed with
-// `wasmhost_result_free`; traps and limits are results, not errors.
+// `wasmhost_result_free`; traps and limits are results, not errors. Another
+// thread stops the run with `wasmhost_cancel` when the options were given
+// a cancel handle (`wasmhost_run_options_cancel`).
 WasmhostStatus wasmhost_run(const WasmhostModule *module,
                             const WasmhostRunOptions *options,
                             WasmhostResult **result,
@@ -247,7 +277,8 @@ WasmhostStatus wasmhost_result_stdout(const WasmhostResult *result,
 const char *wasmhost_result_instance_id(const WasmhostResult *result);
 
 // How the instance ended: `exit`, `trap`, `timeout`, `out_of_fuel`,
-// `stopped` (the host shut down) or `error` (a host function failed) —
+// `stopped` (the host shut down, or the run was cancelled with
+// `wasmhost_cancel`) or `error` (a host function failed) —
 // the event that closed its log (`instance.trap`, `instance.timeout`, …).
 // Owned by the result; NULL for a handle that is not a live result.
 const char *wasmhost_result_outcome(const WasmhostResult *result);

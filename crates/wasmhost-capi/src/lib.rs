@@ -9,7 +9,8 @@
 //! and the registry of live handles that makes NULL, stale and doubly freed
 //! handles errors instead of crashes. The handles themselves live in
 //! [`host`] (a host and its log pipeline), [`module`] (a loaded module) and
-//! [`run`] (a run's options, its result, and the record callback).
+//! [`run`] (a run's options, its result, and the record callback) and
+//! [`cancel`] (stopping a run from another thread).
 //!
 //! Ownership (see docs/c-api.md): everything a `wasmhost_*_new`/`load`/`run`
 //! call hands out is the caller's and has exactly one matching `*_free`;
@@ -31,6 +32,7 @@
 // the registry of live handles (or for NULL) before it is dereferenced.
 #![allow(clippy::missing_safety_doc, clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod cancel;
 pub mod host;
 pub mod module;
 pub mod run;
@@ -96,6 +98,7 @@ pub(crate) enum Kind {
     RunOptions,
     Result,
     String,
+    Cancel,
 }
 
 /// Addresses of every live handle and error string, with their kind.

@@ -44,7 +44,7 @@ unsafe impl Send for Callback {}
 /// while being built; once built, one options handle may be used by any
 /// number of concurrent `wasmhost_run` calls.
 pub struct WasmhostRunOptions {
-    options: RunOptions,
+    pub(crate) options: RunOptions,
     stdout_limit: usize,
     callback: Option<Callback>,
 }
@@ -203,7 +203,9 @@ thread_local! {
 /// Runs one instance of `module` to its end on the host's runtime, blocking
 /// the calling thread (any thread: the library's own are not needed).
 /// `options` may be NULL. On success `*result` is the caller's, freed with
-/// `wasmhost_result_free`; traps and limits are results, not errors.
+/// `wasmhost_result_free`; traps and limits are results, not errors. Another
+/// thread stops the run with `wasmhost_cancel` when the options were given
+/// a cancel handle (`wasmhost_run_options_cancel`).
 #[no_mangle]
 pub extern "C" fn wasmhost_run(module: *const WasmhostModule, options: *const WasmhostRunOptions, result: *mut *mut WasmhostResult, error: *mut *mut c_char) -> WasmhostStatus {
     guard(error, || {
@@ -398,7 +400,8 @@ pub extern "C" fn wasmhost_result_instance_id(result: *const WasmhostResult) -> 
 }
 
 /// How the instance ended: `exit`, `trap`, `timeout`, `out_of_fuel`,
-/// `stopped` (the host shut down) or `error` (a host function failed) —
+/// `stopped` (the host shut down, or the run was cancelled with
+/// `wasmhost_cancel`) or `error` (a host function failed) —
 /// the event that closed its log (`instance.trap`, `instance.timeout`, …).
 /// Owned by the result; NULL for a handle that is not a live result.
 #[no_mangle]

@@ -6,7 +6,10 @@
 //! repeatable), `traceparent` from its header, the body as stdin; the
 //! guest's stdout is the response body, and `x-wasmhost-exit-code`,
 //! `x-wasmhost-outcome`, `x-wasm-instance-id` and `x-wasmhost-trace-id`
-//! say how it went. `GET /healthz` answers while the process lives,
+//! say how it went. `x-wasmhost-timeout-ms` shortens the instance's timeout
+//! (a client's deadline; the configured one stays the most), and a client
+//! that closes its connection before the answer stops its guest
+//! (`instance.stopped`, as a cancelled run). `GET /healthz` answers while the process lives,
 //! `GET /readyz` until it starts draining. Beyond `max_concurrent` runs a
 //! request gets 503 with `Retry-After`; a body beyond `max_body` gets 413.
 
@@ -22,7 +25,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::Semaphore;
-use wasmhost::{Host, Limits, LoadError, LoadedModule, RunError, RunOptions, Stdin, OutputBuffer, TraceParent};
+use wasmhost::{CancelToken, Host, Limits, LoadError, LoadedModule, OutputBuffer, RunError, RunOptions, Stdin, TraceParent};
 use wasmhost_log::LogSender;
 
 use crate::plain;
@@ -139,6 +142,11 @@ impl Sidecar {
             Ok(options) => options,
             Err(reason) => return plain(StatusCode::BAD_REQUEST, format!("{reason}\n").into(), None),
         };
+        let limits = match client_timeout(&req) {
+            Ok(Some(asked)) => Limits { timeout: Some(self.config.limits.timeout.map_or(asked, |t| t.min(asked))), ..self.config.limits },
+            Ok(None) => self.config.limits,
+            Err(reason) => return plain(StatusCode::BAD_REQUEST, format!("{reason}\n").into(), None),
+        };
         let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = match Limited::new(req.into_body(), self.config.max_body).collect().await {
             Ok(body) => body.to_bytes(),
@@ -154,9 +162,13 @@ impl Sidecar {
             stdout_buffer: Some(stdout.clone()),
             labels: self.config.labels.iter().cloned().chain(labels).collect(),
             traceparent: traceparent.clone(),
-            limits: Some(self.config.limits),
+            limits: Some(limits),
+            cancel: Some(CancelToken::new()),
             ..RunOptions::default()
         };
+        // hyper drops this future when the client closes its connection:
+        // the guard then stops the guest, whose answer nobody would read.
+        let _stop_if_dropped = options.cancel.clone().map(CancelOnDrop);
         // Each instance in its own task: its own task_id, and a guest that
         // brings its task down cannot take the connection with it.
         let (host, sender) = (self.host.clone(), self.sender.clone());
@@ -185,6 +197,25 @@ impl Sidecar {
             }
         }
         response
+    }
+}
+
+/// Cancels its token when dropped: with the request's future, when hyper
+/// gives up on a closed connection (after the run ended, to no effect).
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// The client's `x-wasmhost-timeout-ms` (a positive number of milliseconds).
+fn client_timeout(req: &Request<Incoming>) -> Result<Option<Duration>, String> {
+    let Some(value) = req.headers().get("x-wasmhost-timeout-ms") else { return Ok(None) };
+    match value.to_str().ok().and_then(|v| v.parse::<u64>().ok()).filter(|ms| *ms > 0) {
+        Some(ms) => Ok(Some(Duration::from_millis(ms))),
+        None => Err(format!("x-wasmhost-timeout-ms {value:?}: expected a positive number of milliseconds")),
     }
 }
 

@@ -16,6 +16,7 @@ use wasmtime::{Store, Trap, UpdateDeadline, Val, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use crate::cancel::CancelToken;
 use crate::capture::{Capture, HostStdout};
 use crate::error::{one_line, RunError};
 use crate::host::Host;
@@ -124,16 +125,15 @@ pub struct RunOptions {
     /// (besides the pipeline), e.g. to stream them to a client; see
     /// [`RecordTap`] for what it may do.
     pub on_record: Option<RecordTap>,
+    /// Stops the run when cancelled (from any thread): the run ends with
+    /// `instance.stopped` and `instance.exit` (exit 134), as at a shutdown.
+    pub cancel: Option<CancelToken>,
 }
 
 /// A buffer that collects what a guest writes to one of its output streams
 /// (stdout for [`RunOptions::stdout_buffer`], stderr for
 /// [`RunOptions::stderr_copy`]), up to a capacity.
 pub type OutputBuffer = wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-
-/// The old name of [`OutputBuffer`], from when it only held stdout.
-#[deprecated(note = "renamed OutputBuffer: it holds stderr too (RunOptions::stderr_copy)")]
-pub type StdoutBuffer = OutputBuffer;
 
 /// How an instance ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +151,8 @@ pub enum Ended {
     },
     /// The host stopped the guest at a limit (timeout, fuel).
     Limit(LimitHit),
-    /// The host stopped it ([`Host::stop_all`], e.g. on SIGTERM).
+    /// The host stopped it ([`Host::stop_all`], e.g. on SIGTERM), or the
+    /// run's [`CancelToken`] was cancelled.
     Stopped,
     /// A host function failed, or panicked (not a trap of the guest's own making).
     Error {
@@ -294,9 +295,15 @@ impl Host {
         // thousands of guests on few threads); past the timeout it stops.
         let deadline = limits.timeout.map(|t| started + t);
         let stopping = self.stopping.clone();
+        let cancel = options.cancel.clone();
+        let cancelled = move || cancel.as_ref().is_some_and(CancelToken::is_cancelled);
+        let stop_now = {
+            let cancelled = cancelled.clone();
+            move || stopping.load(std::sync::atomic::Ordering::Relaxed) || cancelled()
+        };
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |store| match deadline {
-            _ if stopping.load(std::sync::atomic::Ordering::Relaxed) => Ok(UpdateDeadline::Interrupt),
+            _ if stop_now() => Ok(UpdateDeadline::Interrupt),
             Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
             // Events from synchronous host calls (WASI-NN's) cannot wait for
             // a full pipeline where they are made; the guest waits for them
@@ -305,7 +312,12 @@ impl Host {
                 let log = store.data().limiter.log.clone();
                 Ok(UpdateDeadline::YieldCustom(1, Box::pin(async move { let _ = InstanceLog::drain(&log).await; })))
             }
-            _ => Ok(UpdateDeadline::Yield(1)),
+            // tokio's own yield, not wasmtime's `Yield` (a task that wakes
+            // itself, which tokio runs again at once from its LIFO slot and
+            // polls the I/O driver only every 61 ticks): with every worker
+            // busy with spinning guests, a sidecar's new connections then
+            // waited ~0.6 s per I/O step. `yield_now` lets the driver run first.
+            _ => Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))),
         });
 
         let body = async {
@@ -341,7 +353,7 @@ impl Host {
         // a full log) never reaches an epoch check: the timeout and the
         // host's stop race the call instead, and the one that wins drops it
         // (wasmtime unwinds the guest's stack), as `wasmtime run -W timeout`.
-        let interrupt = interrupted(deadline.zip(limits.timeout), self.stop.subscribe());
+        let interrupt = interrupted(deadline.zip(limits.timeout), self.stop.subscribe(), options.cancel.clone());
         let race = {
             // A panic in a host function must end this instance only.
             let call = std::pin::pin!(AssertUnwindSafe(body).catch_unwind());
@@ -363,7 +375,9 @@ impl Host {
                 results = values;
                 (0, Ended::Exit)
             }
-            Ok(Ok(Ok(Err(e)))) if self.stopping.load(std::sync::atomic::Ordering::Relaxed) && e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => {
+            Ok(Ok(Ok(Err(e))))
+                if (self.stopping.load(std::sync::atomic::Ordering::Relaxed) || cancelled()) && e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) =>
+            {
                 (TRAP_EXIT_CODE, Ended::Stopped)
             }
             Ok(Ok(Ok(Err(e)))) => classify(&e, &module.name, &limits),
@@ -386,7 +400,9 @@ impl Host {
             hits
         };
         drop(store);
-        end_events(&log, &ended, exit_code, duration, fuel_used);
+        // A shutdown says so even when the run was cancelled as well.
+        let why = if self.stopping.load(std::sync::atomic::Ordering::Relaxed) { "the host is shutting down" } else { "the run was cancelled" };
+        end_events(&log, &ended, exit_code, duration, fuel_used, why);
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
         let records = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
@@ -406,23 +422,31 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Why a guest's call was dropped before it returned.
 enum Interrupted {
-    /// The host is stopping ([`Host::stop_all`]).
+    /// The host is stopping ([`Host::stop_all`]), or the run was cancelled.
     Stopped,
     /// The instance's timeout passed.
     TimedOut(Duration),
 }
 
 /// Resolves when the instance must stop although its call has not returned:
-/// at `deadline` (its timeout), or when the host stops. Guests running wasm
-/// are also stopped at their next epoch tick; this reaches the ones blocked
-/// in a host call.
-async fn interrupted(deadline: Option<(Instant, Duration)>, mut stop: tokio::sync::watch::Receiver<bool>) -> Interrupted {
-    let stopped = async move {
+/// at `deadline` (its timeout), when the host stops, or when `cancel` is
+/// cancelled. Guests running wasm are also stopped at their next epoch
+/// tick; this reaches the ones blocked in a host call.
+async fn interrupted(deadline: Option<(Instant, Duration)>, mut stop: tokio::sync::watch::Receiver<bool>, cancel: Option<CancelToken>) -> Interrupted {
+    let host_stopped = async move {
         // The sender lives in the host, which outlives every run.
         if stop.wait_for(|stopping| *stopping).await.is_err() {
             std::future::pending::<()>().await;
         }
     };
+    let cancelled = async move {
+        match cancel {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    let (host_stopped, cancelled) = (std::pin::pin!(host_stopped), std::pin::pin!(cancelled));
+    let stopped = futures_util::future::select(host_stopped, cancelled);
     let timed_out = async move {
         match deadline {
             Some((at, limit)) => {
@@ -438,7 +462,9 @@ async fn interrupted(deadline: Option<(Instant, Duration)>, mut stop: tokio::syn
     }
 }
 
-fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration: Duration, fuel_used: Option<u64>) {
+/// The events that close an instance's log; `why_stopped` says why an
+/// [`Ended::Stopped`] instance was.
+fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration: Duration, fuel_used: Option<u64>, why_stopped: &str) {
     let mut log = lock(log);
     match ended {
         Ended::Exit => {}
@@ -462,7 +488,7 @@ fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration:
             vec![("fuel_limit", FieldValue::U64(*limit))],
         ),
         Ended::Limit(_) => {}
-        Ended::Stopped => log.event(Level::Warn, "instance.stopped", "stopped: the host is shutting down".into(), Vec::new()),
+        Ended::Stopped => log.event(Level::Warn, "instance.stopped", format!("stopped: {why_stopped}"), Vec::new()),
         Ended::Error { message } => log.event(Level::Error, "instance.error", message.clone(), Vec::new()),
     }
     let mut fields = vec![("exit_code", FieldValue::from(exit_code)), ("duration_ms", FieldValue::millis(duration))];

@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+mod cancel;
 mod capture;
 mod component;
 mod error;
@@ -45,14 +46,13 @@ mod module;
 mod trace;
 
 pub use capture::OwnLine;
+pub use cancel::CancelToken;
 pub use error::{HostError, LoadError, RunError};
 pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
 pub use guest_log::{MAX_PAIRS, MODULE as GUEST_LOG_MODULE};
 pub use inspect::{inspect_file, Inspection};
 pub use invoke::Value;
 pub use instance::{Ended, InstanceState, OutputBuffer, Preopen, RunOptions, RunOutcome, Stdin, TRAP_EXIT_CODE};
-#[allow(deprecated)]
-pub use instance::StdoutBuffer;
 /// The log pipeline, its records, formats and sinks ([`wasmhost_log`]),
 /// re-exported so that an embedder needs only this crate:
 /// `wasmhost::log::{Pipeline, JsonFormat, WriterSink, LogRecord, …}`.

@@ -1,18 +1,16 @@
-// Per-call latency of one guest from Go: through the C API in-process
-// (static or shared, as this binary was built: `-tags wasmhost_shared`) or
-// through the sidecar (`-sidecar http://127.0.0.1:PORT`, keep-alive).
+// Per-call latency of one guest from Go, through the same package API:
+// the C API in-process (static or shared, as this binary was built:
+// `-tags wasmhost_shared`) or the sidecar (`-sidecar http://127.0.0.1:PORT`,
+// wasmhost.Dial: keep-alive HTTP).
 // Prints one line: mode, calls, p50, p99, calls/s, RSS and start-up.
 // benches/capi-modes.sh runs every mode; figures in BENCHMARKS.md.
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,44 +32,29 @@ func main() {
 	}
 
 	started := time.Now()
-	var call func() error
 	mode := linkMode
+	// The same API in every mode: only how the host is made differs.
+	var host *wasmhost.Host
+	var err error
 	if *sidecar != "" {
 		mode = "sidecar"
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-		name := strings.TrimSuffix(filepath.Base(*module), ".wasm")
-		url := *sidecar + "/run/" + name
-		for _, a := range guestArgs {
-			url += "?arg=" + a
-		}
-		call = func() error {
-			resp, err := client.Post(url, "application/octet-stream", bytes.NewReader(nil))
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || resp.Header.Get("x-wasmhost-exit-code") != "0" {
-				return fmt.Errorf("status %d, exit %s", resp.StatusCode, resp.Header.Get("x-wasmhost-exit-code"))
-			}
-			return nil
-		}
+		host, err = wasmhost.Dial(*sidecar)
 	} else {
-		host, err := wasmhost.NewHost(&wasmhost.HostOptions{DiscardDefault: true})
-		if err != nil {
-			log.Fatal(err)
+		host, err = wasmhost.NewHost(&wasmhost.HostOptions{DiscardDefault: true})
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	m, err := host.LoadFile(*module)
+	if err != nil {
+		log.Fatal(err)
+	}
+	call := func() error {
+		res, err := m.Run(context.Background(), wasmhost.RunOptions{Args: guestArgs})
+		if err == nil && res.ExitCode != 0 {
+			err = fmt.Errorf("exit %d", res.ExitCode)
 		}
-		m, err := host.LoadFile(*module)
-		if err != nil {
-			log.Fatal(err)
-		}
-		call = func() error {
-			res, err := m.Run(context.Background(), wasmhost.RunOptions{Args: guestArgs})
-			if err == nil && res.ExitCode != 0 {
-				err = fmt.Errorf("exit %d", res.ExitCode)
-			}
-			return err
-		}
+		return err
 	}
 	if err := call(); err != nil {
 		log.Fatal(err)

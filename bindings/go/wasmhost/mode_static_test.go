@@ -1,0 +1,5 @@
+//go:build !wasmhost_shared
+
+package wasmhost
+
+const linkMode = "static"
