@@ -42,6 +42,7 @@ mod parse;
 mod pattern;
 mod print;
 mod template;
+mod template_fns;
 
 pub use api::{format_time, format_value, in_window, metric_json, run_query, Direction, Options, StreamsCollector};
 pub use ast::*;

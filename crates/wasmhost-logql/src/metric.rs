@@ -486,16 +486,16 @@ fn collect_ranges(q: &MetricQuery, sum_by: Option<&[String]>, out: &mut Vec<Rang
                 Some(Grouping::Without(_)) => None,
                 None => sum_by,
             };
-            let needed = keys.map(|keys| {
-                let mut needed = query.referenced_labels();
+            let needed = keys.and_then(|keys| {
+                let mut needed = query.referenced_labels()?;
                 needed.extend(keys.iter().cloned());
                 if let Some(u) = unwrap {
                     needed.push(u.label.clone());
                     for f in &u.post_filters {
-                        needed.extend(LogQuery { selector: Vec::new(), stages: vec![Stage::Label(f.clone())] }.referenced_labels());
+                        needed.extend(LogQuery { selector: Vec::new(), stages: vec![Stage::Label(f.clone())] }.referenced_labels()?);
                     }
                 }
-                needed
+                Some(needed)
             });
             out.push(RangeState {
                 query: query.clone(),

@@ -153,7 +153,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                 let needed = q.referenced_labels();
                 let run = |chunk: &[u8], buf: &mut Vec<u8>| {
                     for_lines(chunk, |line| {
-                        if let Some(p) = q.run_with(line, &stream_labels, Some(&needed)).filter(|p| in_window(p, window)) {
+                        if let Some(p) = q.run_with(line, &stream_labels, needed.as_deref()).filter(|p| in_window(p, window)) {
                             buf.extend_from_slice(p.text.as_bytes());
                             buf.push(b'\n');
                         }
