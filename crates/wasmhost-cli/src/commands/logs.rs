@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use wasmhost_logql::{
-    format_time, format_value, in_window, metric_json, parse, parse_duration, parse_rfc3339, prom_labels, Direction, MetricEvaluator,
+    format_rfc3339, format_value, in_window, metric_json, parse, parse_duration, parse_rfc3339, prom_labels, Direction, MetricEvaluator,
     MetricResult, Query, Steps, StreamsCollector,
 };
 
@@ -171,7 +171,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                     // A reader that went away (`| head`) ends the output.
                     match output {
                         Output::Text => {
-                            let ts = p.ts.map(|t| format_time(t).to_string()).unwrap_or_default();
+                            let ts = p.ts.map(format_rfc3339).unwrap_or_default();
                             writeln!(out, "{ts} {} {}", prom_labels(&p.labels), p.text).is_ok()
                         }
                         _ => writeln!(out, "{}", p.text).is_ok(),
@@ -335,14 +335,14 @@ fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result
 }
 
 /// `{a="1", b="2"} 3` per sample, as logcli prints an instant vector; a
-/// matrix lists each series' points under it.
+/// matrix lists each series' points (RFC 3339 time, value) under it.
 fn write_metric_text(out: &mut impl Write, result: &MetricResult) {
     let _ = match result {
         MetricResult::Vector { samples, .. } => samples.iter().try_for_each(|(l, v)| writeln!(out, "{} {}", prom_labels(l), format_value(*v))),
         MetricResult::Scalar { value, .. } => writeln!(out, "{}", format_value(*value)),
         MetricResult::Matrix(series) => series.iter().try_for_each(|(l, points)| {
             writeln!(out, "{}", prom_labels(l))?;
-            points.iter().try_for_each(|(t, v)| writeln!(out, "  {} {}", format_time(*t), format_value(*v)))
+            points.iter().try_for_each(|(t, v)| writeln!(out, "  {} {}", format_rfc3339(*t), format_value(*v)))
         }),
     };
 }
