@@ -145,8 +145,8 @@ fn time_range_and_output_flags() {
     let at_2 = serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1795629602, "2"]}]}});
     assert_eq!(json(&["--time", "2026-11-25T18:00:02Z", sum]), at_2);
     assert_eq!(json(&["--time", "1795629602", sum]), at_2);
-    // Without --time: the newest `ts` in the input (18:00:04): (02, 04] holds one gw line.
-    assert_eq!(logs(&[sum]), "{} 1\n");
+    // Without --time: the newest `ts` of the lines the query selects (18:00:03): (01, 03] holds two.
+    assert_eq!(logs(&[sum]), "{} 2\n");
 
     // Range: steps at :00 (no line: no point, as in Loki), :02 and :04.
     let matrix = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1795629602, "2"], [1795629604, "1"]]}]}});
@@ -162,7 +162,7 @@ fn time_range_and_output_flags() {
     assert_eq!(logs(&["--time", "1795629604", r#"count_over_time({job="gw"}[5m])"#]), "{job=\"gw\", lang=\"go\", stream=\"stderr\"} 1\n{job=\"gw\", lang=\"rust\", stream=\"stderr\"} 2\n");
 
     // Log queries: raw lines in input order; --limit with the direction Loki's API has.
-    assert_eq!(logs(&[r#"{job="gw"} |= "m"#]), lines[..3].join("\n") + "\n");
+    assert_eq!(logs(&[r#"{job="gw"} |= "m""#]), lines[..3].join("\n") + "\n");
     let first = json(&["--limit", "1", "--direction", "forward", r#"{job="gw"}"#]);
     assert_eq!(first["data"]["result"], serde_json::json!([{"stream": {"job": "gw", "lang": "rust", "stream": "stderr"}, "values": [["1795629601000000000", lines[0]]]}]));
     let newest = json(&["--limit", "1", r#"{job="gw"}"#]);

@@ -46,7 +46,7 @@ pub struct LogsArgs {
     #[arg(long, value_delimiter = ',')]
     stream_labels: Option<Vec<String>>,
     /// Instant query time (RFC 3339 or Unix seconds). Default: the newest
-    /// `ts` in the input (a file has no "now").
+    /// `ts` of the lines the query selects (a file has no "now").
     #[arg(long, conflicts_with_all = ["from", "since"])]
     time: Option<String>,
     /// Range query start (RFC 3339 or Unix seconds); makes a metric query a range query.
