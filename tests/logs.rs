@@ -121,3 +121,58 @@ fn bad_queries_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/no/such/file"));
 }
+
+/// The time and shape flags: `--time` (RFC 3339 or Unix seconds), a range
+/// query with `--from`/`--to`/`--step` or `--since`, `--stream-labels`,
+/// `--limit` with `--direction`, and the three outputs, with the answers
+/// Loki gives for the same lines (a range `[r]` at time t holds (t-r, t]).
+#[test]
+fn time_range_and_output_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.log");
+    let line = |sec: u32, job: &str, lang: &str| format!(r#"{{"ts":"2026-11-25T18:00:0{sec}Z","job":"{job}","lang":"{lang}","stream":"stderr","msg":"m{sec}"}}"#);
+    let lines = [line(1, "gw", "rust"), line(2, "gw", "go"), line(3, "gw", "rust"), line(4, "batch", "c")];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let logs = |args: &[&str]| {
+        let out = wasmhost().arg("logs").args(args).arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let json = |args: &[&str]| -> Value { serde_json::from_str(&logs(&[&["--output", "json"], args].concat())).unwrap() };
+    let sum = r#"sum(count_over_time({job="gw"}[2s]))"#;
+
+    // Instant: the window (18:00:00, 18:00:02] holds the first two lines; Unix seconds say the same.
+    let at_2 = serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1795629602, "2"]}]}});
+    assert_eq!(json(&["--time", "2026-11-25T18:00:02Z", sum]), at_2);
+    assert_eq!(json(&["--time", "1795629602", sum]), at_2);
+    // Without --time: the newest `ts` of the lines the query selects (18:00:03): (01, 03] holds two.
+    assert_eq!(logs(&[sum]), "{} 2\n");
+
+    // Range: steps at :00 (no line: no point, as in Loki), :02 and :04.
+    let matrix = serde_json::json!({"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1795629602, "2"], [1795629604, "1"]]}]}});
+    assert_eq!(json(&["--from", "2026-11-25T18:00:00Z", "--to", "2026-11-25T18:00:04Z", "--step", "2s", sum]), matrix);
+    assert_eq!(json(&["--since", "4s", "--to", "1795629604", "--step", "2s", sum]), matrix);
+    assert_eq!(
+        logs(&["--output", "text", "--since", "4s", "--to", "1795629604", "--step", "2s", sum]),
+        "{}\n  2026-11-25T18:00:02Z 2\n  2026-11-25T18:00:04Z 1\n"
+    );
+
+    // Stream labels decide the series: with only `job`, the gw lines are one stream.
+    assert_eq!(logs(&["--stream-labels", "job", "--time", "1795629604", r#"count_over_time({job="gw"}[5m])"#]), "{job=\"gw\"} 3\n");
+    assert_eq!(logs(&["--time", "1795629604", r#"count_over_time({job="gw"}[5m])"#]), "{job=\"gw\", lang=\"go\", stream=\"stderr\"} 1\n{job=\"gw\", lang=\"rust\", stream=\"stderr\"} 2\n");
+
+    // Log queries: raw lines in input order; --limit with the direction Loki's API has.
+    assert_eq!(logs(&[r#"{job="gw"} |= "m""#]), lines[..3].join("\n") + "\n");
+    let first = json(&["--limit", "1", "--direction", "forward", r#"{job="gw"}"#]);
+    assert_eq!(first["data"]["result"], serde_json::json!([{"stream": {"job": "gw", "lang": "rust", "stream": "stderr"}, "values": [["1795629601000000000", lines[0]]]}]));
+    let newest = json(&["--limit", "1", r#"{job="gw"}"#]);
+    assert_eq!(newest["data"]["result"][0]["values"][0][1], lines[2].as_str());
+    assert_eq!(logs(&["--output", "text", "--limit", "1", r#"{lang="go"} | json msg | line_format "{{.msg}}!""#]), "2026-11-25T18:00:02Z {job=\"gw\", lang=\"go\", msg=\"m2\", stream=\"stderr\"} m2!\n");
+
+    // Bad flag values are clear errors.
+    for (args, says) in [(["--step", "soon"], "--step"), (["--time", "yesterday"], "--time")] {
+        let out = wasmhost().arg("logs").args(args).arg(sum).arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
+    }
+}

@@ -80,6 +80,16 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// A time as RFC 3339 text in UTC with the fraction it has, as logcli
+/// prints entries: `2026-11-25T18:00:02.5Z`.
+///
+/// ```
+/// assert_eq!(wasmhost_logql::format_rfc3339(1_795_629_602_500_000_000), "2026-11-25T18:00:02.5Z");
+/// ```
+pub fn format_rfc3339(ns: i128) -> String {
+    crate::gotime::format(ns, "2006-01-02T15:04:05.999999999Z07:00")
+}
+
 /// A time in seconds as Prometheus writes it: a JSON number, millisecond precision.
 pub fn format_time(ns: i128) -> Value {
     let ms = ns.div_euclid(1_000_000);

@@ -19,6 +19,8 @@ pub type Labels = BTreeMap<String, String>;
 pub const ERROR_LABEL: &str = "__error__";
 /// The label with the error's details.
 pub const ERROR_DETAILS_LABEL: &str = "__error_details__";
+/// The error a `line_format`/`label_format` template that fails to execute sets.
+const TEMPLATE_ERROR: &str = "TemplateFormatErr";
 
 /// Where label values come from: a parsed line's labels, or a log record's
 /// own fields, so routes and queries share one matcher.
@@ -237,8 +239,9 @@ impl LogQuery {
     }
 
     /// Every label name a stage reads (filters, formats, `drop`/`keep`):
-    /// the labels parsers must extract when the caller reads no others.
-    pub fn referenced_labels(&self) -> Vec<String> {
+    /// the labels parsers must extract when the caller reads no others;
+    /// `None` when a template may read any label (`{{ . }}`, `range $`).
+    pub fn referenced_labels(&self) -> Option<Vec<String>> {
         fn filter(f: &LabelFilter, out: &mut Vec<String>) {
             match f {
                 LabelFilter::Str(m) => out.push(m.label.clone()),
@@ -254,14 +257,14 @@ impl LogQuery {
         for stage in &self.stages {
             match stage {
                 Stage::Label(f) => filter(f, &mut out),
-                Stage::LineFormat(t) => out.extend(t.fields()),
+                Stage::LineFormat(t) => out.extend(t.fields()?),
                 Stage::LabelFormat(items) => {
                     for item in items {
                         match item {
                             LabelFormat::Rename { dst, src } => out.extend([dst.clone(), src.clone()]),
                             LabelFormat::Template { dst, template } => {
                                 out.push(dst.clone());
-                                out.extend(template.fields());
+                                out.extend(template.fields()?);
                             }
                         }
                     }
@@ -275,7 +278,7 @@ impl LogQuery {
                 Stage::Line(_) | Stage::Json(_) | Stage::Logfmt { .. } | Stage::Regexp(_) | Stage::Pattern(_) | Stage::Unpack | Stage::Decolorize => {}
             }
         }
-        out
+        Some(out)
     }
 
     /// For routing: whether a record passes this query — labels come from
@@ -414,22 +417,31 @@ impl LogQuery {
                         return None;
                     }
                 }
-                Stage::LineFormat(t) => {
-                    let labels = &st.labels;
-                    let text = t.render(&|n| labels.get(n).cloned(), &st.text, st.ts);
-                    st.text = Cow::Owned(text);
-                }
+                // A template that fails to execute leaves the line as it was and
+                // flags it, as Loki does.
+                Stage::LineFormat(t) => match t.render("line", &st.labels, &st.text, st.ts) {
+                    Ok(text) => st.text = Cow::Owned(text),
+                    Err(details) => st.set_error(TEMPLATE_ERROR, details),
+                },
                 Stage::LabelFormat(items) => {
+                    // Loki's templates in one stage all read the labels as the
+                    // stage's first template found them.
+                    let mut data: Option<Labels> = None;
                     for item in items {
                         match item {
                             LabelFormat::Rename { dst, src } => {
-                                let v = st.labels.remove(src).unwrap_or_default();
-                                st.labels.insert(dst.clone(), v);
+                                if let Some(v) = st.labels.remove(src) {
+                                    st.labels.insert(dst.clone(), v);
+                                }
                             }
                             LabelFormat::Template { dst, template } => {
-                                let labels = &st.labels;
-                                let v = template.render(&|n| labels.get(n).cloned(), &st.text, st.ts);
-                                st.labels.insert(dst.clone(), v);
+                                let data = data.get_or_insert_with(|| st.labels.clone());
+                                match template.render("label", data, &st.text, st.ts) {
+                                    Ok(v) => {
+                                        st.labels.insert(dst.clone(), v);
+                                    }
+                                    Err(details) => st.set_error(TEMPLATE_ERROR, details),
+                                }
                             }
                         }
                     }

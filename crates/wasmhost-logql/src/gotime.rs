@@ -1,8 +1,7 @@
 //! Go time values for templates: Go's reference-time layouts
 //! (`"2006-01-02T15:04:05Z07:00"`) to format and parse times, and the text
 //! of a `time.Time` as Go prints it (`2026-11-25 18:00:01.5 +0000 UTC`),
-//! which is how a time travels between template functions (every template
-//! value is a string). Times are UTC, as Loki runs.
+//! which is how a template prints a time. Times are UTC, as Loki runs.
 
 /// One piece of a layout.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -292,11 +291,6 @@ pub fn to_value(ns: i128) -> String {
     format(ns, "2006-01-02 15:04:05.999999999 -0700 MST").replacen("+00:00 UTC", "+0000 UTC", 1)
 }
 
-/// The time a template value holds, if it is one ([`to_value`]'s text).
-pub fn from_value(v: &str) -> Option<i128> {
-    parse("2006-01-02 15:04:05.999999999 -0700 MST", v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,7 +302,6 @@ mod tests {
         assert_eq!(format(t, "2006-01-02T15:04:05.000Z07:00"), "2026-11-25T18:04:05.120Z");
         assert_eq!(format(t, "Mon Jan _2 3:04PM 06 002 .999"), "Wed Nov 25 6:04PM 26 329 .12");
         assert_eq!(to_value(t), "2026-11-25 18:04:05.12 +0000 UTC");
-        assert_eq!(from_value(&to_value(t)), Some(t));
         assert_eq!(parse("2006-01-02", "2026-11-25"), Some(1_795_564_800_000_000_000));
         assert_eq!(parse("02/01/2006 15:04 -07:00", "25/11/2026 19:04 +01:00"), Some(t - 5_120_000_000));
         assert_eq!(parse("2006-01-02", "2026-13-01"), None);

@@ -201,6 +201,9 @@ impl<'a> Reader<'a> {
     /// At an object member: its key, the `:` after it and the white
     /// space before the value (every object loop starts this way).
     fn key(&mut self) -> Result<Cow<'a, str>, &'static str> {
+        if let Some(key) = self.plain_key() {
+            return Ok(Cow::Borrowed(key));
+        }
         if self.b.get(self.i) != Some(&b'"') {
             return Err(OBJECT_ERR);
         }
@@ -212,6 +215,40 @@ impl<'a> Reader<'a> {
         self.i += 1;
         self.ws();
         Ok(key)
+    }
+
+    /// [`Reader::key`] for a key without escapes (every key, in practice),
+    /// read in place: a byte loop, as keys are short (the general string
+    /// reader's vectorised search costs more than it saves on them).
+    /// `None`, with nothing consumed, when the key is not of that kind.
+    fn plain_key(&mut self) -> Option<&'a str> {
+        let b = self.b;
+        if b.get(self.i) != Some(&b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let mut end = start;
+        loop {
+            match *b.get(end)? {
+                b'"' => break,
+                b'\\' => return None,
+                _ => end += 1,
+            }
+        }
+        let mut at = end + 1;
+        let space = |at: &mut usize| {
+            while matches!(b.get(*at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+                *at += 1;
+            }
+        };
+        space(&mut at);
+        if b.get(at) != Some(&b':') {
+            return None;
+        }
+        at += 1;
+        space(&mut at);
+        self.i = at;
+        Some(&self.s[start..end])
     }
 
     /// At a scalar: skips it without unescaping or building anything.

@@ -51,8 +51,9 @@ mod parse;
 mod pattern;
 mod print;
 mod template;
+mod template_fns;
 
-pub use api::{format_time, format_value, in_window, metric_json, run_query, Direction, Options, StreamsCollector};
+pub use api::{format_rfc3339, format_time, format_value, in_window, metric_json, run_query, Direction, Options, StreamsCollector};
 pub use ast::*;
 pub use eval::{parse_rfc3339, IpSpec, LabelSource, Labels, Passed, ERROR_DETAILS_LABEL, ERROR_LABEL};
 pub use metric::{prom_labels, EvalError, MetricEvaluator, MetricResult, Steps};

@@ -319,7 +319,10 @@ impl MetricEvaluator {
             };
             let key = match &r.sum_by {
                 // A sample with an error keeps its labels: the query fails naming them.
-                Some(keep) if !labels.contains_key(ERROR_LABEL) => labels.into_iter().filter(|(k, _)| keep.contains(k)).collect(),
+                Some(keep) if !labels.contains_key(ERROR_LABEL) => {
+                    labels.retain(|k, _| keep.contains(k));
+                    labels
+                }
                 _ => group(labels, r.grouping.as_ref()),
             };
             if let Some(kind) = key.get(ERROR_LABEL) {
@@ -486,16 +489,16 @@ fn collect_ranges(q: &MetricQuery, sum_by: Option<&[String]>, out: &mut Vec<Rang
                 Some(Grouping::Without(_)) => None,
                 None => sum_by,
             };
-            let needed = keys.map(|keys| {
-                let mut needed = query.referenced_labels();
+            let needed = keys.and_then(|keys| {
+                let mut needed = query.referenced_labels()?;
                 needed.extend(keys.iter().cloned());
                 if let Some(u) = unwrap {
                     needed.push(u.label.clone());
                     for f in &u.post_filters {
-                        needed.extend(LogQuery { selector: Vec::new(), stages: vec![Stage::Label(f.clone())] }.referenced_labels());
+                        needed.extend(LogQuery { selector: Vec::new(), stages: vec![Stage::Label(f.clone())] }.referenced_labels()?);
                     }
                 }
-                needed
+                Some(needed)
             });
             out.push(RangeState {
                 query: query.clone(),
@@ -767,12 +770,16 @@ fn aggregate(func: VectorFn, grouping: Option<&Grouping>, param: Option<f64>, v:
         .collect()
 }
 
-fn group(labels: Labels, grouping: Option<&Grouping>) -> Labels {
+/// The labels a grouping keeps, in place: every line goes through here, and
+/// collecting a new map per line (a vector, a sort, a rebuild) was a
+/// quarter of a `sum by` query's instructions.
+fn group(mut labels: Labels, grouping: Option<&Grouping>) -> Labels {
     match grouping {
-        None => labels,
-        Some(Grouping::By(keep)) => labels.into_iter().filter(|(k, _)| keep.contains(k)).collect(),
-        Some(Grouping::Without(drop)) => labels.into_iter().filter(|(k, _)| !drop.contains(k)).collect(),
+        None => {}
+        Some(Grouping::By(keep)) => labels.retain(|k, _| keep.contains(k)),
+        Some(Grouping::Without(drop)) => labels.retain(|k, _| !drop.contains(k)),
     }
+    labels
 }
 
 /// `{a="1", b="2"}` as Prometheus prints labels.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use wasmhost_logql::{
-    format_time, format_value, in_window, metric_json, parse, parse_duration, parse_rfc3339, prom_labels, Direction, MetricEvaluator,
+    format_rfc3339, format_value, in_window, metric_json, parse, parse_duration, parse_rfc3339, prom_labels, Direction, MetricEvaluator,
     MetricResult, Query, Steps, StreamsCollector,
 };
 
@@ -46,7 +46,7 @@ pub struct LogsArgs {
     #[arg(long, value_delimiter = ',')]
     stream_labels: Option<Vec<String>>,
     /// Instant query time (RFC 3339 or Unix seconds). Default: the newest
-    /// `ts` in the input (a file has no "now").
+    /// `ts` of the lines the query selects (a file has no "now").
     #[arg(long, conflicts_with_all = ["from", "since"])]
     time: Option<String>,
     /// Range query start (RFC 3339 or Unix seconds); makes a metric query a range query.
@@ -153,7 +153,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                 let needed = q.referenced_labels();
                 let run = |chunk: &[u8], buf: &mut Vec<u8>| {
                     for_lines(chunk, |line| {
-                        if let Some(p) = q.run_with(line, &stream_labels, Some(&needed)).filter(|p| in_window(p, window)) {
+                        if let Some(p) = q.run_with(line, &stream_labels, needed.as_deref()).filter(|p| in_window(p, window)) {
                             buf.extend_from_slice(p.text.as_bytes());
                             buf.push(b'\n');
                         }
@@ -171,7 +171,7 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                     // A reader that went away (`| head`) ends the output.
                     match output {
                         Output::Text => {
-                            let ts = p.ts.map(|t| format_time(t).to_string()).unwrap_or_default();
+                            let ts = p.ts.map(format_rfc3339).unwrap_or_default();
                             writeln!(out, "{ts} {} {}", prom_labels(&p.labels), p.text).is_ok()
                         }
                         _ => writeln!(out, "{}", p.text).is_ok(),
@@ -335,14 +335,14 @@ fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result
 }
 
 /// `{a="1", b="2"} 3` per sample, as logcli prints an instant vector; a
-/// matrix lists each series' points under it.
+/// matrix lists each series' points (RFC 3339 time, value) under it.
 fn write_metric_text(out: &mut impl Write, result: &MetricResult) {
     let _ = match result {
         MetricResult::Vector { samples, .. } => samples.iter().try_for_each(|(l, v)| writeln!(out, "{} {}", prom_labels(l), format_value(*v))),
         MetricResult::Scalar { value, .. } => writeln!(out, "{}", format_value(*value)),
         MetricResult::Matrix(series) => series.iter().try_for_each(|(l, points)| {
             writeln!(out, "{}", prom_labels(l))?;
-            points.iter().try_for_each(|(t, v)| writeln!(out, "  {} {}", format_time(*t), format_value(*v)))
+            points.iter().try_for_each(|(t, v)| writeln!(out, "  {} {}", format_rfc3339(*t), format_value(*v)))
         }),
     };
 }
