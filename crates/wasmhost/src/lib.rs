@@ -44,7 +44,7 @@ mod module;
 mod trace;
 
 pub use error::{HostError, LoadError, RunError};
-pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
+pub use host::{runtime_builder, Host, HostConfig, Pooling, EPOCH_TICK, EVENT_INTERVAL};
 pub use guest_log::{MAX_PAIRS, MODULE as GUEST_LOG_MODULE};
 pub use inspect::{inspect_file, Inspection};
 pub use invoke::Value;
