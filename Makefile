@@ -25,7 +25,7 @@ ASC := node_modules/.bin/asc
 ASC_FLAGS := --config node_modules/@assemblyscript/wasi-shim/asconfig.json -O
 
 PROGRAMS := hello logger exit trap
-C_EXTRA := outputs cat env spin grow sleep upper nn flood readin bytes soak
+C_EXTRA := outputs cat env spin grow sleep upper nn flood readin bytes soak endless
 RUST_EXTRA := nn
 LANGS := c cpp rust go zig as
 

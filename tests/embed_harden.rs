@@ -145,4 +145,44 @@ async fn a_cancel_token_stops_its_own_run_only_spinning_or_sleeping() {
     let outcome = host.run(&module, RunOptions { cancel: Some(token), ..RunOptions::default() }, sink.sender()).await.unwrap();
     assert_eq!(outcome.ended, Ended::Stopped);
     sink.finish();
+// The soak's finding (BENCHMARKS.md, "Hardening (issue 18)"): guests that
+// compute without a host call must not hold back the ones that sleep between
+// bursts. Eight spinners and four loggers (2,000 lines in bursts of 100,
+// 5 ms asleep after each) on two workers: with 10 ms slices and tokio's
+// default event interval every sleep took hundreds of ms and the loggers
+// ran into the timeout; now they finish long before the spinners' timeout.
+#[test]
+fn guests_that_sleep_between_bursts_are_not_starved_by_guests_that_spin() {
+    let runtime = wasmhost::runtime_builder().worker_threads(2).build().unwrap();
+    let host = std::sync::Arc::new(host());
+    let pipeline = pipeline();
+    let module = std::sync::Arc::new(host.load_file(&guest("c/soak")).unwrap());
+    let limits = Limits { timeout: Some(Duration::from_secs(6)), ..Limits::default() };
+    let outcomes = runtime.block_on(async {
+        let runs: Vec<_> = ["spin"; 8]
+            .into_iter()
+            .chain(["logger"; 4])
+            .map(|role| {
+                let (host, module, sender) = (host.clone(), module.clone(), pipeline.sender());
+                let options = RunOptions { args: vec![role.into()], limits: Some(limits), ..RunOptions::default() };
+                tokio::spawn(async move { (role, host.run(&module, options, sender).await.unwrap()) })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for run in runs {
+            outcomes.push(run.await.unwrap());
+        }
+        outcomes
+    });
+    for (role, outcome) in outcomes {
+        match role {
+            "spin" => assert_eq!(outcome.ended, Ended::Limit(LimitHit::Timeout { limit: Duration::from_secs(6) })),
+            _ => {
+                assert_eq!((outcome.exit_code, &outcome.ended), (0, &Ended::Exit), "a logger ran into its timeout");
+                assert_eq!(outcome.log.lines, 2001, "{:?}", outcome.log);
+                assert!(outcome.duration < Duration::from_secs(3), "a logger took {:?}", outcome.duration);
+            }
+        }
+    }
+    pipeline.finish();
 }

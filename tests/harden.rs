@@ -335,7 +335,6 @@ fn sigterm_with_a_slow_reader_writes_whole_lines_closing_events_and_the_count() 
 // grace and 2 s more the sink is given up on: the run ends and says which
 // instances may lack their closing events.
 #[test]
-#[ignore = "open (#18 item 4): the warning's instance list is empty — the ids come from the instances' outcomes, and an instance whose task was aborted has none"]
 fn sigterm_with_a_reader_that_reads_nothing_names_the_instances_left_unclosed() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("log.fifo");
@@ -407,6 +406,73 @@ fn max_line_bytes_out_of_range_is_a_clear_error() {
     }
     let out = run(&["run", "--max-line-bytes", "1MiB", p(&guest("c/hello"))]);
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// A field of /proc/PID/status, in KiB (`VmHWM`, `VmRSS`).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field}: {status}"));
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// CPU time the process has used so far, in clock ticks (utime + stime).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+// Item 8: one endless line into a reader that reads nothing. The line is cut
+// into 1 MiB pieces; the queue holds 16,384 records, so only its byte bound
+// (64 MiB) keeps memory from growing to 16 GiB: the guest must come to a
+// halt (the process goes idle) with a small peak RSS.
+#[test]
+fn an_endless_line_into_a_stalled_reader_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("log.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut child = wasmhost()
+        .args(["run", "--max-line-bytes", "1MiB", "--log-file", p(&fifo), p(&guest("c/endless"))])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Opened (so the host's open of the FIFO returns) and not read.
+    let reader = std::fs::File::open(&fifo).unwrap();
+    let pid = child.id();
+    // Idle: under 10 ticks (100 ms) of CPU in 1 s — the guest waits for
+    // room, and waits asleep (it once spun on its own wake-ups).
+    let started = Instant::now();
+    let mut before = cpu_ticks(pid);
+    let idle = loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = cpu_ticks(pid);
+        if now - before < 10 {
+            break true;
+        }
+        before = now;
+        if started.elapsed() > Duration::from_secs(60) {
+            break false;
+        }
+    };
+    let hwm_mib = status_kib(pid, "VmHWM") / 1024;
+    assert!(idle, "the guest never came to a halt: {hwm_mib} MiB at {:?}", started.elapsed());
+    // 64 MiB of queue, the pieces being assembled and formatted, and the
+    // host itself (~35 MiB): far below what 16,384 pieces of 1 MiB would take.
+    assert!(hwm_mib < 256, "peak RSS {hwm_mib} MiB");
+    // Now read it all: whole JSON lines, the pieces flagged `continued`.
+    signal(&child, "TERM");
+    let lines: Vec<Value> = BufReader::new(reader).lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(143));
+    assert_closed_by_stop(&lines, 134);
+    let pieces = stderr_lines(&lines);
+    // Every piece but the last (the guest's unfinished tail) is a full MiB.
+    let (_, full) = pieces.split_last().unwrap();
+    assert!(full.iter().all(|l| l["continued"] == true && l["msg"].as_str().unwrap().len() == 1 << 20));
+    // The halt came from a full queue: tens of MiB of pieces were waiting.
+    assert!(full.len() >= 32, "{} pieces", full.len());
 }
 
 // Item 11: a character straddling the cut is kept whole.

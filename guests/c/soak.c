@@ -7,6 +7,7 @@
 //   hang     sleeps forever: only the timeout stops it (instance.timeout)
 //   spin     loops without a system call: only the timeout stops it
 // With `long` it is a logger or a sleeper that never ends (until SIGTERM).
+// Given a role's name instead, it plays that role (tests/embed_harden.rs).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,11 @@ int main(int argc, char **argv) {
     const char *role;
     if (strcmp(mode, "long") == 0) {
         role = r % 2 ? "forever-logger" : "forever-sleeper";
-    } else {
+    } else if (strcmp(mode, "mixed") == 0) {
         static const char *roles[] = {"logger", "logger", "logger", "logger", "sleeper", "sleeper", "trapper", "trapper", "hang", "spin"};
         role = roles[r % 10];
+    } else {
+        role = mode;
     }
     fprintf(stderr, "role %s\n", role);
     if (strcmp(role, "logger") == 0) log_lines(2000);
@@ -43,6 +46,7 @@ int main(int argc, char **argv) {
     else if (strcmp(role, "hang") == 0) for (;;) sleep_ms(1000000);
     else if (strcmp(role, "spin") == 0) { volatile unsigned long n = 0; for (;;) n++; }
     else if (strcmp(role, "forever-logger") == 0) for (;;) { log_lines(100); sleep_ms(50); }
-    else for (;;) sleep_ms(1000);
+    else if (strcmp(role, "forever-sleeper") == 0) for (;;) sleep_ms(1000);
+    else return 2; // no such role
     return 0;
 }

@@ -96,8 +96,7 @@ impl HostInner {
         let host = Arc::new(Host::new(config).map_err(|e| config_error(e.to_string()))?);
         let taps = Arc::new(Taps::default());
         let (pipeline, exports) = pipeline(options, routing, &taps, host.config().queue_capacity)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
+        let runtime = wasmhost::runtime_builder()
             .thread_name("wasmhost-capi")
             .build()
             .map_err(|e| config_error(format!("starting the tokio runtime: {e}")))?;

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,6 +42,11 @@ struct Shared {
     /// Set when the shutdown grace has passed: sinks write only host events
     /// (the closing ones) and count guest lines as abandoned.
     abort: AtomicBool,
+    /// Instances whose `instance.start` the pipeline accepted and whose
+    /// `instance.exit` no sink has written yet: known here, not from the
+    /// instances' outcomes, so a shutdown that gives up on a stuck sink or
+    /// drops unfinished instances can still name them.
+    open: Mutex<HashSet<String>>,
 }
 
 impl Shared {
@@ -54,7 +59,27 @@ impl Shared {
             waiters: AtomicUsize::new(0),
             room: Notify::new(),
             abort: AtomicBool::new(false),
+            open: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Notes an accepted record that opens or closes an instance's log.
+    /// Costs one comparison for every other record.
+    fn opened(&self, opens: Option<String>) {
+        if let Some(id) = opens {
+            self.open.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+        }
+    }
+
+    fn closed(&self, wasm_instance_id: &str) {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).remove(wasm_instance_id);
+    }
+
+    /// The instances still open, sorted (by id: UUIDv7s sort by start time).
+    fn unclosed(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.open.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Takes `bytes` of the budget if they fit (a lone record always fits,
@@ -62,7 +87,11 @@ impl Shared {
     fn take(&self, bytes: usize) -> bool {
         let before = self.queued_bytes.fetch_add(bytes, Ordering::SeqCst);
         if before > 0 && before + bytes > self.max_bytes {
-            self.release(bytes);
+            // Given back without waking the waiters: nothing was freed, and
+            // the waiter that failed here would wake itself and spin (a
+            // guest stalled on a full queue burnt a core doing that). Whoever
+            // this made fail waits for a real release: `before > 0`.
+            self.queued_bytes.fetch_sub(bytes, Ordering::SeqCst);
             return false;
         }
         true
@@ -81,6 +110,11 @@ impl Shared {
         }
         self.live_sinks.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The instance a record opens: its id if it is an `instance.start` event.
+fn opens(record: &LogRecord) -> Option<String> {
+    (record.event == Some("instance.start")).then(|| record.ctx.wasm_instance_id.clone())
 }
 
 /// What a record costs the byte budget: its text and fields, and a fixed
@@ -165,8 +199,12 @@ impl LogSender {
                 false => Ok(Some(record)),
             };
         }
+        let opens = opens(&record);
         match self.tx.try_send(record) {
-            Ok(()) => Ok(None),
+            Ok(()) => {
+                self.shared.opened(opens);
+                Ok(None)
+            }
             Err(mpsc::error::TrySendError::Full(r)) => {
                 self.shared.release(bytes);
                 Ok(Some(r))
@@ -249,7 +287,9 @@ impl Reservation<'_> {
         }
         self.bytes = 0;
         if let Some(permit) = self.permit.take() {
+            let opens = opens(&record);
             permit.send(record);
+            self.shared.opened(opens);
         }
     }
 }
@@ -300,7 +340,8 @@ pub struct SinkReport {
     /// Guest lines left unwritten because the shutdown grace ran out (see
     /// [`Pipeline::finish_within`]); host events are still written.
     pub abandoned: u64,
-    /// The instances whose `instance.exit` event this sink wrote.
+    /// The instances whose `instance.exit` event this sink wrote and
+    /// flushed to its destination.
     pub closed: HashSet<String>,
     /// The sink's first error, if any.
     pub first_error: Option<String>,
@@ -321,6 +362,10 @@ pub struct PipelineReport {
     pub first_error: Option<String>,
     /// Per sink.
     pub sinks: Vec<SinkReport>,
+    /// The instances whose log the pipeline opened (their `instance.start`
+    /// was accepted) and no sink closed (wrote their `instance.exit`),
+    /// sorted: what lacks its closing events.
+    pub unclosed: Vec<String>,
 }
 
 impl PipelineReport {
@@ -332,6 +377,7 @@ impl PipelineReport {
             abandoned: sinks.iter().map(|s| s.abandoned).sum(),
             first_error: sinks.iter().find_map(|s| s.first_error.clone()),
             sinks,
+            unclosed: Vec::new(),
         }
     }
 
@@ -351,6 +397,10 @@ pub struct GraceExceeded {
     /// only the host events left (guest lines then count as `abandoned`);
     /// `None` when a sink was still stuck (a reader that reads nothing).
     pub report: Option<PipelineReport>,
+    /// The instances whose `instance.exit` no sink had written when the
+    /// pipeline was given up on (as [`PipelineReport::unclosed`]), known
+    /// even when `report` is `None`.
+    pub unclosed: Vec<String>,
 }
 
 /// How long sinks get, after the shutdown grace, to write the host events
@@ -484,8 +534,9 @@ impl Pipeline {
     /// sender is dropped, then returns what happened. Blocks the calling thread.
     pub fn finish(mut self) -> PipelineReport {
         self.sender = None;
-        let report = self.done.recv().unwrap_or_else(|_| panicked());
+        let mut report = self.done.recv().unwrap_or_else(|_| panicked());
         self.join();
+        report.unclosed = self.shared.unclosed();
         report
     }
 
@@ -505,8 +556,9 @@ impl Pipeline {
         self.sender = None;
         self.finished.notified().await;
         // The thread has sent the report (or died) and is ending.
-        let report = self.done.try_recv().unwrap_or_else(|_| panicked());
+        let mut report = self.done.try_recv().unwrap_or_else(|_| panicked());
         self.join();
+        report.unclosed = self.shared.unclosed();
         report
     }
 
@@ -529,18 +581,20 @@ impl Pipeline {
     fn finish_within_mut(&mut self, grace: Duration) -> Result<PipelineReport, GraceExceeded> {
         self.sender = None;
         match self.done.recv_timeout(grace) {
-            Ok(report) => {
+            Ok(mut report) => {
                 self.join();
+                report.unclosed = self.shared.unclosed();
                 Ok(report)
             }
             Err(_) => {
                 self.shared.abort.store(true, Ordering::Release);
-                let report = self.done.recv_timeout(ABORT_GRACE).ok();
-                if report.is_some() {
+                let mut report = self.done.recv_timeout(ABORT_GRACE).ok();
+                if let Some(report) = report.as_mut() {
                     self.join();
+                    report.unclosed = self.shared.unclosed();
                 }
                 // A sink still stuck keeps its thread: it is given up on.
-                Err(GraceExceeded { grace, report })
+                Err(GraceExceeded { grace, report, unclosed: self.shared.unclosed() })
             }
         }
     }
@@ -573,6 +627,9 @@ fn run_sink<T: Queued>(
     release: impl Fn(&LogRecord),
 ) -> SinkReport {
     let mut report = SinkReport { name, ..SinkReport::default() };
+    // Instances whose `instance.exit` the sink accepted but has not flushed:
+    // closed only once it is out (a stuck or failing sink loses its buffer).
+    let mut exits = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         let mut record = Some(first);
         let mut idle_polls = 0;
@@ -581,13 +638,13 @@ fn run_sink<T: Queued>(
             while let Some(r) = record.take().or_else(|| rx.try_recv().ok()) {
                 batch += 1;
                 let r = r.record();
-                write_one(&mut *sink, r, &mut report, shared);
+                write_one(&mut *sink, r, &mut report, shared, &mut exits);
                 release(r);
             }
             // A small batch (a quiet moment) is flushed at once, so lines are
             // never held back.
             if batch > 0 && batch < LINGER_AFTER && report.first_error.is_none() {
-                flush(&mut *sink, &mut report, shared);
+                flush(&mut *sink, &mut report, shared, &mut exits);
             }
             idle_polls = if batch == 0 { idle_polls + 1 } else { 0 };
             // Poll a little before parking: a parked thread costs every
@@ -604,14 +661,14 @@ fn run_sink<T: Queued>(
             }
         }
         if report.first_error.is_none() {
-            flush(&mut *sink, &mut report, shared);
+            flush(&mut *sink, &mut report, shared, &mut exits);
         }
     }
     report
 }
 
 /// Hands one record to the sink, counting exactly what is lost when it fails.
-fn write_one(sink: &mut dyn Sink, r: &LogRecord, report: &mut SinkReport, shared: &Shared) {
+fn write_one(sink: &mut dyn Sink, r: &LogRecord, report: &mut SinkReport, shared: &Shared, exits: &mut Vec<String>) {
     // After a failure the sink is not asked again: the lines are counted as
     // lost, never retried into a pipe that is gone.
     if report.first_error.is_some() {
@@ -628,7 +685,7 @@ fn write_one(sink: &mut dyn Sink, r: &LogRecord, report: &mut SinkReport, shared
         Ok(()) => {
             report.written += 1;
             if r.event == Some("instance.exit") {
-                report.closed.insert(r.ctx.wasm_instance_id.clone());
+                exits.push(r.ctx.wasm_instance_id.clone());
             }
         }
         Err(e) => {
@@ -641,12 +698,23 @@ fn write_one(sink: &mut dyn Sink, r: &LogRecord, report: &mut SinkReport, shared
     }
 }
 
-fn flush(sink: &mut dyn Sink, report: &mut SinkReport, shared: &Shared) {
-    if let Err(e) = sink.flush() {
-        let unwritten = sink.unwritten();
-        report.failed += unwritten;
-        report.written -= unwritten.min(report.written);
-        fail(report, shared, e);
+/// Flushes the sink; the instances whose `instance.exit` it held are closed
+/// if that worked.
+fn flush(sink: &mut dyn Sink, report: &mut SinkReport, shared: &Shared, exits: &mut Vec<String>) {
+    match sink.flush() {
+        Ok(()) => {
+            for id in exits.drain(..) {
+                shared.closed(&id);
+                report.closed.insert(id);
+            }
+        }
+        Err(e) => {
+            exits.clear();
+            let unwritten = sink.unwritten();
+            report.failed += unwritten;
+            report.written -= unwritten.min(report.written);
+            fail(report, shared, e);
+        }
     }
 }
 
@@ -891,8 +959,38 @@ mod tests {
         assert_eq!(report.written + report.abandoned, 101);
         assert!(report.abandoned >= 50, "{}", report.abandoned);
         assert!(report.closed("id"));
+        assert!(report.unclosed.is_empty());
         let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
         assert!(text.lines().last().unwrap().contains("instance.exit"));
         assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    }
+
+    #[test]
+    fn a_stuck_sink_still_names_the_instances_it_did_not_close() {
+        let (sink, open, _) = gated();
+        let pipeline = Pipeline::spawn(sink, 1000).unwrap();
+        let sender = pipeline.sender();
+        let start = |id: &str| {
+            let ctx = Arc::new(InstanceContext::new(id, "c", "m"));
+            LogRecord::event(ctx, 1, Level::Info, "instance.start", "start".into(), vec![])
+        };
+        // One through try_send, one through a reservation; "a" also exits.
+        assert!(sender.try_send(start("a")).unwrap().is_none());
+        let reserved = start("b");
+        futures_lite_block_on(async { sender.reserve(LogSender::weigh(&reserved)).await.unwrap().send(reserved) });
+        let exit = LogRecord::event(Arc::new(InstanceContext::new("a", "c", "m")), 2, Level::Info, "instance.exit", "exited".into(), vec![]);
+        assert!(sender.try_send(exit).unwrap().is_none());
+        drop(sender);
+        // The transport never opens: the sink never returns from its first write.
+        let Err(GraceExceeded { report: None, unclosed, .. }) = pipeline.finish_within(Duration::from_millis(50)) else {
+            panic!("the sink is stuck");
+        };
+        assert_eq!(unclosed, ["a", "b"], "nothing was written, so neither was closed");
+        drop(open);
+    }
+
+    /// Runs a future to completion on a current-thread runtime.
+    fn futures_lite_block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 }

@@ -16,7 +16,37 @@ use crate::limits::Limits;
 
 /// How often the engine's epoch advances: the granularity of timeouts, and
 /// how long a busy guest may run before it yields its tokio worker to others.
-pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+///
+/// Short, because a guest that computes without a host call holds its worker
+/// for a whole tick, and every other guest on that worker waits behind it:
+/// at 10 ms, 20 spinning guests among 200 held each woken guest (a sleep
+/// ended, a log with room again) for tens to hundreds of ms, and loggers that
+/// sleep between bursts wrote a quarter of their lines before a 3 s timeout
+/// (BENCHMARKS.md, "Hardening (issue 18)"). A tick costs a guest one yield,
+/// about a microsecond.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// How many tasks a tokio worker runs between two looks at its timers and
+/// I/O when it never runs out of work (tokio's default is 61). Guests that
+/// compute run a whole [`EPOCH_TICK`] per poll: at 61 polls a busy worker
+/// looked at its timers every 60 ms or more, and a guest's 5 ms sleep took
+/// hundreds. At 4, timers are seen within a few ticks. See [`runtime_builder`].
+pub const EVENT_INTERVAL: u32 = 4;
+
+/// A multi-thread tokio runtime builder fit for running many guests: time
+/// and I/O enabled, and timers looked at often (see [`EVENT_INTERVAL`]) so
+/// guests that sleep or wait are woken on time while others compute. Add
+/// `worker_threads`, a thread name and so on as wanted.
+///
+/// ```
+/// let runtime = wasmhost::runtime_builder().worker_threads(2).build().unwrap();
+/// runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(1)).await });
+/// ```
+pub fn runtime_builder() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().event_interval(EVENT_INTERVAL);
+    builder
+}
 
 /// Pre-reserved instance slots for gateways that run many instances: fast
 /// instantiation without an `mmap` per instance.

@@ -48,7 +48,7 @@ mod trace;
 pub use capture::OwnLine;
 pub use cancel::CancelToken;
 pub use error::{HostError, LoadError, RunError};
-pub use host::{Host, HostConfig, Pooling, EPOCH_TICK};
+pub use host::{runtime_builder, Host, HostConfig, Pooling, EPOCH_TICK, EVENT_INTERVAL};
 pub use guest_log::{MAX_PAIRS, MODULE as GUEST_LOG_MODULE};
 pub use inspect::{inspect_file, Inspection};
 pub use invoke::Value;

@@ -209,7 +209,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     // worker per core.
     let runtime = match args.instances {
         1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => wasmhost::runtime_builder().build(),
     }
     .context("starting the tokio runtime")?;
     let (outcomes, signal) = runtime.block_on(async {
@@ -228,10 +228,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
                     Ok(outcome) => outcome
                         .map(|o| {
                             print_results(&o.results);
-                            (Some(o.wasm_instance_id.to_string()), o.exit_code)
+                            o.exit_code
                         })
                         .map_err(anyhow::Error::from),
-                    Err(join) if join.is_cancelled() => Ok((None, STOPPED_EXIT_CODE)),
+                    Err(join) if join.is_cancelled() => Ok(STOPPED_EXIT_CODE),
                     Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
                 });
             }
@@ -258,7 +258,6 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     // A guest that read the host's stdin leaves wasmtime-wasi's reader
     // blocked in read(2): do not wait for it.
     runtime.shutdown_background();
-    let ids: Vec<String> = outcomes.iter().filter_map(|o| o.as_ref().ok().and_then(|(id, _)| id.clone())).collect();
     // Network sinks get their own grace (shutdown_grace) from now on.
     if let Some(exports) = &exports {
         exports.begin_shutdown();
@@ -267,17 +266,19 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     // bounded grace (a slow or hung sink must not hold the process forever).
     let stuck = match pipeline.finish_within(args.drain_grace) {
         Ok(report) => Some(report),
-        Err(GraceExceeded { grace, report: Some(report) }) => {
+        Err(GraceExceeded { grace, report: Some(report), .. }) => {
             warn(format!(
                 "the log sinks did not drain within {grace:?}: {} guest lines were left out (counted, not cut); the host events were written",
                 report.abandoned
             ));
             Some(report)
         }
-        Err(GraceExceeded { grace, report: None }) => {
+        // The pipeline knows which instances it opened and never closed,
+        // whether or not their tasks finished.
+        Err(GraceExceeded { grace, report: None, unclosed }) => {
             warn(format!(
                 "the log sinks did not drain within {grace:?} and are stuck: lines are lost, and these instances may lack their closing events: {}",
-                list_ids(ids.iter().cloned())
+                list_ids(unclosed.into_iter())
             ));
             None
         }
@@ -294,11 +295,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             report.first_error.clone().unwrap_or_default()
         ));
     }
-    if report.abandoned > 0 || report.failed > 0 {
-        let unclosed: Vec<String> = ids.iter().filter(|id| !report.closed(id)).cloned().collect();
-        if !unclosed.is_empty() && report.first_error.is_none() {
-            warn(format!("these instances' closing events were not written: {}", list_ids(unclosed.into_iter())));
-        }
+    if (report.abandoned > 0 || report.failed > 0) && !report.unclosed.is_empty() && report.first_error.is_none() {
+        warn(format!("these instances' closing events were not written: {}", list_ids(report.unclosed.iter().cloned())));
     }
     if let Some(signal) = signal {
         // As a process killed by the signal would report it.
@@ -306,7 +304,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let mut exit = 0;
     for outcome in outcomes {
-        let (_, code) = outcome?;
+        let code = outcome?;
         if exit == 0 {
             exit = code;
         }

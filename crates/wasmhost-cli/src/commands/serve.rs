@@ -83,7 +83,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let names: Vec<String> = modules.iter().map(|(name, _)| name.clone()).collect();
     let sidecar = Arc::new(Sidecar::new(host, modules, pipeline.sender(), config));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the tokio runtime")?;
+    let runtime = wasmhost::runtime_builder().build().context("starting the tokio runtime")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         // One line for whoever started us (the port, when 0 was asked for).

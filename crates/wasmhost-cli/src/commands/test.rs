@@ -75,9 +75,8 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::spawn(log_sink(log_file.as_deref(), &args.output)?, host.config().queue_capacity)
         .context("starting the log pipeline")?;
     let total: usize = suites.iter().map(|s| s.tests.len()).sum();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = wasmhost::runtime_builder()
         .worker_threads(config.jobs.clamp(1, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)))
-        .enable_all()
         .build()
         .context("starting the tokio runtime")?;
     let bar = match tty {
