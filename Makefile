@@ -101,6 +101,19 @@ $(B)/.toolchains: scripts/install-toolchains.sh package.json
 guests: toolchains $(GUESTS) $(LIFT_GUESTS) $(STRIPPED) $(MALFORMED) $(COMPONENTS) $(B)/nn/expected.json
 $(B)/c/logapi.wasm: guests/include/wasmhost_log.h
 $(B)/rust/logapi.wasm: guests/include/wasmhost_log.rs
+# A Rust guest with crates (env_logger, tracing-subscriber): versions pinned by
+# its Cargo.lock (v3, what Debian's cargo reads; each builds on rustc 1.63),
+# fetched from crates.io by rustup's cargo (sparse index), then built offline
+# by Debian's cargo and rustc, which has the wasm32-wasi std.
+RUST_VENDOR := $(B)/.rust-vendor
+$(B)/rust/formats.wasm: $(wildcard guests/rust/formats/Cargo.* guests/rust/formats/src/*.rs) | $(B)/.toolchains
+	@mkdir -p $(@D)
+	cd guests/rust/formats && $(CARGO) vendor --locked --versioned-dirs --quiet $(CURDIR)/$(RUST_VENDOR)/formats >/dev/null
+	cd guests/rust/formats && CARGO_TARGET_DIR=$(CURDIR)/$(B)/.rust-target RUSTC=/usr/bin/rustc RUSTFLAGS= \
+	    /usr/bin/cargo build --offline --locked --release --target wasm32-wasi --quiet \
+	    --config 'source.crates-io.replace-with="vendored"' \
+	    --config 'source.vendored.directory="$(CURDIR)/$(RUST_VENDOR)/formats"'
+	cp $(B)/.rust-target/wasm32-wasi/release/formats.wasm $@
 
 # ONNX models for the WASI-NN guests, with outputs numpy computes from the
 # same weights (the independent check the tests compare against).
