@@ -35,7 +35,7 @@ GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \
           $(B)/as/hello-nodebug.wasm
 # Guests for log lifting and the wasmhost_log import (docs/log-format.md, docs/guest-api.md).
 LIFT_GUESTS := $(B)/c/formats.wasm $(B)/c/logapi.wasm $(B)/rust/formats.wasm $(B)/rust/logapi.wasm \
-               $(B)/zig/stdlog.wasm $(B)/go/slog.wasm
+               $(B)/zig/stdlog.wasm $(B)/go/slog.wasm $(B)/component/python-pylog.wasm
 # Components (WASI 0.2, docs/components.md): Python and JavaScript from source
 # (componentize-py from PyPI, componentize-js from npm; the world is the
 # program's name, in guests/component/wit), and C and Rust core modules made
@@ -147,6 +147,10 @@ $(B)/as/hello-nodebug.wasm: guests/as/hello.ts | $(B)/.toolchains
 $(B)/component/python-%.wasm: guests/component/python/%.py $(COMPONENT_WIT) | $(B)/.toolchains
 	@mkdir -p $(@D)
 	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w $* componentize $* -o $(CURDIR)/$@
+# Python's own `logging` for lifting (tests/lift.rs), a command of the `app` world.
+$(B)/component/python-pylog.wasm: guests/component/python/pylog.py $(COMPONENT_WIT) | $(B)/.toolchains
+	@mkdir -p $(@D)
+	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w app componentize pylog -o $(CURDIR)/$@
 $(B)/component/js-%.wasm: guests/component/js/%.js $(COMPONENT_WIT) | $(B)/.toolchains
 	@mkdir -p $(@D)
 	@# Without --disable http StarlingMonkey imports wasi:http (for fetch), which

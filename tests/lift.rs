@@ -468,3 +468,36 @@ fn guest_trace_ids_fill_the_trace_context_unless_the_run_has_one() {
     assert_eq!(ids(g[1], "guest_"), (Some("0".repeat(32)), Some("b7ad6b716920".to_owned())));
     assert_eq!(ids(g[2], "guest_"), valid, "logfmt values as written");
 }
+
+#[test]
+fn python_logging_and_its_traceback() {
+    // CPython's own `logging` (a componentize-py guest): basicConfig's
+    // default format, two asctime forms, logging.exception's traceback.
+    let (code, lines) = lines_of(&["run", p(&guest("component/python-pylog"))]);
+    assert_eq!(code, Some(0));
+    let g = guest_lines(&lines);
+    let got: Vec<_> = g.iter().map(|l| lml(l)).collect();
+    assert_eq!(
+        got[..5],
+        [
+            ("python", "error", "disk full"),
+            ("python", "warn", "slow query"),
+            ("python", "info", "started"),
+            ("python", "error", "out of memory"),
+            ("python", "error", "parse failed"),
+        ]
+    );
+    let loggers: Vec<_> = g[..5].iter().map(|l| l["guest_logger"].as_str()).collect();
+    assert_eq!(loggers, [Some("root"), Some("app.db"), None, Some("app"), Some("root")]);
+    // asctime: `2026-11-28 17:13:27,614`, the guest's clock.
+    for l in [g[2], g[3]] {
+        let ts = l["guest_ts"].as_str().unwrap();
+        assert!(ts.len() == 23 && ts.as_bytes()[10] == b' ' && ts.as_bytes()[19] == b',', "{ts}");
+    }
+    let (lifted, level, msg) = lml(g[5]);
+    assert_eq!((lifted, level), ("python_traceback", "error"));
+    assert!(msg.starts_with("Traceback (most recent call last):\n  File ") && msg.ends_with("ValueError: invalid literal for int() with base 10: 'not a number'"), "{msg}");
+    assert_eq!(g[5]["guest_exception"], "ValueError");
+    assert_eq!(lml(g[6]), ("-", "info", "after the traceback"));
+    assert_eq!(g.len(), 7);
+}
