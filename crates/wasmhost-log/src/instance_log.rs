@@ -195,7 +195,7 @@ impl InstanceLog {
         };
         let mut splitter = std::mem::replace(slot, LineSplitter::new(1));
         let mut lift = self.lift.take();
-        let held_before = lift.as_ref().and_then(LineLifter::deadline);
+        let held_before = lift.as_ref().is_some_and(LineLifter::is_holding);
         let ctx = self.ctx.clone();
         feed(&mut splitter, &mut |line| {
             self.counters.lines += 1;
@@ -204,9 +204,10 @@ impl InstanceLog {
                 None => self.number(LogRecord::line(ctx.clone(), stream, 0, line)),
             }
         });
-        // A new block (a new deadline) wakes `release_blocks`.
-        let held_after = lift.as_ref().and_then(LineLifter::deadline);
-        if held_after.is_some() && held_after != held_before {
+        // A block held where none was wakes `release_blocks`, which waits
+        // for one. (One that replaced another needs no wake: it is asleep
+        // until the first one's deadline and reads the next one then.)
+        if !held_before && lift.as_ref().is_some_and(LineLifter::is_holding) {
             self.holding.notify_one();
         }
         self.lift = lift;

@@ -206,6 +206,11 @@ impl LineLifter {
         }
     }
 
+    /// Some block is held.
+    pub(crate) fn is_holding(&self) -> bool {
+        self.joiners.as_deref().is_some_and(|j| j.iter().any(Joiner::is_holding))
+    }
+
     /// When the first held block's window ends (`None`: nothing held).
     pub(crate) fn deadline(&self) -> Option<Instant> {
         self.joiners.as_deref()?.iter().filter_map(Joiner::deadline).min()
