@@ -35,7 +35,7 @@ GUESTS := $(foreach l,$(LANGS),$(foreach p,$(PROGRAMS),$(B)/$(l)/$(p).wasm)) \
           $(B)/as/hello-nodebug.wasm
 # Guests for log lifting and the wasmhost_log import (docs/log-format.md, docs/guest-api.md).
 LIFT_GUESTS := $(B)/c/formats.wasm $(B)/c/logapi.wasm $(B)/rust/formats.wasm $(B)/rust/logapi.wasm \
-               $(B)/zig/stdlog.wasm $(B)/go/slog.wasm
+               $(B)/zig/stdlog.wasm $(B)/go/slog.wasm $(B)/component/python-pylog.wasm
 # Components (WASI 0.2, docs/components.md): Python and JavaScript from source
 # (componentize-py from PyPI, componentize-js from npm; the world is the
 # program's name, in guests/component/wit), and C and Rust core modules made
@@ -115,6 +115,19 @@ $(B)/.toolchains: scripts/install-toolchains.sh package.json
 guests: toolchains $(GUESTS) $(LIFT_GUESTS) $(STRIPPED) $(MALFORMED) $(COMPONENTS) $(B)/nn/expected.json
 $(B)/c/logapi.wasm: guests/include/wasmhost_log.h
 $(B)/rust/logapi.wasm: guests/include/wasmhost_log.rs
+# A Rust guest with crates (env_logger, tracing-subscriber): versions pinned by
+# its Cargo.lock (v3, what Debian's cargo reads; each builds on rustc 1.63),
+# fetched from crates.io by rustup's cargo (sparse index), then built offline
+# by Debian's cargo and rustc, which has the wasm32-wasi std.
+RUST_VENDOR := $(B)/.rust-vendor
+$(B)/rust/formats.wasm: $(wildcard guests/rust/formats/Cargo.* guests/rust/formats/src/*.rs) | $(B)/.toolchains
+	@mkdir -p $(@D)
+	cd guests/rust/formats && $(CARGO) vendor --locked --versioned-dirs --quiet $(CURDIR)/$(RUST_VENDOR)/formats >/dev/null
+	cd guests/rust/formats && CARGO_TARGET_DIR=$(CURDIR)/$(B)/.rust-target RUSTC=/usr/bin/rustc RUSTFLAGS= \
+	    /usr/bin/cargo build --offline --locked --release --target wasm32-wasi --quiet \
+	    --config 'source.crates-io.replace-with="vendored"' \
+	    --config 'source.vendored.directory="$(CURDIR)/$(RUST_VENDOR)/formats"'
+	cp $(B)/.rust-target/wasm32-wasi/release/formats.wasm $@
 
 # ONNX models for the WASI-NN guests, with outputs numpy computes from the
 # same weights (the independent check the tests compare against).
@@ -148,6 +161,10 @@ $(B)/as/hello-nodebug.wasm: guests/as/hello.ts | $(B)/.toolchains
 $(B)/component/python-%.wasm: guests/component/python/%.py $(COMPONENT_WIT) | $(B)/.toolchains
 	@mkdir -p $(@D)
 	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w $* componentize $* -o $(CURDIR)/$@
+# Python's own `logging` for lifting (tests/lift.rs), a command of the `app` world.
+$(B)/component/python-pylog.wasm: guests/component/python/pylog.py $(COMPONENT_WIT) | $(B)/.toolchains
+	@mkdir -p $(@D)
+	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w app componentize pylog -o $(CURDIR)/$@
 $(B)/component/js-%.wasm: guests/component/js/%.js $(COMPONENT_WIT) | $(B)/.toolchains
 	@mkdir -p $(@D)
 	@# Without --disable http StarlingMonkey imports wasi:http (for fetch), which

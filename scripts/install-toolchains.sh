@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 libc++-dev-wasm32 rustc
+# Debian's cargo builds the Rust guest that uses crates with Debian's rustc
+# (guests/rust/formats: rustup's rustc has no wasm32-wasi std here).
+apt_packages=(clang lld wasi-libc libclang-rt-14-dev-wasm32 libc++-dev-wasm32 rustc cargo
               libstd-rust-dev-wasm32 wabt python3-venv)
 command -v npm >/dev/null || apt_packages+=(nodejs npm)
 missing=()

@@ -175,16 +175,30 @@ fn odd_input_stays_plain_and_whole() {
 
 #[test]
 fn rust_env_logger_tracing_and_a_multi_line_panic() {
+    // The guest logs through the real env_logger 0.10 and tracing-subscriber
+    // 0.3 (guests/rust/formats/Cargo.lock), in their default formats.
     let (code, lines) = lines_of(&["run", p(&guest("rust/formats")), "panic"]);
     assert_eq!(code, Some(134));
     let g = guest_lines(&lines);
+    // The guest's own clock, as each crate writes it: RFC 3339 in seconds
+    // (env_logger) and in microseconds (tracing-subscriber), in UTC.
+    let shaped = |ts: &Value, fraction: usize| {
+        let ts = ts.as_str().unwrap_or_default();
+        let digits = ts.bytes().filter(u8::is_ascii_digit).count();
+        ts.len() == 20 + fraction + usize::from(fraction > 0) && ts.ends_with('Z') && ts[..19].as_bytes()[10] == b'T' && digits == 14 + fraction
+    };
     assert_eq!(lml(g[0]), ("env_logger", "error", "connection lost"));
-    assert_eq!((g[0]["guest_ts"].as_str(), g[0]["guest_target"].as_str()), (Some("2026-11-25T10:00:00Z"), Some("formats::db")));
+    assert!(shaped(&g[0]["guest_ts"], 0), "{}", g[0]["guest_ts"]);
+    assert_eq!(g[0]["guest_target"], "formats::db");
     assert_eq!(lml(g[1]), ("env_logger", "info", "started"));
+    assert_eq!(g[1]["guest_target"], "formats");
     assert_eq!(lml(g[2]), ("tracing", "warn", "slow query"));
+    assert!(shaped(&g[2]["guest_ts"], 6), "{}", g[2]["guest_ts"]);
     assert_eq!((g[2]["guest_table"].as_str(), g[2]["guest_ms"].as_str()), (Some("users"), Some("120")));
+    assert_eq!(g[2]["guest_target"], "formats::db");
     assert_eq!(lml(g[3]), ("tracing", "error", "upstream failed"));
     assert_eq!((g[3]["guest_spans"].as_str(), g[3]["guest_target"].as_str()), (Some("request{id=7}"), Some("formats::http")));
+    assert_eq!(g[3]["guest_status"], "503");
     assert_eq!(lml(g[4]), ("-", "info", "about to panic"));
     // rustc's panic message and its note: one record.
     assert_eq!(g.len(), 6, "{g:?}");
@@ -353,4 +367,137 @@ fn bad_import_calls_end_that_instance_only() {
     assert_eq!(code, Some(1));
     assert_eq!(events(&lines, "instance.error").len(), 3);
     assert_eq!(events(&lines, "instance.exit").len(), 3);
+}
+
+#[test]
+fn a_held_block_leaves_on_time_while_the_guest_sleeps() {
+    use std::io::BufRead;
+    use std::time::Instant;
+    // The guest prints a traceback (nothing after it), then sleeps 1.5 s
+    // before its next line. The block must arrive within its window
+    // (250 ms by default), not with "woke" or at the end.
+    let mut child = wasmhost()
+        .args(["run", p(&guest("c/formats")), "traceback", "sleep"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running wasmhost");
+    let mut got = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        got.push((Instant::now(), serde_json::from_str::<Value>(&line.unwrap()).expect("a JSON line")));
+    }
+    let exited = Instant::now();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let lines: Vec<Value> = got.iter().map(|(_, l)| l.clone()).collect();
+    assert_schema_valid(&lines);
+    let (seen, block) = got.iter().find(|(_, l)| l["lifted"] == "python_traceback").expect("the traceback record");
+    assert_eq!(block["msg"].as_str().unwrap().lines().count(), 6, "the whole block, one record");
+    assert_eq!(block["guest_exception"], "ValueError");
+    let woke = &got.iter().find(|(_, l)| l["msg"] == "woke").expect("the line after the sleep").1;
+    assert!(block["seq"].as_u64() < woke["seq"].as_u64());
+    // Read by this test well before the guest's next line, not at its end
+    // (a loaded machine can delay the reading, never make it early).
+    assert!(exited.duration_since(*seen).as_millis() >= 700, "the block came {:?} before the end", exited.duration_since(*seen));
+    // The host stamped it about one window after the guest wrote it: its
+    // `ts` is well before the next line's.
+    let ts = |l: &Value| ms_of_day(l["ts"].as_str().unwrap());
+    let apart = (ts(woke) - ts(block)).rem_euclid(86_400_000);
+    assert!(apart >= 1000, "block at {}, woke at {}", block["ts"], woke["ts"]);
+}
+
+/// Milliseconds into the day of a `ts` the host writes
+/// (`2026-11-25T10:00:00.123456789Z`).
+fn ms_of_day(ts: &str) -> i64 {
+    let time = ts.split('T').nth(1).expect("a T");
+    let mut parts = time.trim_end_matches('Z').split(':');
+    let h: i64 = parts.next().unwrap().parse().unwrap();
+    let m: i64 = parts.next().unwrap().parse().unwrap();
+    let s: f64 = parts.next().unwrap().parse().unwrap();
+    (h * 3600 + m * 60) * 1000 + (s * 1000.0) as i64
+}
+
+#[test]
+fn guest_trace_ids_fill_the_trace_context_unless_the_run_has_one() {
+    // No traceparent (`wasmhost run`): a guest's valid ids are the record's
+    // trace context, lower-cased; invalid ones stay the guest's.
+    let (_, lines) = lines_of(&["run", p(&guest("c/formats")), "trace"]);
+    let g = guest_lines(&lines);
+    let ids = |l: &Value, prefix: &str| (l[format!("{prefix}trace_id")].as_str().map(str::to_owned), l[format!("{prefix}span_id")].as_str().map(str::to_owned));
+    let valid = (Some("0af7651916cd43dd8448eb211c80319c".to_owned()), Some("b7ad6b7169203331".to_owned()));
+    assert_eq!(lml(g[0]), ("json", "info", "valid ids"));
+    assert_eq!((ids(g[0], ""), ids(g[0], "guest_")), (valid.clone(), (None, None)));
+    assert_eq!(ids(g[1], ""), (None, None), "an all-zero trace id and a short span id are no trace context");
+    assert_eq!(ids(g[1], "guest_"), (Some("0".repeat(32)), Some("b7ad6b716920".to_owned())));
+    assert_eq!(lml(g[2]), ("logfmt", "info", "logfmt ids"));
+    assert_eq!(ids(g[2], ""), valid);
+    assert!(lines.iter().filter(|l| l["stream"] == "host").all(|l| l.get("trace_id").is_none()), "the host's events have none");
+
+    // With a traceparent (the header `wasmhost serve` takes from its
+    // caller): the run's trace context is on every record, the guest's own
+    // ids (valid or not) stay under the prefix.
+    let dir = tempfile::tempdir().unwrap();
+    let modules = dir.path().join("modules");
+    std::fs::create_dir(&modules).unwrap();
+    std::fs::copy(guest("c/formats"), modules.join("formats.wasm")).unwrap();
+    let log = dir.path().join("records.log");
+    let mut server = wasmhost()
+        .args(["serve", "--listen", "127.0.0.1:0", "--modules", p(&modules), "--log-file", p(&log)])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting wasmhost serve");
+    let mut said = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stderr.take().unwrap()), &mut said).unwrap();
+    let addr = said.strip_prefix("wasmhost serve: listening on ").and_then(|r| r.split_whitespace().next()).unwrap_or_else(|| panic!("{said:?}"));
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut http = std::net::TcpStream::connect(addr).unwrap();
+    let request = format!("POST /run/formats?arg=trace HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntraceparent: {traceparent}\r\ncontent-length: 0\r\n\r\n");
+    std::io::Write::write_all(&mut http, request.as_bytes()).unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut http, &mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(std::process::Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap().success());
+    assert!(server.wait().unwrap().success());
+    let records = json_lines(&std::fs::read(&log).unwrap());
+    assert_schema_valid(&records);
+    let host = (Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()), Some("00f067aa0ba902b7".to_owned()));
+    let instance: Vec<&Value> = records.iter().filter(|r| r["module"] == "formats").collect();
+    assert_eq!(instance.len(), 5, "start, three lines, exit");
+    assert!(instance.iter().all(|r| ids(r, "") == host), "{instance:?}");
+    let g = guest_lines(&records);
+    assert_eq!((lml(g[0]), ids(g[0], "guest_")), (("json", "info", "valid ids"), (Some("0AF7651916CD43DD8448EB211C80319C".to_owned()), Some("B7AD6B7169203331".to_owned()))));
+    assert_eq!(ids(g[1], "guest_"), (Some("0".repeat(32)), Some("b7ad6b716920".to_owned())));
+    assert_eq!(ids(g[2], "guest_"), valid, "logfmt values as written");
+}
+
+#[test]
+fn python_logging_and_its_traceback() {
+    // CPython's own `logging` (a componentize-py guest): basicConfig's
+    // default format, two asctime forms, logging.exception's traceback.
+    let (code, lines) = lines_of(&["run", p(&guest("component/python-pylog"))]);
+    assert_eq!(code, Some(0));
+    let g = guest_lines(&lines);
+    let got: Vec<_> = g.iter().map(|l| lml(l)).collect();
+    assert_eq!(
+        got[..5],
+        [
+            ("python", "error", "disk full"),
+            ("python", "warn", "slow query"),
+            ("python", "info", "started"),
+            ("python", "error", "out of memory"),
+            ("python", "error", "parse failed"),
+        ]
+    );
+    let loggers: Vec<_> = g[..5].iter().map(|l| l["guest_logger"].as_str()).collect();
+    assert_eq!(loggers, [Some("root"), Some("app.db"), None, Some("app"), Some("root")]);
+    // asctime: `2026-11-28 17:13:27,614`, the guest's clock.
+    for l in [g[2], g[3]] {
+        let ts = l["guest_ts"].as_str().unwrap();
+        assert!(ts.len() == 23 && ts.as_bytes()[10] == b' ' && ts.as_bytes()[19] == b',', "{ts}");
+    }
+    let (lifted, level, msg) = lml(g[5]);
+    assert_eq!((lifted, level), ("python_traceback", "error"));
+    assert!(msg.starts_with("Traceback (most recent call last):\n  File ") && msg.ends_with("ValueError: invalid literal for int() with base 10: 'not a number'"), "{msg}");
+    assert_eq!(g[5]["guest_exception"], "ValueError");
+    assert_eq!(lml(g[6]), ("-", "info", "after the traceback"));
+    assert_eq!(g.len(), 7);
 }

@@ -30,11 +30,17 @@ pub enum Severity {
 /// assert_eq!(level_word("errors"), None);
 /// ```
 pub fn level_word(word: &str) -> Option<Severity> {
-    let end = word.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(word.len());
-    let (name, rest) = word.split_at(end);
-    if name.len() > 8 {
+    // Every line that is not lifted asks this of its first word: refuse by
+    // length and first letter before anything else.
+    let b = word.as_bytes();
+    if b.len() < 3 || !matches!(b[0] | 0x20, b'a' | b'c' | b'd' | b'e' | b'f' | b'i' | b'n' | b'p' | b't' | b'v' | b'w') {
         return None;
     }
+    let end = b.iter().take(9).position(|c| !c.is_ascii_alphabetic()).unwrap_or(b.len().min(9));
+    if !(3..=8).contains(&end) {
+        return None;
+    }
+    let (name, rest) = word.split_at(end);
     let mut lower = [0u8; 8];
     for (dst, src) in lower.iter_mut().zip(name.bytes()) {
         *dst = src.to_ascii_lowercase();

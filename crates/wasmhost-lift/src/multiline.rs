@@ -9,8 +9,11 @@
 //! line that arrives after the window has passed since the block began ends
 //! it instead of joining. A held block also leaves when the embedder calls
 //! [`Joiner::flush`] (the host does before its own events and when the
-//! guest ends). Pieces of over-long lines (`continued`), and the tail piece
-//! after them, never start or join a block.
+//! guest ends), and when its window has passed: the embedder asks
+//! [`Joiner::deadline`] and calls [`Joiner::flush_due`] then, so a guest that
+//! prints a traceback and goes on sleeping does not keep it back. Pieces of
+//! over-long lines (`continued`), and the tail piece after them, never start
+//! or join a block.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -74,8 +77,10 @@ pub struct Bounds {
     pub max_bytes: usize,
     /// Lines in one block. Default 256.
     pub max_lines: usize,
-    /// Time from the block's first line after which no line joins it.
-    /// Default 250 ms (runtimes print a panic in one go).
+    /// Time from the block's first line after which no line joins it and
+    /// the block leaves, whether or not another line came. Default 250 ms
+    /// (runtimes print a panic in one go), so a held block is late by at
+    /// most that.
     pub window: Duration,
 }
 
@@ -169,6 +174,35 @@ impl Joiner {
         }
     }
 
+    /// When the held block's window ends: no line joins it after this, so
+    /// the embedder should let it out then ([`Joiner::flush_due`]).
+    /// `None` when nothing is held.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.held?;
+        self.started.map(|t| t + self.bounds.window)
+    }
+
+    /// Emits the held block if its window has ended by `now`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wasmhost_lift::{Bounds, Joiner};
+    /// let mut j = Joiner::new(Bounds { window: Duration::from_millis(100), ..Bounds::default() });
+    /// let mut blocks = 0;
+    /// j.push(b"Traceback (most recent call last):", false, &mut |_| blocks += 1);
+    /// let due = j.deadline().unwrap();
+    /// j.flush_due(due - Duration::from_millis(1), &mut |_| blocks += 1);
+    /// assert_eq!(blocks, 0, "still open: a frame may follow");
+    /// j.flush_due(due, &mut |_| blocks += 1);
+    /// assert_eq!(blocks, 1);
+    /// assert_eq!(j.deadline(), None);
+    /// ```
+    pub fn flush_due(&mut self, now: Instant, emit: &mut dyn FnMut(Joined<'_>)) {
+        if self.deadline().is_some_and(|due| due <= now) {
+            self.flush(emit);
+        }
+    }
+
     /// Emits the held block, if any.
     pub fn flush(&mut self, emit: &mut dyn FnMut(Joined<'_>)) {
         if let Some((block, _)) = self.held.take() {
@@ -182,7 +216,7 @@ impl Joiner {
     fn has_room(&self, line: &[u8]) -> bool {
         self.lines < self.bounds.max_lines
             && self.text.len() + 1 + line.len() <= self.bounds.max_bytes
-            && self.started.is_some_and(|t| t.elapsed() <= self.bounds.window)
+            && self.deadline().is_some_and(|due| Instant::now() < due)
     }
 
     fn add(&mut self, line: &[u8]) {

@@ -394,12 +394,9 @@ pub(crate) fn worded<'a>(line: &'a str, lang: &str) -> Option<Parsed<'a>> {
         p.fields.push(field("tag", tag));
         return Some(p);
     }
-    // logfmt: the first token is `key=`.
-    let first_eq = memchr::memchr(b'=', b);
-    if let Some(eq) = first_eq {
-        if !b[..eq].iter().any(|&c| c == b' ' || c == b'"') {
-            return logfmt(line).map(|pairs| roles("logfmt", logfmt_items(pairs)));
-        }
+    // logfmt: the first token is `key=` (only the first word is scanned).
+    if memchr::memchr3(b'=', b' ', b'"', b).is_some_and(|i| b[i] == b'=') {
+        return logfmt(line).map(|pairs| roles("logfmt", logfmt_items(pairs)));
     }
     let word_end = b.iter().take(10).position(|c| !c.is_ascii_alphabetic()).unwrap_or(b.len());
     let (word, rest) = line.split_at(word_end);

@@ -6,9 +6,17 @@
 //! a short queue here, and the guest is made to wait (its stream reports no
 //! room) until they have left. Memory per instance is bounded by what one
 //! write of the guest can produce.
+//!
+//! A multi-line block that lifting holds (a traceback, a panic) leaves with
+//! the line after it, before the next event, at the end, or — for a guest
+//! that prints one and then waits — when its time window has passed:
+//! [`InstanceLog::release_blocks`] runs beside the guest for that.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::Notify;
 
 use crate::lift::{LiftConfig, LineLifter};
 use crate::lines::{Line, LineSplitter};
@@ -55,6 +63,8 @@ pub struct InstanceLog {
     counters: LogCounters,
     lift: Option<LineLifter>,
     taps: Vec<RecordTap>,
+    /// Woken when lifting starts holding a block, for `release_blocks`.
+    holding: Arc<Notify>,
 }
 
 /// A function that sees every record of one instance as it is made, in
@@ -110,6 +120,7 @@ impl InstanceLog {
             counters: LogCounters::default(),
             lift: None,
             taps: Vec::new(),
+            holding: Arc::new(Notify::new()),
         }
     }
 
@@ -162,15 +173,56 @@ impl InstanceLog {
         for stream in [Stream::Stdout, Stream::Stderr] {
             self.split(stream, |splitter, emit| splitter.finish(emit));
         }
-        self.flush_blocks();
+        self.flush_blocks(None);
     }
 
-    /// Emits multi-line blocks still held by lifting.
-    fn flush_blocks(&mut self) {
+    /// Emits multi-line blocks held by lifting: all, or with `due_by` those
+    /// whose window has ended by then.
+    fn flush_blocks(&mut self, due_by: Option<Instant>) {
         if let Some(mut lift) = self.lift.take() {
             let ctx = self.ctx.clone();
-            lift.flush(&ctx, &mut |record| self.number(record));
+            lift.flush(due_by, &ctx, &mut |record| self.number(record));
             self.lift = Some(lift);
+        }
+    }
+
+    /// Lets out each multi-line block lifting holds once its window has
+    /// passed ([`crate::Bounds::window`], 250 ms by default), so a guest that
+    /// prints a traceback and then sleeps or blocks has it delivered then,
+    /// not with its next line or at its end. Never returns: poll it beside
+    /// the guest's call and drop it when the call ends. It sleeps while no
+    /// block is held.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use wasmhost_log::{lock, InstanceContext, InstanceLog, JsonFormat, LiftConfig, Pipeline, Stream, WriterSink};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
+    /// let ctx = Arc::new(InstanceContext::new("id", "python", "m"));
+    /// let log = Mutex::new(InstanceLog::new(ctx, pipeline.sender(), 4096).with_lift(&LiftConfig::default()));
+    /// lock(&log).write(Stream::Stderr, b"Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyError: 'k'\n");
+    /// assert_eq!(lock(&log).counters().records, 0, "held: more of the block may follow");
+    /// // The guest now sleeps; the block leaves after its window.
+    /// let _ = tokio::time::timeout(Duration::from_millis(400), InstanceLog::release_blocks(&log)).await;
+    /// assert_eq!(lock(&log).counters().records, 1);
+    /// # drop(log);
+    /// # pipeline.finish();
+    /// # });
+    /// ```
+    pub async fn release_blocks(shared: &Mutex<InstanceLog>) -> std::convert::Infallible {
+        let holding = lock(shared).holding.clone();
+        loop {
+            let due = lock(shared).lift.as_ref().and_then(LineLifter::deadline);
+            match due {
+                Some(due) => {
+                    tokio::time::sleep_until(due.into()).await;
+                    lock(shared).flush_blocks(Some(Instant::now()));
+                    let _ = InstanceLog::drain(shared).await;
+                }
+                // A block started since `due` was read left a permit: no wake is lost.
+                None => holding.notified().await,
+            }
         }
     }
 
@@ -194,6 +246,7 @@ impl InstanceLog {
         };
         let mut splitter = std::mem::replace(slot, LineSplitter::new(1));
         let mut lift = self.lift.take();
+        let held_before = lift.as_ref().is_some_and(LineLifter::is_holding);
         let ctx = self.ctx.clone();
         feed(&mut splitter, &mut |line| {
             self.counters.lines += 1;
@@ -202,6 +255,12 @@ impl InstanceLog {
                 None => self.number(LogRecord::line(ctx.clone(), stream, 0, line)),
             }
         });
+        // A block held where none was wakes `release_blocks`, which waits
+        // for one. (One that replaced another needs no wake: it is asleep
+        // until the first one's deadline and reads the next one then.)
+        if !held_before && lift.as_ref().is_some_and(LineLifter::is_holding) {
+            self.holding.notify_one();
+        }
         self.lift = lift;
         match stream {
             Stream::Stdout => self.stdout = splitter,
@@ -218,14 +277,14 @@ impl InstanceLog {
         fields: Vec<(&'static str, FieldValue)>,
     ) {
         // A block the guest was writing came first.
-        self.flush_blocks();
+        self.flush_blocks(None);
         self.number(LogRecord::event(self.ctx.clone(), 0, level, event, msg, fields));
     }
 
     /// Records what the guest logged through the `wasmhost_log` import
     /// (see [`crate::import_record`]).
     pub fn guest_record(&mut self, record: LogRecord) {
-        self.flush_blocks();
+        self.flush_blocks(None);
         self.number(record);
     }
 

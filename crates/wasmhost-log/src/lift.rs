@@ -9,6 +9,7 @@
 //! as Loki does.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmhost_lift::{Joined, Joiner, Severity, Value};
 use wasmhost_logql::{LabelSource, LogQuery, Query};
@@ -205,11 +206,26 @@ impl LineLifter {
         }
     }
 
-    /// Emits the held blocks of both streams.
-    pub(crate) fn flush(&mut self, ctx: &Arc<InstanceContext>, emit: &mut dyn FnMut(LogRecord)) {
+    /// Some block is held.
+    pub(crate) fn is_holding(&self) -> bool {
+        self.joiners.as_deref().is_some_and(|j| j.iter().any(Joiner::is_holding))
+    }
+
+    /// When the first held block's window ends (`None`: nothing held).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.joiners.as_deref()?.iter().filter_map(Joiner::deadline).min()
+    }
+
+    /// Emits the held blocks of both streams: all of them, or with `due_by`
+    /// those whose window has ended by then.
+    pub(crate) fn flush(&mut self, due_by: Option<Instant>, ctx: &Arc<InstanceContext>, emit: &mut dyn FnMut(LogRecord)) {
         let lifter = &self.lifter;
         for (joiner, stream) in self.joiners.iter_mut().flat_map(|j| j.iter_mut()).zip([Stream::Stderr, Stream::Stdout]) {
-            joiner.flush(&mut |joined| emit(record(lifter, ctx, stream, joined)));
+            let emit = &mut |joined: Joined<'_>| emit(record(lifter, ctx, stream, joined));
+            match due_by {
+                Some(now) => joiner.flush_due(now, emit),
+                None => joiner.flush(emit),
+            }
         }
     }
 }

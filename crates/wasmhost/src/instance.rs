@@ -349,6 +349,16 @@ impl Host {
             true => Either::Left(observe_glue(log.clone(), body)),
             false => Either::Right(body),
         };
+        // Multi-line blocks the guest printed leave after their window even
+        // while it sleeps or blocks (the releaser waits on a timer, not on
+        // the guest's next line).
+        let body = async {
+            let release = std::pin::pin!(InstanceLog::release_blocks(&log));
+            match futures_util::future::select(std::pin::pin!(body), release).await {
+                Either::Left((done, _)) => done,
+                Either::Right((never, _)) => match never {},
+            }
+        };
         // A guest blocked in a host call (a `poll_oneoff` sleep, a stdin read,
         // a full log) never reaches an epoch check: the timeout and the
         // host's stop race the call instead, and the one that wins drops it
