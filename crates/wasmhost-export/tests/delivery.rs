@@ -507,8 +507,9 @@ fn metrics_count_what_the_sink_did() {
     }
     let start = LogRecord::event(c.clone(), 501, Level::Info, "instance.start", "s".into(), vec![]);
     let trap = LogRecord::event(c.clone(), 502, Level::Error, "instance.trap", "t".into(), vec![]);
-    let exit = LogRecord::event(c, 503, Level::Warn, "instance.exit", "e".into(), vec![("exit_code", 134i64.into())]);
-    for r in [&start, &trap, &exit] {
+    let timeout = LogRecord::event(c.clone(), 503, Level::Error, "instance.timeout", "t".into(), vec![]);
+    let exit = LogRecord::event(c, 504, Level::Warn, "instance.exit", "e".into(), vec![("exit_code", 134i64.into())]);
+    for r in [&start, &trap, &timeout, &exit] {
         metrics.observe(r);
     }
     drop(sink);
@@ -522,9 +523,50 @@ fn metrics_count_what_the_sink_did() {
         r#"wasmhost_guest_lines_total{lang="c",stream="stderr"} 500"#,
         r#"wasmhost_instances_started_total{module="logger",lang="c"} 1"#,
         r#"wasmhost_instance_traps_total{module="logger",lang="c"} 1"#,
+        r#"wasmhost_instance_timeouts_total{module="logger",lang="c"} 1"#,
         r#"wasmhost_instance_exits_total{module="logger",lang="c",code="134"} 1"#,
     ] {
         assert!(text.contains(want), "missing {want} in:\n{text}");
+    }
+}
+
+/// A refused batch (400) is dead-lettered; one that keeps failing past
+/// `max_retries` is counted failed (and dead-lettered too, as retries
+/// exhausted); nothing is dropped while the dead-letter file takes them;
+/// without one, the same records are counted dropped.
+#[test]
+fn metrics_count_refusals_failures_and_losses() {
+    for with_file in [true, false] {
+        let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 0 { Action::Status(400, None, "bad".into()) } else { Action::Status(503, None, "busy".into()) });
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Metrics::new();
+        let (ev, _) = events();
+        let mut s = LokiSettings::new(&rx.url());
+        s.delivery = Delivery { max_retries: Some(1), dead_letter: with_file.then(|| dir.path().join("dead.jsonl")), ..quick(Delivery::default()) };
+        let mut sink = s.start("l", &metrics, ev).unwrap();
+        let c = ctx("id", &[]);
+        for seq in 1..=100 {
+            sink.write(&line(&c, seq)).unwrap();
+        }
+        sink.flush().unwrap();
+        while rx.requests() == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for seq in 101..=200 {
+            sink.write(&line(&c, seq)).unwrap();
+        }
+        drop(sink);
+        let text = metrics.render();
+        let dropped = if with_file { 0 } else { 200 };
+        for want in [
+            r#"wasmhost_sink_batches_dead_lettered_total{sink="l"} 1"#.to_owned(),
+            r#"wasmhost_sink_batches_failed_total{sink="l"} 1"#.to_owned(),
+            r#"wasmhost_sink_batches_retried_total{sink="l"} 1"#.to_owned(),
+            format!(r#"wasmhost_sink_records_dropped_total{{sink="l"}} {dropped}"#),
+            r#"wasmhost_sink_records_sent_total{sink="l"} 0"#.to_owned(),
+        ] {
+            assert!(text.contains(&want), "with_file={with_file}: missing {want} in:\n{text}");
+        }
     }
 }
 
