@@ -8,7 +8,10 @@
 # without decoding so that their CPU competes as little as possible with
 # wasmhost's on this 2-core machine. `benches/export.sh`
 source "$(dirname "$0")/common.sh"
-cargo build --release -q --workspace --features wasmhost-export/receivers --example receiver
+# Only wasmhost-export (no wasmtime in its graph): `--workspace --features
+# wasmhost-export/receivers` would rebuild the measured `wasmhost` binary
+# with the test receivers (tonic's server, rcgen) linked in.
+cargo build --release -q -p wasmhost-export --features receivers --example receiver
 RECEIVER="$CARGO_TARGET_DIR/release/examples/receiver"
 
 # A receiver runs until its stdin (a fifo held open here) closes.

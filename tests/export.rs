@@ -1,8 +1,9 @@
 //! `wasmhost run` delivering to Loki and OTLP receivers (in-process, on
 //! 127.0.0.1) with the real binary and the C logging guest: labels and
 //! metadata as Loki sees them, the OTel mapping through gRPC and the
-//! `OTEL_*` variables, SIGTERM with batches in the spool and the next run
-//! draining them first, and the metrics endpoint.
+//! `OTEL_*` variables, TLS (system roots, the OTel certificate variables,
+//! mTLS), SIGTERM with batches in the spool and the next run draining them
+//! first, and the metrics endpoint.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
-use wasmhost_export::receivers::{Entry, Kind, Receiver};
+use wasmhost_export::receivers::{Action, Entry, Kind, Receiver, TestPki};
 
 fn logger() -> String {
     guest("c/logger").to_str().unwrap().to_owned()
@@ -117,6 +118,50 @@ fn otel_endpoint_variable_alone_turns_otlp_http_json_on() {
     assert_eq!(rx.count(), local_lines(&out.stderr).len());
     assert!(rx.content_types().iter().all(|c| c == "application/json"));
     assert_eq!(rx.entries()[0].labels["service.name"], "unknown_service:wasmhost");
+}
+
+/// TLS through the real binary. `--loki https://…` trusts the system's
+/// roots, which rustls-native-certs reads from `SSL_CERT_FILE` when it is
+/// set (as a host with a private CA installed would); OTLP/gRPC takes the
+/// CA, client certificate and key from the `OTEL_*` variables and a
+/// receiver that demands the client certificate (mTLS).
+#[test]
+fn https_with_system_roots_and_otel_certificate_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(dir.path());
+    let rx = Receiver::tls(Kind::Loki, 0, pki.server_config(false), |_| Action::Accept);
+    let out = wasmhost()
+        .args(["run", "--loki", &rx.url(), &logger(), "500"])
+        .env("SSL_CERT_FILE", &pki.ca)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(rx.count(), local_lines(&out.stderr).len());
+    assert_eq!(events(&json_lines(&out.stderr), "export.retry").len(), 0);
+
+    let rx = Receiver::tls(Kind::OtlpGrpc, 0, pki.server_config(true), |_| Action::Accept);
+    let out = wasmhost()
+        .args(["run", &logger(), "500"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("127.0.0.1:{}", rx.addr.port()))
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_EXPORTER_OTLP_CERTIFICATE", &pki.ca)
+        .env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", &pki.client_cert)
+        .env("OTEL_EXPORTER_OTLP_CLIENT_KEY", &pki.client_key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(rx.count(), local_lines(&out.stderr).len());
+    assert_eq!(rx.tls_failures(), 0);
+
+    // A CA file that does not exist stops the run before the guest, naming it.
+    let out = wasmhost()
+        .args(["run", &logger(), "5"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:1")
+        .env("OTEL_EXPORTER_OTLP_CERTIFICATE", dir.path().join("nope.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("nope.pem"), "{}", text(&out.stderr));
 }
 
 /// A config whose default sinks are a Loki sink with a spool (and, with

@@ -17,6 +17,7 @@ use crate::deliver::{Delivery, EventFn, NetworkSink, ShutdownHandle};
 use crate::loki::{check_labels, LokiEncoder};
 use crate::metrics::Metrics;
 use crate::otlp::{resource, OtlpEncoder};
+use crate::tls::{with_otel_env, TlsSettings};
 use crate::transport::{Compression, Transport};
 
 /// Keys every network sink table may have: batching, retries, spool.
@@ -110,6 +111,8 @@ pub struct LokiSettings {
     pub headers: Vec<(String, String)>,
     /// Per-request timeout (default 10 s).
     pub timeout: Duration,
+    /// CA file and client certificate for `https://` URLs.
+    pub tls: TlsSettings,
     /// Batching, retries, spool.
     pub delivery: Delivery,
 }
@@ -117,6 +120,7 @@ pub struct LokiSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LokiKeys {
+    tls: Option<TlsSettings>,
     url: String,
     encoding: Option<String>,
     compression: Option<String>,
@@ -143,6 +147,7 @@ impl LokiSettings {
             bearer_token: None,
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
+            tls: TlsSettings::default(),
             delivery: Delivery::default(),
         }
     }
@@ -178,13 +183,17 @@ impl LokiSettings {
         if let Some(t) = k.timeout {
             s.timeout = parse_duration(&t)?;
         }
+        s.tls = k.tls.unwrap_or_default();
+        if s.tls.insecure.is_some() {
+            return Err("tls.insecure is for OTLP gRPC endpoints without a scheme; a Loki URL says http:// or https://".into());
+        }
         s.delivery = delivery.delivery()?;
         Ok(s)
     }
 
     fn transport(&self) -> Result<Transport, String> {
         let mut url = self.url.clone();
-        if let Some(rest) = url.strip_prefix("http://") {
+        if let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) {
             if !rest.trim_end_matches('/').contains('/') {
                 url = format!("{}/loki/api/v1/push", url.trim_end_matches('/'));
             }
@@ -206,7 +215,7 @@ impl LokiSettings {
             (Encoding::Json, true) => Compression::Gzip,
             (Encoding::Json, false) => Compression::None,
         };
-        Transport::http(&url, http_headers(&headers)?, compression, "application/x-protobuf", self.timeout)
+        Transport::http(&url, http_headers(&headers)?, compression, "application/x-protobuf", self.timeout, &self.tls)
     }
 
     /// Starts the sink.
@@ -277,6 +286,9 @@ pub struct OtlpSettings {
     pub service_name: Option<String>,
     /// More resource attributes.
     pub resource_attributes: Vec<(String, String)>,
+    /// CA file, client certificate, and `insecure` for scheme-less gRPC
+    /// endpoints.
+    pub tls: TlsSettings,
     /// Batching, retries, spool.
     pub delivery: Delivery,
 }
@@ -293,6 +305,7 @@ struct OtlpKeys {
     service_name: Option<String>,
     #[serde(default)]
     resource_attributes: BTreeMap<String, String>,
+    tls: Option<TlsSettings>,
 }
 
 /// `k=v,k2=v2` with percent-encoded values, as the `OTEL_*` lists are written.
@@ -340,6 +353,8 @@ pub struct OtlpTarget {
     pub service_name: String,
     /// The other resource attributes.
     pub resource_attributes: Vec<(String, String)>,
+    /// TLS for an `https://` URL.
+    pub tls: TlsSettings,
 }
 
 /// Reads an environment variable (`std::env::var` in the CLI; a map in tests).
@@ -363,6 +378,7 @@ impl OtlpSettings {
             timeout: k.timeout.as_deref().map(parse_duration).transpose()?,
             service_name: k.service_name,
             resource_attributes: k.resource_attributes.into_iter().collect(),
+            tls: k.tls.unwrap_or_default(),
             delivery: delivery.delivery()?,
         })
     }
@@ -394,6 +410,14 @@ impl OtlpSettings {
             (None, None, Some(e)) => e,
             (None, None, None) if http => "http://localhost:4318/v1/logs".into(),
             (None, None, None) => "http://localhost:4317".into(),
+        };
+        let tls = with_otel_env(&self.tls, &var);
+        // gRPC takes `host:port` too: TLS unless `insecure`, as the spec
+        // says; a scheme, when given, wins.
+        let url = if !http && !url.contains("://") {
+            format!("{}://{url}", if tls.insecure == Some(true) { "http" } else { "https" })
+        } else {
+            url
         };
         let mut headers = var("HEADERS").map(|h| key_values(&h)).unwrap_or_default();
         for (k, v) in &self.headers {
@@ -431,7 +455,7 @@ impl OtlpSettings {
             .or_else(|| resource_attributes.iter().find(|(k, _)| k == "service.name").map(|(_, v)| v.clone()))
             .unwrap_or_else(|| "unknown_service:wasmhost".into());
         resource_attributes.retain(|(k, _)| k != "service.name");
-        Ok(OtlpTarget { url, protocol, headers, gzip, timeout, service_name, resource_attributes })
+        Ok(OtlpTarget { url, protocol, headers, gzip, timeout, service_name, resource_attributes, tls })
     }
 
     /// Starts the sink, reading unset settings from `env`.
@@ -446,13 +470,14 @@ impl OtlpSettings {
         let encoding = if r.protocol == OtlpProtocol::HttpJson { Encoding::Json } else { Encoding::Protobuf };
         let encoder = Box::new(OtlpEncoder::new(resource(&r.service_name, &r.resource_attributes), encoding));
         let transport = move || match r.protocol {
-            OtlpProtocol::Grpc => Transport::grpc(&r.url, &r.headers, r.gzip, r.timeout),
+            OtlpProtocol::Grpc => Transport::grpc(&r.url, &r.headers, r.gzip, r.timeout, &r.tls),
             _ => Transport::http(
                 &r.url,
                 http_headers(&r.headers)?,
                 if r.gzip { Compression::Gzip } else { Compression::None },
                 "application/x-protobuf",
                 r.timeout,
+                &r.tls,
             ),
         };
         NetworkSink::start(name, encoder, transport, self.delivery, metrics.sink(name), events)
@@ -546,7 +571,7 @@ mod tests {
             ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs,deployment.environment=prod"),
             ("OTEL_SERVICE_NAME", "gateway"),
         ]);
-        let OtlpTarget { url, protocol, service_name: service, resource_attributes: attrs, headers, gzip, timeout } =
+        let OtlpTarget { url, protocol, service_name: service, resource_attributes: attrs, headers, gzip, timeout, tls } =
             OtlpSettings::default().resolve(&e).unwrap();
         assert_eq!(url, "http://collector:4318/v1/logs");
         assert_eq!(protocol, OtlpProtocol::HttpProtobuf);
@@ -556,6 +581,28 @@ mod tests {
         assert_eq!(headers, vec![("tenant".to_string(), "b".to_string())]);
         assert!(gzip);
         assert_eq!(timeout, Duration::from_millis(2500));
+        assert!(tls.is_empty());
+    }
+
+    #[test]
+    fn grpc_endpoints_without_a_scheme_are_tls_unless_insecure() {
+        let grpc = OtlpSettings { protocol: Some(OtlpProtocol::Grpc), ..Default::default() };
+        let e = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"), ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/etc/ca.pem")]);
+        let t = grpc.resolve(&e).unwrap();
+        assert_eq!(t.url, "https://collector:4317");
+        assert_eq!(t.tls.ca_file.as_deref(), Some(std::path::Path::new("/etc/ca.pem")));
+        let e = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"), ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "true")]);
+        assert_eq!(grpc.resolve(&e).unwrap().url, "http://collector:4317");
+        // A scheme beats `insecure`.
+        let e = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"), ("OTEL_EXPORTER_OTLP_INSECURE", "true")]);
+        assert_eq!(grpc.resolve(&e).unwrap().url, "https://collector:4317");
+        let t: toml::Table = toml::from_str("endpoint = 'c:4317'\nprotocol = 'grpc'\ntls = { insecure = true, ca_file = 'x' }").unwrap();
+        let s = OtlpSettings::from_table(t).unwrap();
+        assert_eq!(s.resolve(&env(&[])).unwrap().url, "http://c:4317");
+        let t: toml::Table = toml::from_str("url = 'https://l'\ntls = { insecure = true }").unwrap();
+        assert!(LokiSettings::from_table(t).unwrap_err().contains("insecure"));
+        let t: toml::Table = toml::from_str("url = 'https://l'\ntls = { ca = 'x' }").unwrap();
+        assert!(LokiSettings::from_table(t).unwrap_err().contains("ca"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`OtlpEncoder`]: OTLP logs (gRPC, HTTP protobuf, HTTP JSON).
 //! - [`NetworkSink`]: a [`wasmhost_log::Sink`] that batches through an
 //!   encoder and delivers over a [`Transport`] from a worker thread, with
-//!   retries, an optional disk [`Spool`] and a dead-letter file.
+//!   retries, an optional disk [`Spool`] and a dead-letter file, over
+//!   plain TCP or TLS ([`TlsSettings`]).
 //! - [`ExportFactory`]: builds `type = "loki"` and `type = "otlp"` sinks of
 //!   the routing config ([`wasmhost_log::SinkFactory`]); [`OtlpSettings`]
 //!   reads the standard `OTEL_*` variables.
@@ -24,6 +25,7 @@ mod otlp;
 #[cfg(feature = "receivers")]
 pub mod receivers;
 mod spool;
+mod tls;
 mod transport;
 
 pub use batch::{Batch, Encoder, Encoding};
@@ -36,6 +38,7 @@ pub use loki::{
 pub use metrics::{Metrics, MetricsSink, SinkMetrics};
 pub use otlp::{host_name, resource, severity_number, to_otlp, OtlpEncoder};
 pub use spool::{Spool, SpoolEntry, SpoolError};
+pub use tls::TlsSettings;
 pub use transport::{compress, retry_after, Compression, Outcome, Transport};
 
 /// The OTLP wire types this crate encodes with, for receivers and tests.

@@ -3,10 +3,13 @@
 //! 127.0.0.1, decoding what the real servers decode — Loki's push protobuf
 //! (snappy block format) and push JSON (optionally gzip), OTLP protobuf over
 //! HTTP and gRPC, and OTLP/JSON — and misbehaving on request ([`Action`]).
+//! Each can listen over TLS ([`Receiver::tls`]) with certificates that
+//! [`TestPki`] makes, optionally requiring a client certificate (mTLS).
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -81,6 +84,8 @@ struct State {
     headers: Mutex<Vec<(String, String)>>,
     /// gRPC without tonic: read the request's bytes and answer OK.
     raw_grpc: bool,
+    /// TLS handshakes that failed (untrusted certificates, no client certificate).
+    tls_failures: AtomicU64,
 }
 
 impl State {
@@ -93,6 +98,7 @@ impl State {
             content_types: Mutex::new(Vec::new()),
             headers: Mutex::new(Vec::new()),
             raw_grpc,
+            tls_failures: AtomicU64::new(0),
         })
     }
 }
@@ -105,6 +111,107 @@ pub struct Receiver {
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
     kind: Kind,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Test certificates made with rcgen and written as PEM files: a CA, a
+/// server certificate for `127.0.0.1` and `localhost`, and a client
+/// certificate, both signed by the CA.
+pub struct TestPki {
+    /// The CA certificate (what a client trusts).
+    pub ca: PathBuf,
+    /// The server's certificate.
+    pub server_cert: PathBuf,
+    /// The server's private key.
+    pub server_key: PathBuf,
+    /// A client certificate for mTLS.
+    pub client_cert: PathBuf,
+    /// Its private key.
+    pub client_key: PathBuf,
+}
+
+impl TestPki {
+    /// Makes a fresh CA and its two certificates in `dir`.
+    pub fn generate(dir: &Path) -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::new()).expect("CA parameters");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "wasmhost test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA certificate");
+        let leaf = |names: Vec<String>, cn: &str| {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(names).expect("parameters");
+            params.distinguished_name.push(DnType::CommonName, cn);
+            (params.signed_by(&key, &ca).expect("signing").pem(), key.serialize_pem())
+        };
+        let (server_cert, server_key) = leaf(vec!["127.0.0.1".into(), "localhost".into()], "receiver");
+        let (client_cert, client_key) = leaf(vec!["wasmhost-client".into()], "wasmhost-client");
+        let write = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("writing a PEM file");
+            path
+        };
+        TestPki {
+            ca: write("ca.pem", &ca.pem()),
+            server_cert: write("server.pem", &server_cert),
+            server_key: write("server.key", &server_key),
+            client_cert: write("client.pem", &client_cert),
+            client_key: write("client.key", &client_key),
+        }
+    }
+
+    /// The server side: this PKI's server certificate, and with `mtls` a
+    /// demand for a client certificate signed by its CA.
+    pub fn server_config(&self, mtls: bool) -> rustls::ServerConfig {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = if mtls {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(&self.ca).expect("CA file") {
+                roots.add(cert.expect("CA certificate")).expect("CA in store");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let chain = CertificateDer::pem_file_iter(&self.server_cert).expect("server certificate").map(|c| c.expect("PEM")).collect();
+        let key = PrivateKeyDer::from_pem_file(&self.server_key).expect("server key");
+        builder.with_single_cert(chain, key).expect("server certificate and key")
+    }
+}
+
+/// Serves one connection (plain or TLS) of a receiver of `kind`.
+async fn serve_connection<I>(io: I, kind: Kind, st: Arc<State>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    match kind {
+        Kind::OtlpGrpc if st.raw_grpc => {
+            let svc = hyper::service::service_fn(move |req| raw_grpc_ack(st.clone(), req));
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+        }
+        Kind::OtlpGrpc => {
+            let server = LogsServiceServer::new(Grpc(st)).accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+            let svc = hyper_util::service::TowerToHyperService::new(server);
+            let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+        }
+        _ => {
+            // A dropped answer must drop the connection: the handler's
+            // `None` aborts it by erroring.
+            let svc = hyper::service::service_fn(move |req| {
+                let st = st.clone();
+                async move { answer(st, kind, req).await.ok_or("dropped") }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+        }
+    }
 }
 
 fn text_of(v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>) -> String {
@@ -357,7 +464,20 @@ impl Receiver {
 
     /// Starts a receiver whose answer to request `n` is `script(n)`.
     pub fn scripted(kind: Kind, port: u16, script: impl Fn(u64) -> Action + Send + Sync + 'static) -> Receiver {
-        Receiver::with_state(kind, port, State::new(Box::new(script), false))
+        Receiver::with_state(kind, port, State::new(Box::new(script), false), None)
+    }
+
+    /// Starts a receiver that speaks TLS with `config` (its ALPN is set
+    /// here: `h2` for gRPC, `http/1.1` otherwise) and answers `script(n)`.
+    pub fn tls(
+        kind: Kind,
+        port: u16,
+        config: rustls::ServerConfig,
+        script: impl Fn(u64) -> Action + Send + Sync + 'static,
+    ) -> Receiver {
+        let mut config = config;
+        config.alpn_protocols = vec![if kind == Kind::OtlpGrpc { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
+        Receiver::with_state(kind, port, State::new(Box::new(script), false), Some(Arc::new(config)))
     }
 
     /// A receiver for benchmarks that acknowledges every request without
@@ -366,15 +486,16 @@ impl Receiver {
     /// `grpc-status: 0`, so its CPU competes as little as possible with the
     /// sender's. [`Receiver::wire_bytes`] counts the request bodies as sent.
     pub fn ack_only(kind: Kind, port: u16) -> Receiver {
-        Receiver::with_state(kind, port, State::new(Box::new(|_| Action::AckOnly), kind == Kind::OtlpGrpc))
+        Receiver::with_state(kind, port, State::new(Box::new(|_| Action::AckOnly), kind == Kind::OtlpGrpc), None)
     }
 
-    fn with_state(kind: Kind, port: u16, state: Arc<State>) -> Receiver {
+    fn with_state(kind: Kind, port: u16, state: Arc<State>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("binding a loopback port");
         listener.set_nonblocking(true).expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let (stop, mut stopped) = watch::channel(false);
         let st = state.clone();
+        let acceptor = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
@@ -386,28 +507,17 @@ impl Receiver {
                         _ = stopped.changed() => break,
                     };
                     let (st, mut stopped) = (st.clone(), stopped.clone());
+                    let acceptor = acceptor.clone();
                     conns.spawn(async move {
-                        let io = TokioIo::new(stream);
                         let serve = async {
-                            match kind {
-                                Kind::OtlpGrpc if st.raw_grpc => {
-                                    let svc = hyper::service::service_fn(move |req| raw_grpc_ack(st.clone(), req));
-                                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
-                                }
-                                Kind::OtlpGrpc => {
-                                    let server = LogsServiceServer::new(Grpc(st)).accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-                                    let svc = hyper_util::service::TowerToHyperService::new(server);
-                                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
-                                }
-                                _ => {
-                                    // A dropped answer must drop the connection: the
-                                    // handler's `None` aborts it by erroring.
-                                    let svc = hyper::service::service_fn(move |req| {
-                                        let st = st.clone();
-                                        async move { answer(st, kind, req).await.ok_or("dropped") }
-                                    });
-                                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
-                                }
+                            match acceptor {
+                                Some(acceptor) => match acceptor.accept(stream).await {
+                                    Ok(stream) => serve_connection(TokioIo::new(stream), kind, st).await,
+                                    Err(_) => {
+                                        st.tls_failures.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                },
+                                None => serve_connection(TokioIo::new(stream), kind, st).await,
                             }
                         };
                         tokio::select! {
@@ -420,12 +530,18 @@ impl Receiver {
                 conns.abort_all();
             });
         });
-        Receiver { addr, state, stop, thread: Some(thread), kind }
+        Receiver { addr, state, stop, thread: Some(thread), kind, tls }
     }
 
-    /// The base URL (`http://127.0.0.1:PORT`).
+    /// The base URL (`http://127.0.0.1:PORT`, `https://` over TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls.is_some() { "https" } else { "http" }, self.addr)
+    }
+
+    /// TLS handshakes that failed (the client did not trust the server, or
+    /// had no client certificate when one was required).
+    pub fn tls_failures(&self) -> u64 {
+        self.state.tls_failures.load(Ordering::SeqCst)
     }
 
     /// Everything decoded so far.
@@ -472,7 +588,7 @@ impl Receiver {
     /// Starts listening again on the same port, keeping what was received.
     pub fn restart(&mut self) {
         self.stop();
-        let again = Receiver::with_state(self.kind, self.addr.port(), self.state.clone());
+        let again = Receiver::with_state(self.kind, self.addr.port(), self.state.clone(), self.tls.clone());
         *self = again;
     }
 

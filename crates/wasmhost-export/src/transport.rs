@@ -1,5 +1,6 @@
 //! Transports: one request per batch, over HTTP/1.1 (hyper) or gRPC (tonic),
-//! and what the answer means for the batch (sent, retry, or reject).
+//! plain or TLS (one rustls connector, [`crate::TlsSettings`]), and what the
+//! answer means for the batch (sent, retry, or reject).
 
 use std::io::Write;
 use std::time::Duration;
@@ -7,12 +8,14 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use crate::batch::{Batch, Encoding};
+use crate::tls::TlsSettings;
 
 /// How the body travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +69,8 @@ pub enum Transport {
         protobuf_type: &'static str,
         /// Per-request timeout.
         timeout: Duration,
-        /// The connection pool.
-        client: Client<HttpConnector, Full<Bytes>>,
+        /// The connection pool (TLS on `https://` URLs).
+        client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     },
     /// OTLP's `LogsService/Export` over gRPC.
     Grpc {
@@ -83,30 +86,27 @@ pub enum Transport {
 }
 
 impl Transport {
-    /// An HTTP transport. Needs a tokio runtime only when sending.
+    /// An HTTP transport to an `http://` or `https://` URL (`tls` applies
+    /// to the latter). Needs a tokio runtime only when sending.
     pub fn http(
         url: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         compression: Compression,
         protobuf_type: &'static str,
         timeout: Duration,
+        tls: &TlsSettings,
     ) -> Result<Transport, String> {
         let url: hyper::Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
-        match url.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err(format!("{url}: https is not supported yet (no TLS in this build); use a local collector or proxy")),
-            _ => return Err(format!("{url}: expected an http:// URL")),
-        }
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let client = Client::builder(TokioExecutor::new()).build(connector(&url, tls, false)?);
         Ok(Transport::Http { url, headers, compression, protobuf_type, timeout, client })
     }
 
-    /// A gRPC transport to `url` (`http://host:4317`). Must be called inside
-    /// a tokio runtime (the channel's background task lives there).
-    pub fn grpc(url: &str, headers: &[(String, String)], gzip: bool, timeout: Duration) -> Result<Transport, String> {
-        if url.starts_with("https://") {
-            return Err(format!("{url}: https is not supported yet (no TLS in this build)"));
-        }
+    /// A gRPC transport to `url` (`http://host:4317`, or `https://` with
+    /// `tls`). Must be called inside a tokio runtime (the channel's
+    /// background task lives there).
+    pub fn grpc(url: &str, headers: &[(String, String)], gzip: bool, timeout: Duration, tls: &TlsSettings) -> Result<Transport, String> {
+        let uri: hyper::Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
+        let connector = connector(&uri, tls, true)?;
         let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
             .map_err(|e| format!("{url:?}: {e}"))?
             .connect_timeout(timeout)
@@ -119,7 +119,7 @@ impl Transport {
                 Ok((key, value))
             })
             .collect::<Result<_, String>>()?;
-        Ok(Transport::Grpc { channel: endpoint.connect_lazy(), headers, gzip, timeout })
+        Ok(Transport::Grpc { channel: endpoint.connect_with_connector_lazy(connector), headers, gzip, timeout })
     }
 
     /// Sends one batch, once.
@@ -200,11 +200,34 @@ impl Transport {
     }
 }
 
+/// The connector for `uri`: TLS with `tls`'s configuration on `https://`,
+/// plain TCP on `http://` (the TLS half then has nothing to trust and is
+/// never used). ALPN offers `h2` for gRPC and nothing (HTTP/1.1) otherwise.
+fn connector(uri: &hyper::Uri, tls: &TlsSettings, http2: bool) -> Result<HttpsConnector<HttpConnector>, String> {
+    let config = match uri.scheme_str() {
+        Some("https") => tls.client_config().map_err(|e| format!("{uri}: {e}"))?,
+        Some("http") => rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS setup: {e}"))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        _ => return Err(format!("{uri}: expected an http:// or https:// URL")),
+    };
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    // As tonic's own connector does for gRPC.
+    http.set_nodelay(http2);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_or_http();
+    Ok(if http2 { builder.enable_http2().wrap_connector(http) } else { builder.enable_http1().wrap_connector(http) })
+}
+
 /// OTLP/gRPC's retryable codes (the spec's list, plus RESOURCE_EXHAUSTED,
 /// which collectors return under memory pressure as HTTP would say 429).
 fn grpc_outcome(status: &tonic::Status) -> Outcome {
     use tonic::Code::*;
-    let mut message = status.message().to_owned();
+    // A failed connection (refused, TLS) is a status whose message is
+    // generic and whose sources say why.
+    let mut message = with_sources(status.message().to_owned(), std::error::Error::source(status));
     message.truncate(MAX_MESSAGE);
     match status.code() {
         Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss | ResourceExhausted | Unknown => {
@@ -236,12 +259,22 @@ pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> 
 }
 
 fn connection_error(e: &hyper_util::client::legacy::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
+    with_sources(e.to_string(), std::error::Error::source(e))
+}
+
+/// `text` followed by each source's message not already in it, and a hint
+/// when the server's certificate was not trusted.
+fn with_sources(mut text: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
         source = s.source();
+    }
+    if text.contains("invalid peer certificate") {
+        text.push_str(" (TLS: the server's certificate is not trusted; give its CA as tls.ca_file or OTEL_EXPORTER_OTLP_CERTIFICATE)");
     }
     text
 }

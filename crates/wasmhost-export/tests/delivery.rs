@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wasmhost_export::receivers::{Action, Entry, Kind, Receiver};
-use wasmhost_export::{Delivery, EventFn, LokiSettings, Metrics, NetworkSink, OtlpProtocol, OtlpSettings};
+use wasmhost_export::receivers::{Action, Entry, Kind, Receiver, TestPki};
+use wasmhost_export::{Delivery, EventFn, LokiSettings, Metrics, NetworkSink, OtlpProtocol, OtlpSettings, TlsSettings};
 use wasmhost_log::{InstanceContext, Level, Line, LogRecord, Sink, Stream};
 
 const N: u64 = 100_000;
@@ -507,8 +507,9 @@ fn metrics_count_what_the_sink_did() {
     }
     let start = LogRecord::event(c.clone(), 501, Level::Info, "instance.start", "s".into(), vec![]);
     let trap = LogRecord::event(c.clone(), 502, Level::Error, "instance.trap", "t".into(), vec![]);
-    let exit = LogRecord::event(c, 503, Level::Warn, "instance.exit", "e".into(), vec![("exit_code", 134i64.into())]);
-    for r in [&start, &trap, &exit] {
+    let timeout = LogRecord::event(c.clone(), 503, Level::Error, "instance.timeout", "t".into(), vec![]);
+    let exit = LogRecord::event(c, 504, Level::Warn, "instance.exit", "e".into(), vec![("exit_code", 134i64.into())]);
+    for r in [&start, &trap, &timeout, &exit] {
         metrics.observe(r);
     }
     drop(sink);
@@ -522,9 +523,50 @@ fn metrics_count_what_the_sink_did() {
         r#"wasmhost_guest_lines_total{lang="c",stream="stderr"} 500"#,
         r#"wasmhost_instances_started_total{module="logger",lang="c"} 1"#,
         r#"wasmhost_instance_traps_total{module="logger",lang="c"} 1"#,
+        r#"wasmhost_instance_timeouts_total{module="logger",lang="c"} 1"#,
         r#"wasmhost_instance_exits_total{module="logger",lang="c",code="134"} 1"#,
     ] {
         assert!(text.contains(want), "missing {want} in:\n{text}");
+    }
+}
+
+/// A refused batch (400) is dead-lettered; one that keeps failing past
+/// `max_retries` is counted failed (and dead-lettered too, as retries
+/// exhausted); nothing is dropped while the dead-letter file takes them;
+/// without one, the same records are counted dropped.
+#[test]
+fn metrics_count_refusals_failures_and_losses() {
+    for with_file in [true, false] {
+        let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 0 { Action::Status(400, None, "bad".into()) } else { Action::Status(503, None, "busy".into()) });
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Metrics::new();
+        let (ev, _) = events();
+        let mut s = LokiSettings::new(&rx.url());
+        s.delivery = Delivery { max_retries: Some(1), dead_letter: with_file.then(|| dir.path().join("dead.jsonl")), ..quick(Delivery::default()) };
+        let mut sink = s.start("l", &metrics, ev).unwrap();
+        let c = ctx("id", &[]);
+        for seq in 1..=100 {
+            sink.write(&line(&c, seq)).unwrap();
+        }
+        sink.flush().unwrap();
+        while rx.requests() == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for seq in 101..=200 {
+            sink.write(&line(&c, seq)).unwrap();
+        }
+        drop(sink);
+        let text = metrics.render();
+        let dropped = if with_file { 0 } else { 200 };
+        for want in [
+            r#"wasmhost_sink_batches_dead_lettered_total{sink="l"} 1"#.to_owned(),
+            r#"wasmhost_sink_batches_failed_total{sink="l"} 1"#.to_owned(),
+            r#"wasmhost_sink_batches_retried_total{sink="l"} 1"#.to_owned(),
+            format!(r#"wasmhost_sink_records_dropped_total{{sink="l"}} {dropped}"#),
+            r#"wasmhost_sink_records_sent_total{sink="l"} 0"#.to_owned(),
+        ] {
+            assert!(text.contains(&want), "with_file={with_file}: missing {want} in:\n{text}");
+        }
     }
 }
 
@@ -648,17 +690,175 @@ fn ack_only_receivers_acknowledge_grpc_and_http() {
     }
 }
 
-/// No TLS in this build: https endpoints are refused at startup, saying so
-/// (docs/export.md), never accepted and then failing every send.
-#[test]
-fn https_is_refused_with_a_clear_error() {
-    let (ev, _) = events();
-    let loki = LokiSettings::new("https://loki.example:3100").start("loki", &Metrics::new(), ev.clone());
-    let err = loki.err().expect("refused");
-    assert!(err.contains("https is not supported"), "{err}");
-    for protocol in [OtlpProtocol::Grpc, OtlpProtocol::HttpProtobuf] {
-        let s = OtlpSettings { endpoint: Some("https://collector.example:4317".into()), protocol: Some(protocol), ..OtlpSettings::default() };
-        let err = s.start("otlp", &|_: &str| None, &Metrics::new(), ev.clone()).err().expect("refused");
-        assert!(err.contains("https is not supported"), "{protocol:?}: {err}");
+fn tls_sink(kind: Kind, url: &str, tls: TlsSettings, delivery: Delivery, events: EventFn) -> NetworkSink {
+    let delivery = quick(delivery);
+    match kind {
+        Kind::Loki => {
+            let mut s = LokiSettings::new(url);
+            s.timeout = Duration::from_secs(3);
+            s.tls = tls;
+            s.delivery = delivery;
+            s.start("loki", &Metrics::new(), events).unwrap()
+        }
+        _ => {
+            let protocol = if kind == Kind::OtlpGrpc { OtlpProtocol::Grpc } else { OtlpProtocol::HttpProtobuf };
+            let s = OtlpSettings {
+                endpoint: Some(url.into()),
+                protocol: Some(protocol),
+                timeout: Some(Duration::from_secs(3)),
+                tls,
+                delivery,
+                ..OtlpSettings::default()
+            };
+            s.start("otlp", &|_: &str| None, &Metrics::new(), events).unwrap()
+        }
     }
+}
+
+const KINDS: [Kind; 3] = [Kind::Loki, Kind::OtlpHttp, Kind::OtlpGrpc];
+
+/// https:// to Loki, OTLP/HTTP and OTLP/gRPC receivers whose certificate
+/// (made by rcgen in the test) is signed by the CA file the sink trusts.
+#[test]
+fn tls_delivers_over_https_to_every_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(dir.path());
+    for kind in KINDS {
+        let rx = Receiver::tls(kind, 0, pki.server_config(false), |_| Action::Accept);
+        assert!(rx.url().starts_with("https://127.0.0.1:"));
+        let (ev, seen) = events();
+        let tls = TlsSettings { ca_file: Some(pki.ca.clone()), ..TlsSettings::default() };
+        feed(tls_sink(kind, &rx.url(), tls, Delivery::default(), ev), 20_000);
+        assert_eq!(duplicates(&rx.entries(), 20_000), 0, "{kind:?}");
+        assert_in_order(&rx.entries());
+        assert_eq!(rx.tls_failures(), 0, "{kind:?}");
+        assert!(!event_names(&seen).contains(&"export.retry"), "{kind:?}");
+    }
+}
+
+/// The receiver's failed handshakes, once it has seen one (it may count
+/// the failure a moment after the client reported it).
+fn tls_failures(rx: &Receiver) -> u64 {
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while rx.tls_failures() == 0 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rx.tls_failures()
+}
+
+/// Waits for an `export.retry` whose reason contains `needle`; returns it.
+fn retry_saying(seen: &Mutex<Vec<LogRecord>>, needle: &str) -> String {
+    let end = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = seen.lock().unwrap().iter().find(|r| r.event == Some("export.retry") && r.msg.contains(needle)).map(|r| r.msg.clone());
+        if let Some(msg) = found {
+            return msg;
+        }
+        let all: Vec<String> = seen.lock().unwrap().iter().map(|r| r.msg.clone()).collect();
+        assert!(std::time::Instant::now() < end, "no retry saying {needle:?}; events: {all:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A server whose certificate the sink does not trust: every attempt is an
+/// `export.retry` that says so (and how to fix it); the batches wait in the
+/// spool, nothing is accepted; once the server presents a trusted
+/// certificate (rotated on the same port) every line arrives, once.
+#[test]
+fn tls_untrusted_certificate_is_retried_with_a_clear_error_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (trusted, stranger) = (dir.path().join("trusted"), dir.path().join("stranger"));
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::create_dir_all(&stranger).unwrap();
+    let (pki, other) = (TestPki::generate(&trusted), TestPki::generate(&stranger));
+    for kind in KINDS {
+        let rx = Receiver::tls(kind, 0, other.server_config(false), |_| Action::Accept);
+        let (url, port) = (rx.url(), rx.addr.port());
+        let spool = dir.path().join(format!("spool-{kind:?}"));
+        let (ev, seen) = events();
+        let tls = TlsSettings { ca_file: Some(pki.ca.clone()), ..TlsSettings::default() };
+        let delivery = Delivery { spool_dir: Some(spool.clone()), ..Delivery::default() };
+        let sink = tls_sink(kind, &url, tls, delivery, ev);
+        let feeder = std::thread::spawn(move || feed(sink, 10_000));
+        let msg = retry_saying(&seen, "invalid peer certificate");
+        assert!(msg.contains("not trusted") && msg.contains("ca_file"), "{kind:?}: {msg}");
+        assert_eq!(rx.count(), 0, "{kind:?}");
+        assert!(tls_failures(&rx) > 0, "{kind:?}");
+        assert!(std::fs::read_dir(&spool).unwrap().count() > 0, "{kind:?}: the batches wait in the spool");
+        drop(rx);
+        let rx = Receiver::tls(kind, port, pki.server_config(false), |_| Action::Accept);
+        feeder.join().unwrap();
+        assert_eq!(duplicates(&rx.entries(), 10_000), 0, "{kind:?}");
+        assert_in_order(&rx.entries());
+        assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "{kind:?}: acknowledged batches are removed");
+    }
+}
+
+/// A receiver that demands a client certificate: a sink without one is
+/// refused at the handshake and retries; with the certificate and key (as
+/// files in the config, or through the OTel variables for gRPC with a
+/// scheme-less endpoint, which is TLS by default) every line arrives.
+#[test]
+fn tls_mutual_authentication_with_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(dir.path());
+    let with_ca = TlsSettings { ca_file: Some(pki.ca.clone()), ..TlsSettings::default() };
+
+    let rx = Receiver::tls(Kind::Loki, 0, pki.server_config(true), |_| Action::Accept);
+    let (ev, seen) = events();
+    let mut sink = tls_sink(Kind::Loki, &rx.url(), with_ca.clone(), Delivery { grace: Duration::from_millis(200), ..Delivery::default() }, ev);
+    let c = ctx("01a213e3-a333-7353-8127-04414368c55d", &[]);
+    sink.write(&line(&c, 1)).unwrap();
+    sink.flush().unwrap();
+    let msg = retry_saying(&seen, "sink loki");
+    drop(sink);
+    assert_eq!(rx.count(), 0, "no client certificate, nothing accepted: {msg}");
+    assert!(tls_failures(&rx) > 0);
+
+    let mtls = TlsSettings { cert_file: Some(pki.client_cert.clone()), key_file: Some(pki.client_key.clone()), ..with_ca };
+    for kind in [Kind::Loki, Kind::OtlpHttp] {
+        let rx = Receiver::tls(kind, 0, pki.server_config(true), |_| Action::Accept);
+        let (ev, _) = events();
+        feed(tls_sink(kind, &rx.url(), mtls.clone(), Delivery::default(), ev), 10_000);
+        assert_eq!(duplicates(&rx.entries(), 10_000), 0, "{kind:?}");
+    }
+
+    let rx = Receiver::tls(Kind::OtlpGrpc, 0, pki.server_config(true), |_| Action::Accept);
+    let vars: HashMap<String, String> = [
+        ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", format!("127.0.0.1:{}", rx.addr.port())),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", pki.ca.display().to_string()),
+        ("OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE", pki.client_cert.display().to_string()),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", pki.client_key.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let env = move |name: &str| vars.get(name).cloned();
+    let s = OtlpSettings { delivery: quick(Delivery::default()), ..OtlpSettings::default() };
+    assert_eq!(s.resolve(&env).unwrap().url, format!("https://127.0.0.1:{}", rx.addr.port()));
+    let (ev, _) = events();
+    feed(s.start("otlp", &env, &Metrics::new(), ev).unwrap(), 10_000);
+    assert_eq!(duplicates(&rx.entries(), 10_000), 0, "gRPC with the OTEL_* certificate variables");
+}
+
+/// Files that cannot serve are refused when the sink starts, naming them.
+#[test]
+fn tls_settings_that_cannot_work_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = TestPki::generate(dir.path());
+    let (ev, _) = events();
+    let mut s = LokiSettings::new("https://127.0.0.1:1");
+    s.tls = TlsSettings { ca_file: Some(dir.path().join("missing.pem")), ..TlsSettings::default() };
+    let err = s.start("loki", &Metrics::new(), ev.clone()).err().expect("refused");
+    assert!(err.contains("missing.pem"), "{err}");
+    // A key that is not the certificate's.
+    let s = OtlpSettings {
+        endpoint: Some("https://127.0.0.1:1".into()),
+        protocol: Some(OtlpProtocol::Grpc),
+        tls: TlsSettings { ca_file: Some(pki.ca.clone()), cert_file: Some(pki.client_cert.clone()), key_file: Some(pki.server_key.clone()), insecure: None },
+        ..OtlpSettings::default()
+    };
+    let err = s.start("otlp", &|_: &str| None, &Metrics::new(), ev).err().expect("refused");
+    assert!(err.contains("client.pem"), "{err}");
 }

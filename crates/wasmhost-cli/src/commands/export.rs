@@ -14,8 +14,9 @@ use wasmhost_log::{Pipeline, Policy, RoutingConfig, Router, Sink, SinkSpec, DEFA
 /// The flags.
 #[derive(Args)]
 pub struct ExportArgs {
-    /// Also push every line to Loki at this URL (`http://loki:3100`; protobuf
-    /// + snappy, stream labels job, lang, module, stream).
+    /// Also push every line to Loki at this URL (`http://loki:3100`, or
+    /// `https://…` checked against the system's roots; protobuf + snappy,
+    /// stream labels job, lang, module, stream).
     #[arg(long, value_name = "URL")]
     loki: Option<String>,
     /// Also send every line as OTLP logs to this endpoint (`http://collector:4318`,
