@@ -41,6 +41,7 @@ mod instance;
 mod invoke;
 mod limits;
 mod module;
+mod network;
 mod trace;
 
 pub use error::{HostError, LoadError, RunError};
@@ -50,7 +51,8 @@ pub use inspect::{inspect_file, Inspection};
 pub use invoke::Value;
 pub use instance::{Ended, InstanceState, Preopen, RunOptions, RunOutcome, Stdin, StdoutBuffer, TRAP_EXIT_CODE};
 pub use limits::{LimitHit, Limits};
-pub use module::{is_component, CompileSource, LoadOptions, LoadedModule};
+pub use module::{is_component, pool_slots, CompileSource, LoadOptions, LoadedModule};
+pub use network::Network;
 pub use trace::TraceParent;
 pub use wasmhost_detect::{BinaryKind, Lang, Origin};
 pub use wasmhost_nn::{GlueErrors, NamedGraph, NnBackendKind, NnConfig};
