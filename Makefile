@@ -43,7 +43,8 @@ LIFT_GUESTS := $(B)/c/formats.wasm $(B)/c/logapi.wasm $(B)/rust/formats.wasm $(B
 # brings along).
 COMPONENT_WIT := $(wildcard guests/component/wit/*.wit guests/component/wit/deps/*.wit)
 COMPONENTS := $(foreach p,app logger,$(B)/component/python-$(p).wasm $(B)/component/js-$(p).wasm) \
-              $(foreach p,hello exit trap spin grow,$(B)/component/c-$(p).wasm) $(B)/component/rust-hello.wasm
+              $(foreach p,hello exit trap spin grow upper,$(B)/component/c-$(p).wasm) $(B)/component/rust-hello.wasm \
+              $(B)/component/python-net.wasm $(B)/component/js-calc.wasm
 JCO := node_modules/.bin/jco
 # Stripped variants: every custom section removed.
 STRIPPED := $(foreach l,$(LANGS),$(B)/stripped/$(l)-hello.wasm $(B)/stripped/$(l)-logger.wasm)

@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # Components (issue 14): instantiate + run of the Python and JavaScript hello
 # components, compile cache cold and warm, against `wasmtime run` 48.0.8 on
-# the same files when it is installed (see run-vs-wasmtime.sh, which installs
-# it into $WASMTIME_ROOT); and the C hello as a component against the same C
-# hello as a core module. Not part of CI; `benches/components.sh`.
+# the same files; and the C hello as a component against the same C hello as
+# a core module. Not part of CI; `benches/components.sh`.
+#
+# The wasmtime CLI is $WASMTIME (default: $WASMTIME_ROOT/bin/wasmtime, where
+# run-vs-wasmtime.sh installs it). Without it the wasmtime rows are left out,
+# and the script says so first and last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/wasmhost-target}"
-WASMTIME="${WASMTIME_ROOT:-$HOME/.cache/wasmhost-bench/wasmtime-48.0.8}/bin/wasmtime"
+WASMTIME="${WASMTIME:-${WASMTIME_ROOT:-$HOME/.cache/wasmhost-bench/wasmtime-48.0.8}/bin/wasmtime}"
 WASMHOST="$CARGO_TARGET_DIR/release/wasmhost"
 RUNS="${RUNS:-10}"
 command -v hyperfine >/dev/null || { apt-get install -y -q hyperfine || sudo apt-get install -y -q hyperfine; }
-make --no-print-directory build guests >/dev/null
+# --workspace: the same features as `make test`'s build (no wasmtime rebuild).
+cargo build --release --workspace -q
+make --no-print-directory guests >/dev/null
+missing="no wasmtime CLI at $WASMTIME: set WASMTIME=/path/to/wasmtime (48.0.8; benches/run-vs-wasmtime.sh installs one) for the comparison rows"
+if [ -x "$WASMTIME" ]; then
+    echo "wasmtime: $("$WASMTIME" --version)"
+else
+    echo "components.sh: $missing" >&2
+fi
+echo "wasmhost: $("$WASMHOST" --version); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -40,4 +52,5 @@ hyperfine --warmup 3 --runs 50 -N --export-markdown "$out/c.md" \
     -n "core module" "$WASMHOST run --log-file /dev/null $c_core" \
     -n "component" "$WASMHOST run --log-file /dev/null $c_comp" >/dev/null
 cat "$out/c.md"
-$have_wasmtime || echo "(wasmtime $WASMTIME is not installed: run benches/run-vs-wasmtime.sh once to install it)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+$have_wasmtime || echo "components.sh: $missing" >&2

@@ -254,3 +254,153 @@ fn many_instances_of_a_component_keep_their_own_ids() {
         assert_eq!(mine, ["hello from javascript on stderr", "javascript exits with 7"]);
     }
 }
+
+/// What the `net` guest (guests/component/python/net.py) did: its exit
+/// code, stdout, and the message of its last stderr line.
+fn net(switches: &[&str], what: &str, target: &str) -> (Option<i32>, String, String) {
+    let module = guest("component/python-net");
+    let mut args = vec!["run"];
+    args.extend_from_slice(switches);
+    args.extend([p(&module), what, target]);
+    let (out, lines) = run_component(&args);
+    let said = messages(&lines).last().map(|m| m.to_string()).unwrap_or_default();
+    (out.status.code(), text(&out.stdout), said)
+}
+
+#[test]
+fn network_is_off_by_default_and_the_wasmtime_switches_open_it() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let nothing_arrived = |listener: &std::net::TcpListener| matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    // The sandbox: no socket, and `-S tcp` alone allows TCP sockets but
+    // still no address (as wasmtime's context builder).
+    for switches in [&[][..], &["-S", "tcp"], &["-S", "inherit-network,tcp=n"], &["-S", "inherit-network=n"]] {
+        let (code, stdout, said) = net(switches, "tcp", &port);
+        assert_eq!((code, stdout.as_str(), said.as_str()), (Some(1), "", "tcp: access-denied"), "{switches:?}");
+        assert!(nothing_arrived(&listener), "{switches:?}");
+    }
+    // Inherited, TCP comes with it; the bytes arrive.
+    for switches in [&["-S", "inherit-network"][..], &["-S", "inherit-network=y", "-S", "tcp=y"]] {
+        let (code, stdout, said) = net(switches, "tcp", &port);
+        assert_eq!((code, stdout.as_str()), (Some(0), "tcp: ok\n"), "{switches:?}: {said}");
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        let mut received = String::new();
+        stream.read_to_string(&mut received).unwrap();
+        assert_eq!(received, "hello over tcp\n");
+    }
+
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let udp_port = udp.local_addr().unwrap().port().to_string();
+    for switches in [&[][..], &["-S", "udp"], &["-S", "inherit-network,udp=n"]] {
+        let (code, _, said) = net(switches, "udp", &udp_port);
+        assert_eq!((code, said.as_str()), (Some(1), "udp: access-denied"), "{switches:?}");
+    }
+    let (code, stdout, said) = net(&["-S", "inherit-network"], "udp", &udp_port);
+    assert_eq!((code, stdout.as_str()), (Some(0), "udp: ok\n"), "{said}");
+    let mut datagram = [0u8; 64];
+    let (n, _) = udp.recv_from(&mut datagram).unwrap();
+    assert_eq!(&datagram[..n], b"hello over udp");
+
+    // Name lookup is its own switch; inheriting the network does not give it.
+    for switches in [&[][..], &["-S", "inherit-network"]] {
+        let (code, _, said) = net(switches, "lookup", "localhost");
+        assert_eq!((code, said.as_str()), (Some(1), "lookup: permanent-resolver-failure"), "{switches:?}");
+    }
+    let (code, stdout, _) = net(&["-S", "allow-ip-name-lookup"], "lookup", "localhost");
+    assert_eq!(code, Some(0));
+    assert!(stdout.starts_with("lookup: ok ") && stdout.contains("127.0.0.1"), "{stdout:?}");
+
+    // The switches also come from wasmtime's options file.
+    let dir = tempfile::tempdir().unwrap();
+    let options = dir.path().join("wasmtime.toml");
+    std::fs::write(&options, "[wasi]\ninherit-network = true\n").unwrap();
+    let (code, stdout, _) = net(&["--config", p(&options)], "tcp", &port);
+    assert_eq!((code, stdout.as_str()), (Some(0), "tcp: ok\n"));
+
+    // A value that is not a boolean is refused by name.
+    let out = run(&["run", "-S", "tcp=maybe", p(&guest("component/python-net")), "tcp", &port]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("\"tcp=maybe\": expected y or n"), "{}", text(&out.stderr));
+}
+
+/// `wasmhost run --invoke CALL calc`: exit code, stdout, stderr.
+fn invoke(call: &str) -> (Option<i32>, String, String) {
+    let out = run(&["run", "--invoke", call, p(&guest("component/js-calc"))]);
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn invoke_calls_a_component_function_with_wave_arguments_and_prints_wave_results() {
+    for (call, printed) in [
+        ("add(2, 40)", "42"),
+        ("add(-7, 2)", "-5"),
+        (r#"greet("wasm", 2)"#, r#"["hello wasm #1", "hello wasm #2"]"#),
+        ("reset()", "()"),
+        // A bare name is looked for in the exported instances too.
+        ("add-points({x: 1, y: 2}, {x: 10, y: -20})", "{x: 11, y: -18}"),
+        ("wasmhost:guest/math.divide(1.0, 4.0)", "ok(0.25)"),
+        ("divide(1.0, 0.0)", r#"err("division by zero")"#),
+        (r#"first-word("  hello world")"#, r#"some("hello")"#),
+        (r#"wasmhost:guest/text.first-word("   ")"#, "none"),
+        ("wasmhost:guest/text.describe()", r#""text""#),
+    ] {
+        let (code, stdout, stderr) = invoke(call);
+        assert_eq!(code, Some(0), "{call}: {stderr}");
+        assert_eq!(stdout, format!("{printed}\n"), "{call}");
+    }
+    // The call runs in a tagged instance like any other.
+    let out = run(&["run", "--invoke", r#"greet("log", 1)"#, p(&guest("component/js-calc"))]);
+    let lines = json_lines(&out.stderr);
+    assert_schema_valid(&lines);
+    assert_eq!(messages(&lines), ["greeting log 1 times"]);
+    assert!(lines.iter().all(|l| l["lang"] == "javascript" && l["module"] == "js-calc"));
+    assert_eq!(events(&lines, "instance.exit")[0]["exit_code"], 0);
+
+    // A command's own run is a function too (its version goes last, as in WIT item names).
+    let out = run(&["run", "--invoke", "wasi:cli/run.run@0.2.12()", p(&guest("component/js-app"))]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello from javascript\nok\n");
+}
+
+#[test]
+fn invoke_on_a_component_refuses_what_does_not_fit_in_one_line() {
+    let refused = |call: &str, expected: &[&str]| {
+        let (code, stdout, stderr) = invoke(call);
+        assert_eq!(code, Some(1), "{call}: {stderr}");
+        assert_eq!(stdout, "", "{call}");
+        assert_eq!(stderr.lines().count(), 1, "{call}: {stderr}");
+        for part in expected {
+            assert!(stderr.contains(part), "{call}: {part:?} not in {stderr}");
+        }
+    };
+    refused("describe()", &["several exported instances", "`wasmhost:guest/math.describe`", "`wasmhost:guest/text.describe`"]);
+    refused("nope()", &["\"nope\"", "add, greet, reset, wasmhost:guest/math.add-points"]);
+    refused("wasmhost:guest/math.nope()", &["wasmhost:guest/math.nope"]);
+    refused("add(1)", &["cannot invoke \"add(1)\""]);
+    refused(r#"add("one", 2)"#, &["cannot invoke"]);
+    refused("add(1, 2", &["not a WAVE function call"]);
+    refused("add", &["not a WAVE function call"]);
+    // A library with no wasi:cli/run has nothing to run without --invoke.
+    let out = run(&["run", p(&guest("component/js-calc"))]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("wasi:cli/run") && err.contains("add, greet, reset"), "{err}");
+}
+
+#[test]
+fn instances_of_components_of_each_language_come_from_a_pool() {
+    for (name, stdout) in [("component/python-app", "hello from python\n"), ("component/c-hello", "hello from c\n"), ("component/rust-hello", "hello from rust\n")] {
+        let n = 3;
+        let out = run(&["run", "--instances", &n.to_string(), p(&guest(name))]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).matches(stdout.trim_end()).count(), n, "{name}");
+        let lines = json_lines(&out.stderr);
+        assert_schema_valid(&lines);
+        assert_eq!(events(&lines, "instance.exit").len(), n, "{name}");
+    }
+}

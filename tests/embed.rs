@@ -395,3 +395,28 @@ async fn dropping_the_run_future_outside_a_task_stops_the_guest() {
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert!(lines(&out).iter().all(|l| l["msg"] != "slept 5000 ms"));
 }
+
+/// A component takes `pool_slots` of a pool's slots (one per core instance
+/// it creates): a pool of exactly that many runs it again and again (the
+/// slots come back), one slot fewer cannot instantiate it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_sized_by_pool_slots_runs_a_component() {
+    let path = guest("component/js-app");
+    let slots = wasmhost::pool_slots(&std::fs::read(&path).unwrap());
+    assert!(slots > 1, "a componentize-js component creates several core instances: {slots}");
+    let pooled = |max_instances| Host::new(HostConfig { pooling: Some(Pooling { max_instances, ..Pooling::default() }), ..config() }).unwrap();
+    let host = pooled(slots);
+    let module = host.load_file(&path).unwrap();
+    let (pipeline, _) = capture();
+    for _ in 0..3 {
+        let stdout = wasmhost::StdoutBuffer::new(4096);
+        let options = RunOptions { stdout_buffer: Some(stdout.clone()), ..RunOptions::default() };
+        let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
+        assert_eq!((outcome.exit_code, &stdout.contents()[..]), (0, &b"hello from javascript\n"[..]));
+    }
+    let host = pooled(slots - 1);
+    let module = host.load_file(&path).unwrap();
+    let refused = host.run(&module, RunOptions::default(), pipeline.sender()).await;
+    assert!(matches!(&refused, Err(wasmhost::RunError::Instantiate(_))), "{:?}", refused.map(|o| o.exit_code));
+    pipeline.finish();
+}

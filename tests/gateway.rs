@@ -150,3 +150,35 @@ fn the_gateway_command_drains_on_sigterm_and_writes_every_line() {
     // No connection is accepted any more.
     assert!(TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn a_component_serves_requests_from_a_pool_sized_for_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let out = Shared::default();
+    let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, out.clone())), 4096).unwrap();
+    // The C upper adapted into a component: the same request, the same answer.
+    let path = guest("component/c-upper");
+    let slots = wasmhost::pool_slots(&std::fs::read(&path).unwrap());
+    let pooling = Pooling { max_instances: 4 * slots, ..Pooling::default() };
+    let host = Arc::new(Host::new(HostConfig { cache_dir: None, pooling: Some(pooling), ..HostConfig::default() }).unwrap());
+    let routes = vec![("/upper".to_owned(), host.load_file(&path).unwrap())];
+    let gateway = Arc::new(Gateway::new(host, routes, pipeline.sender(), Limits::default()));
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(gateway.serve(listener));
+    let threads: Vec<_> = (0..4).map(|i| std::thread::spawn(move || request(addr, "/upper", &[], &format!("component {i}")))).collect();
+    let mut instances = std::collections::BTreeSet::new();
+    for (i, t) in threads.into_iter().enumerate() {
+        let (status, headers, body) = t.join().unwrap();
+        assert_eq!((status, body), (200, format!("COMPONENT {i}")));
+        instances.insert(header(&headers, "x-wasm-instance-id").to_owned());
+    }
+    assert_eq!(instances.len(), 4);
+    drop(runtime);
+    pipeline.finish();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let handled: Vec<&Value> = lines.iter().filter(|l| l["stream"] == "stderr").collect();
+    assert_eq!(handled.len(), 4, "{text}");
+    assert!(handled.iter().all(|l| l["lang"] == "c" && l["route"] == "/upper" && l["msg"].as_str().unwrap().starts_with("handled ")), "{text}");
+}

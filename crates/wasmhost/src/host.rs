@@ -52,7 +52,9 @@ pub fn runtime_builder() -> tokio::runtime::Builder {
 /// instantiation without an `mmap` per instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pooling {
-    /// How many instances may exist at once.
+    /// How many instances may exist at once, counted in core instances
+    /// (and as many memories and tables): a component takes
+    /// [`pool_slots`](crate::pool_slots) of them.
     pub max_instances: u32,
     /// The largest linear memory a slot holds, in bytes.
     pub max_memory_size: usize,
@@ -189,7 +191,8 @@ impl Host {
             let mut pool = PoolingAllocationConfig::default();
             // Decommitting in batches (and, if asked, keeping memory
             // resident) makes instantiation free of syscalls.
-            pool.total_core_instances(pooling.max_instances)
+            pool.total_component_instances(pooling.max_instances)
+                .total_core_instances(pooling.max_instances)
                 .total_memories(pooling.max_instances)
                 .total_tables(pooling.max_instances)
                 .total_stacks(pooling.max_instances)

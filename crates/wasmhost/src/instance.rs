@@ -23,6 +23,7 @@ use crate::host::Host;
 use crate::invoke::Value;
 use crate::limits::{LimitHit, Limiter, Limits};
 use crate::module::{Linked, LoadedModule};
+use crate::network::Network;
 use crate::trace::TraceParent;
 
 /// What the wasmtime `Store` of an instance holds.
@@ -113,6 +114,9 @@ pub struct RunOptions {
     pub invoke: Option<String>,
     /// Limits; `None` uses the host's [`HostConfig::default_limits`](crate::HostConfig::default_limits).
     pub limits: Option<Limits>,
+    /// What the guest may reach through `wasi:sockets`; the default is the
+    /// sandbox (nothing), as under `wasmtime run`.
+    pub network: Network,
     /// Lift this instance's lines (`Some(true)`) or not (`Some(false)`),
     /// whatever [`HostConfig::lift`](crate::HostConfig::lift) and its rules
     /// say; `None` follows them.
@@ -181,7 +185,8 @@ pub struct RunOutcome {
     /// Lines, bytes and records of the instance's log.
     pub log: LogCounters,
     /// What the function named by [`RunOptions::invoke`] returned (empty
-    /// for `_start`, and when the call did not return).
+    /// for `_start`, and when the call did not return). A component's
+    /// function gives one [`Value::Wave`] holding all its results.
     pub results: Vec<Value>,
     /// The instance's own records, in `seq` order, when
     /// [`RunOptions::keep_records`] asked for them (else empty).
@@ -222,9 +227,13 @@ impl Host {
         InstanceContext::check_labels(&options.labels).map_err(RunError::Label)?;
         // `--invoke`'s arguments, parsed into the function's parameters
         // before anything runs (as `wasmtime run` does).
-        // (A component's only entry is `wasi:cli/run`, which takes no
-        // arguments: only core modules have parameters to parse.)
+        // (A component's function is named with its arguments, in WAVE:
+        // `--invoke 'greet("world", 2)'`.)
         let export = module.linked.core_module().and_then(|m| m.get_export(entry));
+        let component_call = match (&module.linked, &options.invoke) {
+            (Linked::Component(component), Some(invoke)) => Some(component.call(invoke)?),
+            _ => None,
+        };
         let params = match (&options.invoke, export) {
             (Some(name), Some(export)) => match export.func() {
                 Some(ty) => crate::invoke::params(name, ty, &options.args)?,
@@ -324,9 +333,10 @@ impl Host {
             let instance = match &module.linked {
                 Linked::Core(pre) => pre.instantiate_async(&mut store).await,
                 Linked::Preloaded(preloaded) => preloaded.instantiate(&mut store).await,
-                Linked::Component(command) => {
-                    return crate::component::run_command(command, &mut store).await.map(|ran| ran.map(|()| Vec::new()));
-                }
+                Linked::Component(component) => match &component_call {
+                    Some(call) => return component.call_async(call, &mut store).await.map(|ran| ran.map(|wave| vec![Value::Wave(wave)])),
+                    None => return crate::component::run_command(component.command()?, &mut store).await.map(|ran| ran.map(|()| Vec::new())),
+                },
             };
             let instance = instance.map_err(|e| RunError::Instantiate(one_line(&e)))?;
             // The export exists (checked above); `_start` must take and
@@ -541,6 +551,7 @@ fn wasi_context(module: &LoadedModule, options: &RunOptions, log: &Arc<Mutex<Ins
             .preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)
             .map_err(|e| RunError::Preopen { host: dir.host.clone(), error: std::io::Error::other(one_line(&e)) })?;
     }
+    options.network.apply(&mut builder);
     Ok(builder.build_p1())
 }
 

@@ -1,6 +1,7 @@
-//! `--invoke FUNC ARGS…` as `wasmtime run` does it: the arguments parsed into
-//! the function's parameter types, its results returned as [`Value`]s and
-//! printed one a line.
+//! `--invoke FUNC ARGS…` on core modules as `wasmtime run` does it: the
+//! arguments parsed into the function's parameter types, its results returned
+//! as [`Value`]s and printed one a line. (Components' WAVE calls are in
+//! `component.rs`.)
 
 use std::fmt;
 
@@ -9,7 +10,7 @@ use wasmtime::{FuncType, Val, ValType};
 use crate::error::RunError;
 
 /// A value a function takes or returns, of one of the number types.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `i32`.
     I32(i32),
@@ -21,11 +22,16 @@ pub enum Value {
     F64(f64),
     /// `v128`, as an unsigned integer.
     V128(u128),
+    /// All the results of a component's function, WAVE-encoded as
+    /// `wasmtime run --invoke` prints them: the value when there is one
+    /// (`"hi"`, `[1, 2]`, `ok(3)`, `{x: 1, y: 2}`), else a parenthesised
+    /// list (`()` for none).
+    Wave(String),
 }
 
 impl fmt::Display for Value {
     /// As `wasmtime run --invoke` prints results: decimal integers, floats as
-    /// Rust writes them, `v128` as one unsigned integer.
+    /// Rust writes them, `v128` as one unsigned integer, WAVE as it is.
     ///
     /// ```
     /// use wasmhost::Value;
@@ -39,6 +45,7 @@ impl fmt::Display for Value {
             Value::F32(v) => write!(f, "{v}"),
             Value::F64(v) => write!(f, "{v}"),
             Value::V128(v) => write!(f, "{v}"),
+            Value::Wave(text) => f.write_str(text),
         }
     }
 }

@@ -43,6 +43,7 @@ mod instance;
 mod invoke;
 mod limits;
 mod module;
+mod network;
 mod trace;
 
 pub use capture::OwnLine;
@@ -58,7 +59,8 @@ pub use instance::{Ended, InstanceState, OutputBuffer, Preopen, RunOptions, RunO
 /// `wasmhost::log::{Pipeline, JsonFormat, WriterSink, LogRecord, …}`.
 pub use wasmhost_log as log;
 pub use limits::{LimitHit, Limits};
-pub use module::{is_component, CompileSource, LoadOptions, LoadedModule};
+pub use module::{is_component, pool_slots, CompileSource, LoadOptions, LoadedModule};
+pub use network::Network;
 pub use trace::TraceParent;
 pub use wasmhost_detect::{BinaryKind, Lang, Origin};
 pub use wasmhost_nn::{GlueErrors, NamedGraph, NnBackendKind, NnConfig};

@@ -11,8 +11,8 @@ use wasmhost_detect::{BinaryKind, Detection, Lang, ModuleFacts, Resolved};
 use wasmhost_log::FieldValue;
 use wasmtime::component::Component;
 use wasmtime::{Engine, Instance, InstancePre, Linker, Module, Store};
-use wasmtime_wasi::p2::bindings::CommandPre;
 
+use crate::component::LinkedComponent;
 use crate::error::{one_line, LoadError, RunError};
 use crate::host::Host;
 use crate::instance::InstanceState;
@@ -77,8 +77,8 @@ pub(crate) enum Linked {
     /// A core module whose imports include modules preloaded with
     /// [`Host::preload`]: linked per instance, in its store.
     Preloaded(Arc<Preloaded>),
-    /// A `wasi:cli/command` component: its `wasi:cli/run` is called.
-    Component(CommandPre<InstanceState>),
+    /// A component: its `wasi:cli/run` is called, or the function `--invoke` names.
+    Component(LinkedComponent),
 }
 
 /// A core module and the modules preloaded for it (`--preload NAME=PATH`).
@@ -154,8 +154,9 @@ impl LoadedModule {
     }
 
     /// The export a run calls: `invoke`, else `_start`, which a core module
-    /// must export as a function. A component's entry is its `wasi:cli/run`
-    /// (checked when it was linked), so it takes no `invoke`.
+    /// must export as a function. A component's entry is its `wasi:cli/run`,
+    /// which it must export unless `invoke` names a function (a WAVE call,
+    /// checked by [`LinkedComponent::call`]).
     pub(crate) fn entry<'a>(&self, invoke: Option<&'a str>) -> Result<&'a str, RunError> {
         let entry = invoke.unwrap_or("_start");
         let exports: Vec<&str> = match &self.linked {
@@ -163,8 +164,8 @@ impl LoadedModule {
                 let module = self.linked.core_module().into_iter();
                 module.flat_map(|m| m.exports()).filter(|e| e.ty().func().is_some()).map(|e| e.name()).collect()
             }
-            Linked::Component(_) if invoke.is_none() => return Ok(entry),
-            Linked::Component(_) => vec![crate::component::RUN_INTERFACE],
+            Linked::Component(_) if invoke.is_some() => return Ok(entry),
+            Linked::Component(component) => return component.command().map(|_| crate::component::RUN_INTERFACE),
         };
         match exports.contains(&entry) {
             true => Ok(entry),
@@ -215,6 +216,34 @@ impl Code for Component {
 /// ```
 pub fn is_component(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\0asm") && bytes.get(6..8) == Some(&[1, 0])
+}
+
+/// How many pool slots one instance of `binary` takes (see
+/// [`Pooling::max_instances`](crate::Pooling::max_instances)): 1 for a core
+/// module; for a component, one per core instance it creates, nested
+/// components included (each slot brings a memory and a table, the most one
+/// core module may define in the pool).
+///
+/// ```
+/// assert_eq!(wasmhost::pool_slots(b"\0asm\x01\0\0\0"), 1);
+/// ```
+pub fn pool_slots(binary: &[u8]) -> u32 {
+    if !is_component(binary) {
+        return 1;
+    }
+    let mut slots = 0u32;
+    for payload in wasmparser::Parser::new(0).parse_all(binary) {
+        match payload {
+            Ok(wasmparser::Payload::InstanceSection(instances)) => {
+                let made = instances.into_iter().filter(|i| matches!(i, Ok(wasmparser::Instance::Instantiate { .. }))).count();
+                slots = slots.saturating_add(u32::try_from(made).unwrap_or(u32::MAX));
+            }
+            Ok(_) => {}
+            // An unreadable component fails to load anyway, with wasmtime's words.
+            Err(_) => break,
+        }
+    }
+    slots.max(1)
 }
 
 /// Reads a module file, naming it in the error.

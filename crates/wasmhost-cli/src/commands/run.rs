@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
+use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, Network, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
 use wasmhost_log::{GraceExceeded, InstanceContext, LiftConfig, RoutingConfig};
 
 use super::{log_sink, parse_duration, OutputArgs};
@@ -21,7 +21,11 @@ pub struct RunArgs {
     /// Set `NAME=VAL` in the guest's environment, or pass `NAME` through from the host's.
     #[arg(long = "env", value_name = "NAME[=VAL]")]
     envs: Vec<String>,
-    /// Call this exported function instead of `_start`.
+    /// Call this exported function instead of `_start`. Core modules: its
+    /// export name, with its arguments after the module. Components: a WAVE
+    /// call such as `'greet("world", 2)'` or `'wasmhost:guest/math.divide(1.0, 4.0)'`
+    /// (a bare name is looked for in exported instances too); the results
+    /// are printed in WAVE (as `wasmtime run` 48).
     #[arg(long, value_name = "FUNCTION")]
     invoke: Option<String>,
     /// Streams to capture as tagged lines: `stderr` (default), `stdout,stderr`.
@@ -100,7 +104,9 @@ pub struct RunArgs {
     nn_graphs: Vec<NamedGraph>,
     /// wasmtime's spelling of the WASI options: `-S nn[=y|n],nn-graph=ENCODING::DIR`,
     /// `-S inherit-env` (the host's whole environment, before `--env`), `-S cli` (always on),
-    /// `-S preview0[=y|n]` (`wasi_unstable` imports; on by default, as in wasmtime).
+    /// `-S preview0[=y|n]` (`wasi_unstable` imports; on by default, as in wasmtime),
+    /// and for components' `wasi:sockets` (off by default, the sandbox): `-S inherit-network`
+    /// (any address; turns TCP and UDP on), `-S tcp[=y|n]`, `-S udp[=y|n]`, `-S allow-ip-name-lookup[=y|n]`.
     #[arg(short = 'S', long = "wasi", value_name = "KEY[=VAL][,...]", value_delimiter = ',')]
     wasi_options: Vec<String>,
     /// Leave WASI-NN out (as `-S nn=n`): modules importing it fail to link.
@@ -124,6 +130,9 @@ pub struct RunArgs {
     /// `-S preview0=n` unlinks `wasi_unstable` (linked by default, as in wasmtime).
     #[arg(skip = true)]
     preview0: bool,
+    /// `-S inherit-network`, `-S tcp`, `-S udp`, `-S allow-ip-name-lookup`.
+    #[arg(skip)]
+    network: Network,
     /// `-C cache-config`'s `directory`.
     #[arg(skip)]
     cache_dir: Option<PathBuf>,
@@ -167,6 +176,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         stdin: if args.instances == 1 && !from_stdin { Stdin::Inherit } else { Stdin::Null },
         labels: labels(&args.labels)?,
         invoke: args.invoke.clone(),
+        network: args.network,
         limits: Some(limits),
         ..RunOptions::default()
     };
@@ -188,10 +198,11 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.no_cache {
         config.cache_dir = None;
     }
-    // A component holds several core instances and memories, which the
-    // pool's per-instance slots are not sized for: components allocate on demand.
-    if args.instances > 1 && !starts_as_component(&args.module) {
-        config.pooling = Some(Pooling { max_instances: args.instances, ..Pooling::default() });
+    // Several instances come from a pool, sized by what one instance takes
+    // (a component holds several core instances).
+    if args.instances > 1 {
+        let slots = pool_slots_of(&args.module);
+        config.pooling = Some(Pooling { max_instances: args.instances.saturating_mul(slots), ..Pooling::default() });
     }
     let mut host = Host::new(config)?;
     for spec in &args.preloads {
@@ -395,7 +406,15 @@ fn apply_wasi_options(args: &mut RunArgs) -> anyhow::Result<()> {
             ("preview0", v) => args.preview0 = yes_no(&option, v)?,
             // WASI's CLI interfaces are always linked, as in wasmtime by default.
             ("cli" | "common", v) if yes_no(&option, v)? => {}
-            _ => bail!("-S {option:?}: supported are cli, inherit-env[=y|n], preview0[=y|n], nn[=y|n] and nn-graph=ENCODING::DIR"),
+            // wasi:sockets, as wasmtime 48 sets them on the WASI context.
+            ("inherit-network", v) => args.network.inherit = yes_no(&option, v)?,
+            ("tcp", v) => args.network.tcp = Some(yes_no(&option, v)?),
+            ("udp", v) => args.network.udp = Some(yes_no(&option, v)?),
+            ("allow-ip-name-lookup", v) => args.network.ip_name_lookup = yes_no(&option, v)?,
+            _ => bail!(
+                "-S {option:?}: supported are cli, inherit-env[=y|n], preview0[=y|n], inherit-network[=y|n], tcp[=y|n], \
+                 udp[=y|n], allow-ip-name-lookup[=y|n], nn[=y|n] and nn-graph=ENCODING::DIR"
+            ),
         }
     }
     Ok(())
@@ -570,10 +589,8 @@ mod tests {
     }
 }
 
-/// Whether the file's header is a component's (an unreadable file is loaded,
-/// and reported, as usual).
-fn starts_as_component(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut header = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)).is_ok_and(|()| wasmhost::is_component(&header))
+/// The pool slots one instance of the file takes (an unreadable file takes
+/// one, and is loaded and reported as usual).
+fn pool_slots_of(path: &std::path::Path) -> u32 {
+    std::fs::read(path).map_or(1, |bytes| wasmhost::pool_slots(&bytes))
 }

@@ -67,7 +67,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some((path, routing)) => routing.lift(path, LiftConfig::default())?,
         None => LiftConfig::default(),
     };
-    let pooling = Pooling { max_instances: args.max_concurrent, ..Pooling::default() };
+    // A component takes one pool slot per core instance it creates: size
+    // the pool for the largest module of the directory.
+    let slots = std::fs::read_dir(&args.modules)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.ok()?.path()).ok())
+        .map(|bytes| wasmhost::pool_slots(&bytes))
+        .max()
+        .unwrap_or(1);
+    let pooling = Pooling { max_instances: args.max_concurrent.saturating_mul(slots), ..Pooling::default() };
     let host = Arc::new(Host::new(HostConfig { pooling: Some(pooling), lift, ..HostConfig::default() })?);
     let modules = load_dir(&host, &args.modules)?;
     anyhow::ensure!(!modules.is_empty(), "{}: no .wasm or .wat modules to serve", args.modules.display());
