@@ -94,10 +94,12 @@ share: build
 # The Go package over the C API (bindings/go/wasmhost), with the race
 # detector, linked statically (default) and against the shared library;
 # its sidecar tests start $(WASMHOST) serve.
-# Needs libwasmhost_capi.{a,so} and wasmhost, which `cargo test --release --workspace` builds.
+# Needs libwasmhost_capi.{a,so} and wasmhost, which `cargo test --release --workspace` builds;
+# the libraries are taken from release/deps: cargo copies them up to release/ only when
+# they are built for themselves (`cargo build`), so release/ may hold an older copy.
 GO_HOST := cd bindings/go/wasmhost && CGO_ENABLED=1 GOTOOLCHAIN=local GOFLAGS=-trimpath WASMHOST_BIN=$(WASMHOST) \
            GOCACHE=$(CURDIR)/$(B)/.go-cache GOPATH=$(CURDIR)/$(B)/.go-path \
-           CGO_LDFLAGS="-L$(CARGO_TARGET_DIR)/release -Wl,-rpath,$(CARGO_TARGET_DIR)/release" $(CURDIR)/$(VENV)/bin/go
+           CGO_LDFLAGS="-L$(CARGO_TARGET_DIR)/release/deps -Wl,-rpath,$(CARGO_TARGET_DIR)/release/deps" $(CURDIR)/$(VENV)/bin/go
 go-test: guests
 	$(GO_HOST) vet ./...
 	$(GO_HOST) test -race -count=1 ./...

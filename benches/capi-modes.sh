@@ -12,7 +12,7 @@ N=${1:-2000}
 T=${CARGO_TARGET_DIR:-$HOME/.cache/wasmhost-target}
 go_() {
     env CGO_ENABLED=1 GOTOOLCHAIN=local GOCACHE="$PWD/../../../guests/build/.go-cache" GOPATH="$PWD/../../../guests/build/.go-path" \
-        CGO_LDFLAGS="-L$T/release -Wl,-rpath,$T/release" "$PWD/../../../.venv/bin/go" "$@"
+        CGO_LDFLAGS="-L$T/release/deps -Wl,-rpath,$T/release/deps" "$PWD/../../../.venv/bin/go" "$@"
 }
 cargo build --release --workspace
 out=$(mktemp -d)

@@ -22,8 +22,11 @@ fn artifacts() -> PathBuf {
     exe.parent().and_then(Path::parent).expect("target dir").to_owned()
 }
 
+/// In `deps`, where cargo writes it whenever it builds it: cargo copies it up
+/// to target/release only when it is built for itself (`cargo build`), so the
+/// copy there may be older than the code under test.
 fn library(name: &str) -> PathBuf {
-    let path = artifacts().join(name);
+    let path = artifacts().join("deps").join(name);
     assert!(path.exists(), "{} is missing: cargo builds it with the test", path.display());
     path
 }

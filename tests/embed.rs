@@ -409,7 +409,7 @@ async fn a_pool_sized_by_pool_slots_runs_a_component() {
     let module = host.load_file(&path).unwrap();
     let (pipeline, _) = capture();
     for _ in 0..3 {
-        let stdout = wasmhost::StdoutBuffer::new(4096);
+        let stdout = wasmhost::OutputBuffer::new(4096);
         let options = RunOptions { stdout_buffer: Some(stdout.clone()), ..RunOptions::default() };
         let outcome = host.run(&module, options, pipeline.sender()).await.unwrap();
         assert_eq!((outcome.exit_code, &stdout.contents()[..]), (0, &b"hello from javascript\n"[..]));

@@ -145,6 +145,8 @@ async fn a_cancel_token_stops_its_own_run_only_spinning_or_sleeping() {
     let outcome = host.run(&module, RunOptions { cancel: Some(token), ..RunOptions::default() }, sink.sender()).await.unwrap();
     assert_eq!(outcome.ended, Ended::Stopped);
     sink.finish();
+}
+
 // The soak's finding (BENCHMARKS.md, "Hardening (issue 18)"): guests that
 // compute without a host call must not hold back the ones that sleep between
 // bursts. Eight spinners and four loggers (2,000 lines in bursts of 100,

@@ -5,7 +5,7 @@
 // The library is linked statically by default; build with
 // `-tags wasmhost_shared` to load libwasmhost_capi.so instead. Either way
 // CGO_LDFLAGS must name the directory of the library
-// (-L$CARGO_TARGET_DIR/release), and CGO_ENABLED=1.
+// (-L$CARGO_TARGET_DIR/release/deps), and CGO_ENABLED=1.
 //
 //	host, err := wasmhost.NewHost(nil)
 //	module, err := host.LoadFile("guests/build/c/upper.wasm")

@@ -97,6 +97,7 @@ const TRAPPED: &str = "wasi:http/";
 
 /// A linked component: any component can be instantiated and have its
 /// exported functions called (`--invoke`); a `wasi:cli/command` also runs.
+#[derive(Clone)]
 pub(crate) struct LinkedComponent {
     pre: InstancePre<InstanceState>,
     /// Its `wasi:cli/run`, or why it has none (said only when a run needs it).
