@@ -14,19 +14,9 @@ fn guest(name: &str) -> std::path::PathBuf {
     path
 }
 
-/// A `Write` the test can read after the pipeline has finished.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "common/shared.rs"]
+mod shared;
+use shared::Shared;
 
 fn capture() -> (Pipeline, Shared) {
     let out = Shared::default();
@@ -35,8 +25,7 @@ fn capture() -> (Pipeline, Shared) {
 }
 
 fn lines(out: &Shared) -> Vec<Value> {
-    let bytes = out.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    out.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn config() -> HostConfig {

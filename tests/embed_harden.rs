@@ -84,19 +84,9 @@ fn line_limits_out_of_range_are_refused() {
     }
 }
 
-/// A `Write` whose bytes the test reads back while the pipeline owns it.
-#[derive(Clone, Default)]
-struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "common/shared.rs"]
+mod shared;
+use shared::Shared;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_token_stops_its_own_run_only_spinning_or_sleeping() {
@@ -132,7 +122,7 @@ async fn a_cancel_token_stops_its_own_run_only_spinning_or_sleeping() {
     let other = other.await.unwrap();
     assert_eq!((other.exit_code, &other.ended), (0, &Ended::Exit), "another run of the host goes on");
     pipeline.finish();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let stopped: Vec<&str> = text.lines().filter(|l| l.contains(r#""event":"instance.stopped""#)).collect();
     assert_eq!(stopped.len(), 2, "{text}");
     assert!(stopped.iter().all(|l| l.contains(r#""msg":"stopped: the run was cancelled""#)), "{text}");

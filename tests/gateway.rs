@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,18 +11,9 @@ use wasmhost::{Host, HostConfig, Limits, Pooling};
 use wasmhost_gateway::Gateway;
 use wasmhost_log::{JsonFormat, Pipeline, WriterSink};
 
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+#[path = "common/shared.rs"]
+mod shared;
+use shared::Shared;
 
 fn guest(name: &str) -> std::path::PathBuf {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/build").join(format!("{name}.wasm"));
@@ -103,7 +94,7 @@ fn requests_run_guests_and_every_line_is_tagged() {
     // The gateway (and its log senders) live in the runtime's tasks.
     drop(runtime);
     pipeline.finish();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.iter().all(|l| l["job"] == "gateway"));
     let first: Vec<&Value> = lines.iter().filter(|l| l["wasm_instance_id"] == first_instance.as_str()).collect();
@@ -176,7 +167,7 @@ fn a_component_serves_requests_from_a_pool_sized_for_it() {
     assert_eq!(instances.len(), 4);
     drop(runtime);
     pipeline.finish();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let handled: Vec<&Value> = lines.iter().filter(|l| l["stream"] == "stderr").collect();
     assert_eq!(handled.len(), 4, "{text}");
