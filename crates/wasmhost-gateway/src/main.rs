@@ -44,9 +44,14 @@ async fn shutdown_signal() -> std::io::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Not `#[tokio::main]`: guests that compute must not delay the timers of
+    // guests that sleep (see `wasmhost::runtime_builder`).
+    wasmhost::runtime_builder().build().context("starting the tokio runtime")?.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     // WASI-NN errors found by wasmtime-wasi-nn's glue become nn.error lines of
     // the instance; a gateway with a tracing subscriber of its own skips this.
     let _ = tracing::subscriber::set_global_default(wasmhost::GlueErrors);

@@ -2,7 +2,7 @@
 //! module and instance; and the epoch ticker that enforces timeouts.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,8 +159,9 @@ pub struct Host {
     /// The WASI 0.2 linker components are linked with.
     pub(crate) component_linker: Arc<wasmtime::component::Linker<InstanceState>>,
     pub(crate) config: HostConfig,
-    /// Held, never read: the last clone's drop stops the epoch thread.
-    _ticker: Arc<Ticker>,
+    /// Advances the epoch while runs hold it; the last clone's drop stops
+    /// its thread.
+    pub(crate) ticker: Arc<Ticker>,
     /// Set by [`Host::stop_all`]: every running guest is interrupted at its
     /// next epoch check.
     pub(crate) stopping: Arc<AtomicBool>,
@@ -232,7 +233,7 @@ impl Host {
         let lift = Arc::new(config.lift.clone());
         let (linker, component_linker) = (Arc::new(linker), Arc::new(component_linker));
         let preloads = Arc::new(Vec::new());
-        Ok(Host { engine, linker, component_linker, config, _ticker: ticker, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift, preloads })
+        Ok(Host { engine, linker, component_linker, config, ticker, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift, preloads })
     }
 
     /// The wasmtime engine, for embedders that need it.
@@ -268,28 +269,109 @@ impl Host {
 }
 
 /// One thread per host (shared by its clones) advances the epoch; every
-/// store checks it, so thousands of guests need no timer each. It stops
+/// store checks it, so thousands of guests need no timer each. It sleeps
+/// (parked, no wake-ups) while no guest runs, since a 1 ms tick would
+/// otherwise wake an idle gateway a thousand times a second, and it stops
 /// when the last clone of the host is dropped.
-struct Ticker {
+pub(crate) struct Ticker {
     stop: Arc<AtomicBool>,
+    /// Runs in progress ([`Ticker::running`] guards); 0 parks the thread.
+    running: Arc<AtomicUsize>,
+    thread: std::thread::Thread,
 }
 
 impl Ticker {
     fn spawn(engine: Engine) -> std::io::Result<Arc<Ticker>> {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        std::thread::Builder::new().name("wasmhost-epoch".into()).spawn(move || {
+        let running = Arc::new(AtomicUsize::new(0));
+        let (flag, busy) = (stop.clone(), running.clone());
+        let handle = std::thread::Builder::new().name("wasmhost-epoch".into()).spawn(move || {
             while !flag.load(Ordering::Relaxed) {
+                if busy.load(Ordering::Acquire) == 0 {
+                    // An unpark that races this check leaves a token, so
+                    // park returns at once: no run waits for a missed wake.
+                    std::thread::park();
+                    continue;
+                }
                 std::thread::sleep(EPOCH_TICK);
                 engine.increment_epoch();
             }
         })?;
-        Ok(Arc::new(Ticker { stop }))
+        Ok(Arc::new(Ticker { stop, running, thread: handle.thread().clone() }))
+    }
+
+    /// Keeps the epoch advancing until the returned guard is dropped: held
+    /// by every run from before its guest's first instruction to its end.
+    pub(crate) fn running(&self) -> TickerGuard {
+        if self.running.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.thread.unpark();
+        }
+        TickerGuard { running: self.running.clone() }
+    }
+}
+
+/// One run's hold on the epoch ticker (see [`Ticker::running`]).
+pub(crate) struct TickerGuard {
+    running: Arc<AtomicUsize>,
+}
+
+impl Drop for TickerGuard {
+    fn drop(&mut self) {
+        self.running.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl Drop for Ticker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.thread.unpark();
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The kernel ids of this process's epoch threads.
+    fn epoch_threads() -> BTreeSet<String> {
+        std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|task| std::fs::read_to_string(task.path().join("comm")).is_ok_and(|c| c.trim() == "wasmhost-epoch"))
+            .map(|task| task.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// How often a thread has slept and woken so far (0 once it is gone).
+    fn wake_ups(tid: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).unwrap_or_default();
+        status.lines().find_map(|l| l.strip_prefix("voluntary_ctxt_switches:")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
+    }
+
+    fn wake_ups_over(tid: &str, span: Duration) -> u64 {
+        let before = wake_ups(tid);
+        std::thread::sleep(span);
+        wake_ups(tid).saturating_sub(before)
+    }
+
+    #[test]
+    fn the_epoch_thread_sleeps_while_no_guest_runs_and_ticks_while_one_does() {
+        let before = epoch_threads();
+        let ticker = Ticker::spawn(Engine::default()).expect("spawn the ticker");
+        std::thread::sleep(Duration::from_millis(20));
+        let tid = epoch_threads().difference(&before).next().cloned().expect("the new epoch thread");
+        let span = Duration::from_millis(300);
+
+        assert!(wake_ups_over(&tid, span) <= 2, "an idle host's epoch thread must not tick");
+        let guard = ticker.running();
+        let second = ticker.running();
+        assert!(wake_ups_over(&tid, span) >= 50, "a running guest needs the epoch to advance every {EPOCH_TICK:?}");
+        drop(guard);
+        assert!(wake_ups_over(&tid, span) >= 50, "one run still holds the ticker");
+        drop(second);
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(wake_ups_over(&tid, span) <= 2, "the last run's end parks the thread again");
     }
 }

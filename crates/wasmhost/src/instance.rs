@@ -277,6 +277,7 @@ impl Host {
         lock(&log).event(Level::Info, "instance.start", format!("starting {}", module.path.display()), start_fields(module, &limits));
         let _ = InstanceLog::drain(&log).await;
 
+        let _ticking = self.ticker.running();
         let started = Instant::now();
         let limiter = Limiter {
             max_memory: limits.max_memory,
