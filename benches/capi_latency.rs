@@ -4,6 +4,11 @@
 //! in-process (what the static library costs without any foreign caller).
 //!
 //! `cargo bench --workspace --bench capi_latency -- [MODULE [N [ARGS]]]`
+//!
+//! `CAPI_LATENCY_MODE=rust` or `c-api` times only that one: what an
+//! instruction count of one mode needs (`valgrind --tool=callgrind` on the
+//! bench binary at two N; the difference over the difference in N is the
+//! cost of one call, start-up excluded — BENCHMARKS.md).
 
 use std::ffi::CString;
 use std::sync::Arc;
@@ -51,7 +56,17 @@ fn main() {
     let n: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000);
     let guest_args: Vec<String> = args.get(2).map(|a| a.split(',').map(str::to_owned).collect()).unwrap_or_default();
 
-    // The Rust API.
+    let mode = std::env::var("CAPI_LATENCY_MODE").unwrap_or_default();
+    if mode != "c-api" {
+        rust_api(&module, n, &guest_args);
+    }
+    if mode != "rust" {
+        c_api(&module, n, &guest_args);
+    }
+}
+
+/// The Rust embedding API: `Host::run` in a task of its own.
+fn rust_api(module: &str, n: usize, guest_args: &[String]) {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let host = Arc::new(Host::new(HostConfig::default()).unwrap());
@@ -60,22 +75,24 @@ fn main() {
     let startup = started.elapsed();
     let (times, total) = time(n, || {
         let (host, loaded, sender) = (host.clone(), loaded.clone(), pipeline.sender());
-        let options = RunOptions { args: guest_args.clone(), stdout_buffer: Some(wasmhost::OutputBuffer::new(1 << 20)), ..RunOptions::default() };
+        let options = RunOptions { args: guest_args.to_vec(), stdout_buffer: Some(wasmhost::OutputBuffer::new(1 << 20)), ..RunOptions::default() };
         let outcome = runtime.block_on(runtime.spawn(async move { host.run(&loaded, options, sender).await })).unwrap().unwrap();
         assert_eq!(outcome.exit_code, 0);
     });
-    report("rust", &module, times, total, startup);
+    report("rust", module, times, total, startup);
+}
 
-    // The C API, called in-process.
+/// The C API, called in-process.
+fn c_api(module: &str, n: usize, guest_args: &[String]) {
     let started = Instant::now();
     let options = wasmhost_host_options_new();
     wasmhost_host_options_discard_default(options, std::ptr::null_mut());
     let (mut chost, mut cmodule) = (std::ptr::null_mut(), std::ptr::null_mut());
     wasmhost_host_new(options, &mut chost, std::ptr::null_mut());
-    let path = CString::new(module.clone()).unwrap();
+    let path = CString::new(module).unwrap();
     wasmhost_module_load_file(chost, path.as_ptr(), &mut cmodule, std::ptr::null_mut());
     let run_options = wasmhost_run_options_new();
-    for arg in &guest_args {
+    for arg in guest_args {
         let arg = CString::new(arg.as_str()).unwrap();
         wasmhost_run_options_arg(run_options, arg.as_ptr(), std::ptr::null_mut());
     }
@@ -86,5 +103,5 @@ fn main() {
         assert_eq!(status as i32, 0);
         wasmhost_result_free(result);
     });
-    report("c-api", &module, times, total, startup);
+    report("c-api", module, times, total, startup);
 }

@@ -42,14 +42,14 @@ fn schema() -> jsonschema::Validator {
     jsonschema::validator_for(&serde_json::from_str(&text).expect("schema is JSON")).expect("schema compiles")
 }
 
-/// Builds the example with `link` (the library and what it needs), runs it,
-/// and checks what it printed and logged.
-fn build_and_run(tmp: &Path, link: &[&str]) {
-    let exe = tmp.join("example");
+/// Builds tests/capi/`name`.c into `tmp` with `link` (the library and what
+/// it needs).
+fn build(tmp: &Path, name: &str, link: &[&str]) -> PathBuf {
+    let exe = tmp.join(name);
     let status = Command::new("gcc")
         .args(["-std=c11", "-Wall", "-Werror", "-O1", "-o"])
         .arg(&exe)
-        .arg(root().join("tests/capi/example.c"))
+        .arg(root().join(format!("tests/capi/{name}.c")))
         .arg("-I")
         .arg(crate_dir().join("include"))
         .args(link)
@@ -57,6 +57,19 @@ fn build_and_run(tmp: &Path, link: &[&str]) {
         .status()
         .expect("running gcc");
     assert!(status.success(), "gcc failed");
+    exe
+}
+
+/// The static library and what linking it needs.
+fn static_link() -> Vec<String> {
+    // tract's assembly objects carry no .note.GNU-stack: say the stack is not executable.
+    vec![library("libwasmhost_capi.a").to_string_lossy().into_owned(), "-Wl,-z,noexecstack".into()]
+}
+
+/// Builds the example with `link` (the library and what it needs), runs it,
+/// and checks what it printed and logged.
+fn build_and_run(tmp: &Path, link: &[&str]) {
+    let exe = build(tmp, "example", link);
     let log = tmp.join("records.log");
     let output = Command::new(&exe)
         .arg(guests())
@@ -128,9 +141,8 @@ fn build_and_run(tmp: &Path, link: &[&str]) {
 #[test]
 fn the_c_example_against_the_static_library() {
     let tmp = tempfile::tempdir().unwrap();
-    let lib = library("libwasmhost_capi.a");
-    // tract's assembly objects carry no .note.GNU-stack: say the stack is not executable.
-    build_and_run(tmp.path(), &[lib.to_str().unwrap(), "-Wl,-z,noexecstack"]);
+    let link = static_link();
+    build_and_run(tmp.path(), &link.iter().map(String::as_str).collect::<Vec<_>>());
 }
 
 #[test]
@@ -161,4 +173,130 @@ fn the_header_is_generated_from_the_code() {
          `WASMHOST_BLESS=1 cargo test --release --workspace --test capi -- header`",
         path.display()
     );
+}
+
+/// The records `config.c` printed for each of its runs, by run name.
+fn records_by_run(stdout: &str) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut runs = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for line in stdout.lines() {
+        if let Some((run, record)) = line.strip_prefix("record ").and_then(|l| l.split_once(' ')) {
+            runs.entry(run.to_owned()).or_default().push(record.to_owned());
+        }
+    }
+    runs
+}
+
+fn events(lines: &[String]) -> Vec<String> {
+    lines.iter().map(|l| serde_json::from_str::<Value>(l).expect("a JSON line")["event"].as_str().unwrap_or("line").to_owned()).collect()
+}
+
+fn event<'a>(records: &'a [Value], name: &str) -> &'a Value {
+    records.iter().find(|r| r["event"] == name).unwrap_or_else(|| panic!("no {name} in {records:?}"))
+}
+
+/// A host from the CLI's routing TOML (sinks, routes, `[lift]`), the
+/// compile cache seen through `instance.start`'s `compile`, and fuel,
+/// timeout and memory limits with their events, all through the C API.
+#[test]
+fn a_host_from_a_routing_config_with_the_compile_cache_and_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let link = static_link();
+    let exe = build(tmp.path(), "config", &link.iter().map(String::as_str).collect::<Vec<_>>());
+    let (all, limits) = (tmp.path().join("all.log"), tmp.path().join("limits.log"));
+    let config = tmp.path().join("routes.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"default_sinks = ["all"]
+
+[sinks.all]
+type = "file"
+path = "{}"
+
+[sinks.limits]
+type = "file"
+path = "{}"
+
+[[routes]]
+match = '{{event=~"instance\\.(trap|timeout|out_of_fuel|memory_limit)"}}'
+sinks = ["limits", "all"]
+
+[lift]
+prefix = "g_"
+"#,
+            all.display(),
+            limits.display()
+        ),
+    )
+    .unwrap();
+    let broken = tmp.path().join("broken.toml");
+    std::fs::write(&broken, "[sinks.x]\ntype = \"carrier-pigeon\"\n").unwrap();
+    let output = Command::new(&exe)
+        .arg(guests())
+        .arg(&config)
+        .arg(&broken)
+        .env("WASMHOST_CACHE_DIR", tmp.path().join("cache"))
+        .env_remove("MODULE_TYPE")
+        .output()
+        .expect("running the config program");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("done 0 failures"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let runs = records_by_run(&stdout);
+    let parsed = |run: &str| -> Vec<Value> { runs[run].iter().map(|l| serde_json::from_str(l).expect("a JSON line")).collect() };
+
+    // The compile cache: compiled, then taken from the cache; off: uncached.
+    for (run, compile) in [("compile_first", "compiled"), ("compile_second", "cache"), ("uncached", "uncached")] {
+        let start = &parsed(run)[0];
+        assert_eq!((start["event"].as_str(), start["compile"].as_str()), (Some("instance.start"), Some(compile)), "{run}: {start}");
+        assert!(start["compile_ms"].is_number(), "{start}");
+    }
+    assert!(std::fs::read_dir(tmp.path().join("cache")).unwrap().count() >= 1, "the cache directory holds the compiled code");
+    assert!(stdout.lines().any(|l| l.starts_with("error unmetered ") && l.contains("fuel")), "{stdout}");
+    assert!(!runs.contains_key("unmetered"), "no record for a run that could not start");
+
+    // Fuel: stopped with instance.out_of_fuel, the limit on start and the event.
+    let fuel = parsed("fuel");
+    assert_eq!(events(&runs["fuel"]), ["instance.start", "line", "instance.out_of_fuel", "instance.exit"]);
+    assert_eq!(event(&fuel, "instance.start")["fuel_limit"], 2_000_000);
+    assert_eq!(event(&fuel, "instance.out_of_fuel")["fuel_limit"], 2_000_000);
+    assert_eq!(event(&fuel, "instance.exit")["exit_code"], 134);
+    assert!(event(&fuel, "instance.exit")["fuel_used"].as_u64().is_some_and(|used| used > 0), "{fuel:?}");
+    // Wall time.
+    let timeout = parsed("timeout");
+    assert_eq!(events(&runs["timeout"]), ["instance.start", "line", "instance.timeout", "instance.exit"]);
+    assert_eq!(event(&timeout, "instance.start")["timeout_ms"], 200.0);
+    assert_eq!(event(&timeout, "instance.timeout")["timeout_ms"], 200.0);
+    // Memory: growth refused once, the guest's malloc fails, it exits 3.
+    let memory = parsed("memory");
+    assert_eq!(event(&memory, "instance.start")["max_memory"], 8 << 20);
+    let refused = event(&memory, "instance.memory_limit");
+    assert_eq!((refused["limit"].as_u64(), refused["level"].as_str()), (Some(8 << 20), Some("warn")));
+    assert!(refused["requested"].as_u64().unwrap() > 8 << 20, "{refused}");
+    // (Its `error: ` prefix is lifted into the level.)
+    assert!(memory.iter().any(|r| r["level"] == "error" && r["msg"].as_str().is_some_and(|m| m.starts_with("malloc failed after "))), "{memory:?}");
+    assert_eq!(event(&memory, "instance.exit")["exit_code"], 3);
+    // [lift] of the config: the guest's own JSON fields under its prefix.
+    let lifted = parsed("lift");
+    assert!(lifted.iter().any(|r| r["lifted"] == "json" && r.as_object().unwrap().keys().any(|k| k.starts_with("g_"))), "{lifted:?}");
+    assert!(!lifted.iter().any(|r| r.as_object().unwrap().keys().any(|k| k.starts_with("guest_"))), "{lifted:?}");
+
+    // The routes: every record of the config's host went to `all`, byte for
+    // byte as its callback had it; the limit and trap events to `limits` too.
+    let host_runs = ["compile_first", "compile_second", "fuel", "timeout", "memory", "trap", "lift"];
+    let mut expected: Vec<&String> = host_runs.iter().flat_map(|run| &runs[*run]).collect();
+    let all_text = std::fs::read_to_string(&all).expect("the all sink's file");
+    let mut written: Vec<String> = all_text.lines().map(str::to_owned).collect();
+    expected.sort();
+    written.sort();
+    assert_eq!(written.iter().collect::<Vec<_>>(), expected, "the all sink and the callbacks differ");
+    let limits_text = std::fs::read_to_string(&limits).expect("the limits sink's file");
+    assert_eq!(
+        events(&limits_text.lines().map(str::to_owned).collect::<Vec<_>>()),
+        ["instance.out_of_fuel", "instance.timeout", "instance.memory_limit", "instance.trap"]
+    );
+    let schema = schema();
+    for line in all_text.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        assert!(schema.iter_errors(&record).next().is_none(), "{line}");
+    }
 }

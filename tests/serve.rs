@@ -304,3 +304,68 @@ fn a_client_deadline_shortens_the_timeout_and_a_client_that_leaves_stops_its_gue
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The parts of a `multipart/mixed` answer, by their `name`, byte for byte.
+fn parts(response: &Response) -> Vec<(String, Vec<u8>)> {
+    let kind = response.header("content-type").expect("a content type");
+    let boundary = kind.strip_prefix("multipart/mixed; boundary=").unwrap_or_else(|| panic!("not multipart: {kind}"));
+    // Every delimiter is CRLF "--" boundary; the first one has no CRLF before it.
+    let delimiter = format!("\r\n--{boundary}");
+    let body = [b"\r\n".as_slice(), &response.body].concat();
+    let mut segments = Vec::new();
+    let mut rest = &body[..];
+    while let Some(at) = rest.windows(delimiter.len()).position(|w| w == delimiter.as_bytes()) {
+        segments.push(&rest[..at]);
+        rest = &rest[at + delimiter.len()..];
+    }
+    assert_eq!(rest, b"--\r\n", "the closing delimiter ends the body");
+    assert_eq!(segments.first(), Some(&&b""[..]), "no preamble");
+    segments[1..]
+        .iter()
+        .map(|part| {
+            let split = part.windows(4).position(|w| w == b"\r\n\r\n").expect("part headers");
+            let headers = String::from_utf8_lossy(&part[..split]).into_owned();
+            let name = headers.split("name=\"").nth(1).and_then(|n| n.split('"').next()).expect("a part name").to_owned();
+            (name, part[split + 4..].to_vec())
+        })
+        .collect()
+}
+
+#[test]
+fn a_client_that_asks_gets_the_runs_records_with_its_stdout() {
+    let mut server = Server::start(&["--max-body", "4096"]);
+    let addr = server.addr.clone();
+    // Stdout that looks like multipart framing stays byte for byte.
+    let stdin = b"line one\r\n--wasmhost-\r\n\r\nlast, no newline";
+    let response = post(&addr, "/run/upper?label=route%3D%2Fupper", &[("x-wasmhost-records", "ndjson")], stdin);
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.header("x-wasmhost-exit-code"), Some("0"));
+    assert_eq!(response.header("x-wasmhost-records-dropped"), None);
+    let id = response.header("x-wasm-instance-id").expect("instance id").to_owned();
+    let answer = parts(&response);
+    assert_eq!(answer.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["stdout", "records"]);
+    assert_eq!(answer[0].1, stdin.to_ascii_uppercase());
+    // Without the header, the same stdout is the whole body.
+    let plain = post(&addr, "/run/upper", &[], stdin);
+    assert_eq!((plain.body.as_slice(), plain.header("content-type")), (stdin.to_ascii_uppercase().as_slice(), None));
+
+    // Past --max-body the records part keeps the first records whole and
+    // counts the rest (logger 200 writes more than 4 KiB of lines).
+    let big = post(&addr, "/run/logger?arg=200", &[("x-wasmhost-records", "ndjson")], b"");
+    let big_records = parts(&big).remove(1).1;
+    let kept = json_lines(&big_records);
+    let dropped: usize = big.header("x-wasmhost-records-dropped").expect("a count of the records left out").parse().unwrap();
+    assert!(!kept.is_empty() && big_records.len() <= 4096, "{} bytes", big_records.len());
+    assert_eq!(kept.len() + dropped, 202, "instance.start, 200 lines, instance.exit");
+    assert_eq!(kept.iter().map(|r| r["seq"].as_u64().unwrap()).collect::<Vec<_>>(), (1..=kept.len() as u64).collect::<Vec<_>>());
+
+    assert_eq!(post(&addr, "/run/hello", &[("x-wasmhost-records", "yaml")], b"").status, 400);
+
+    server.sigterm();
+    assert!(server.wait().success());
+    // The records part holds the lines the log file has, byte for byte.
+    let logged = std::fs::read_to_string(&server.log).unwrap();
+    let mine: String = logged.lines().filter(|l| l.contains(&id)).map(|l| format!("{l}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&answer[1].1), mine);
+    assert_eq!(json_lines(mine.as_bytes()).len(), 3);
+}

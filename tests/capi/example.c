@@ -15,21 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "wasmhost.h"
-
-static int failures = 0;
-
-#define CHECK(name, cond, ...)                                   \
-    do {                                                         \
-        if (cond) {                                              \
-            printf("ok %s\n", name);                             \
-        } else {                                                 \
-            printf("FAIL %s: ", name);                           \
-            printf(__VA_ARGS__);                                 \
-            printf("\n");                                        \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#include "checks.h"
 
 /* One run's records, as its callback receives them (never concurrently). */
 struct records {
@@ -54,21 +40,6 @@ static void print_records(const char *run, const struct records *r) {
         printf("record %s %.*s\n", run, (int)(end - p), p);
         p = end + 1;
     }
-}
-
-static char guests[4096];
-
-static WasmhostModule *load(WasmhostHost *host, const char *name) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s.wasm", guests, name);
-    WasmhostModule *module = NULL;
-    char *error = NULL;
-    if (wasmhost_module_load_file(host, path, &module, &error) != WASMHOST_STATUS_OK) {
-        printf("FAIL load %s: %s\n", name, error);
-        wasmhost_string_free(error);
-        exit(1);
-    }
-    return module;
 }
 
 /* Runs `module` with `options`, the callback collecting into `records`. */

@@ -8,6 +8,7 @@ package wasmhost
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,12 @@ func startSidecar(t *testing.T) *sidecar {
 // instance.exit is in the log file (the sidecar writes asynchronously).
 func (s *sidecar) records(t *testing.T, instanceID string) []map[string]any {
 	t.Helper()
+	return decode(t, s.lines(t, instanceID))
+}
+
+// lines are the log file's lines of one instance, as the sidecar wrote them.
+func (s *sidecar) lines(t *testing.T, instanceID string) [][]byte {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		data, _ := os.ReadFile(s.log)
@@ -70,9 +77,8 @@ func (s *sidecar) records(t *testing.T, instanceID string) []map[string]any {
 				lines = append(lines, []byte(line))
 			}
 		}
-		records := decode(t, lines)
-		if n := len(records); n > 0 && records[n-1]["event"] == "instance.exit" {
-			return records
+		if n := len(lines); n > 0 && strings.Contains(string(lines[n-1]), `"event":"instance.exit"`) {
+			return lines
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no instance.exit of %s in the sidecar's log: %s", instanceID, data)
@@ -114,8 +120,18 @@ func TestTheSidecarTransportHasTheSameAPI(t *testing.T) {
 	if _, err := upper.Run(context.Background(), RunOptions{Args: []string{"\xff"}}); !errors.As(err, &e) || e.Status != "invalid_utf8" {
 		t.Fatalf("%v", err)
 	}
-	if _, err := upper.Run(context.Background(), RunOptions{Records: func([]byte) {}}); !errors.As(err, &e) || e.Status != "invalid_argument" {
-		t.Fatalf("%v", err)
+	// The run's records come back with the answer: the lines the sidecar's
+	// own log file has, byte for byte, and the stdout as without them.
+	var got bytes.Buffer
+	res, err = upper.Run(context.Background(), RunOptions{Stdin: []byte("with\r\n--records"), Records: &got})
+	if err != nil || string(res.Stdout) != "WITH\r\n--RECORDS" || res.Outcome != "exit" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if want := bytes.Join(server.lines(t, res.InstanceID), nil); !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("records with the answer:\n%s\nthe sidecar's log file:\n%s", got.Bytes(), want)
+	}
+	if _, err := upper.Run(context.Background(), RunOptions{Records: 42}); err == nil {
+		t.Fatal("a Records of the wrong type is refused")
 	}
 	if _, err := host.LoadBytes("x", []byte("(module)")); !errors.As(err, &e) || e.Status != "invalid_argument" {
 		t.Fatalf("%v", err)
@@ -199,15 +215,22 @@ func TestTheLinkedLibraryAndTheSidecarGiveIdenticalRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		far, _ := remote.LoadFile(guest(t, run.guest))
-		theirs, err := far.Run(context.Background(), run.opts)
+		var far [][]byte
+		opts.Records = func(l []byte) { far = append(far, l) }
+		remoteModule, _ := remote.LoadFile(guest(t, run.guest))
+		theirs, err := remoteModule.Run(context.Background(), opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if mine.ExitCode != theirs.ExitCode || mine.Outcome != theirs.Outcome || string(mine.Stdout) != string(theirs.Stdout) {
 			t.Errorf("%s: results differ: %+v / %+v", run.guest, mine, theirs)
 		}
-		a, b := normalize(decode(t, lines)), normalize(server.records(t, theirs.InstanceID))
+		// The sidecar transport's records are its log file's lines...
+		if logged := server.lines(t, theirs.InstanceID); !reflect.DeepEqual(far, logged) {
+			t.Errorf("%s: the sidecar's answer and its log file differ:\n%q\n%q", run.guest, far, logged)
+		}
+		// ...and the linked library's, but for what differs per run.
+		a, b := normalize(decode(t, lines)), normalize(decode(t, far))
 		if len(a) < 2 || !reflect.DeepEqual(a, b) {
 			ja, _ := json.MarshalIndent(a, "", " ")
 			jb, _ := json.MarshalIndent(b, "", " ")

@@ -4,11 +4,14 @@ package wasmhost
 // same Host, Module and Run as the library linked in (docs/embedding-modes.md).
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -60,15 +63,20 @@ func unsupported(what string) error {
 
 // run is Module.Run over HTTP: POST /run/{name} with the arguments, the
 // environment and the labels in the query, the stdin as the body, the
-// traceparent and the context's deadline in headers.
+// traceparent and the context's deadline in headers. With opts.Records,
+// the request asks for the run's records too (x-wasmhost-records: ndjson)
+// and the answer is multipart: the stdout part and the records part, whose
+// lines go to opts.Records as they are read.
 func (s *sidecarClient) run(ctx context.Context, name string, opts *RunOptions) (*Result, error) {
 	switch {
 	case len(opts.Preopens) > 0:
 		return nil, unsupported("Preopens")
 	case opts.Fuel > 0 || opts.MaxMemory > 0 || opts.MaxTableElements > 0:
 		return nil, unsupported("Fuel, MaxMemory and MaxTableElements")
-	case opts.Records != nil:
-		return nil, &Error{Status: "invalid_argument", Message: "Records: over the sidecar, records go to the sidecar's own sinks (--log-file, --log-config, --loki)"}
+	}
+	sink, err := newRecordSink(opts.Records)
+	if err != nil {
+		return nil, err
 	}
 	query := url.Values{}
 	for _, arg := range opts.Args {
@@ -123,6 +131,9 @@ func (s *sidecarClient) run(ctx context.Context, name string, opts *RunOptions) 
 	if opts.Traceparent != "" {
 		req.Header.Set("traceparent", opts.Traceparent)
 	}
+	if sink != nil {
+		req.Header.Set("x-wasmhost-records", "ndjson")
+	}
 	if deadline, ok := ctx.Deadline(); ok {
 		left := time.Until(deadline)
 		if left <= 0 {
@@ -143,18 +154,72 @@ func (s *sidecarClient) run(ctx context.Context, name string, opts *RunOptions) 
 	if limit <= 0 {
 		limit = 1 << 20
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)))
-	if err != nil {
-		return nil, &Error{Status: "sidecar", Message: "reading the response: " + err.Error()}
-	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &Error{Status: sidecarStatus(resp.StatusCode), Message: strings.TrimSpace(string(body))}
+		text, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, &Error{Status: sidecarStatus(resp.StatusCode), Message: strings.TrimSpace(string(text))}
 	}
 	code, err := strconv.Atoi(resp.Header.Get("x-wasmhost-exit-code"))
 	if err != nil {
 		return nil, &Error{Status: "sidecar", Message: "no x-wasmhost-exit-code in the answer: is this a wasmhost sidecar?"}
 	}
-	return &Result{ExitCode: code, Stdout: body, InstanceID: resp.Header.Get("x-wasm-instance-id"), Outcome: resp.Header.Get("x-wasmhost-outcome")}, nil
+	result := &Result{ExitCode: code, InstanceID: resp.Header.Get("x-wasm-instance-id"), Outcome: resp.Header.Get("x-wasmhost-outcome")}
+	if sink == nil {
+		result.Stdout, err = io.ReadAll(io.LimitReader(resp.Body, int64(limit)))
+	} else {
+		result.Stdout, err = readWithRecords(resp, int64(limit), sink)
+	}
+	if err != nil {
+		return nil, &Error{Status: "sidecar", Message: "reading the response: " + err.Error()}
+	}
+	if sink != nil && sink.err != nil {
+		return result, fmt.Errorf("wasmhost: writing records: %w", sink.err)
+	}
+	if dropped := resp.Header.Get("x-wasmhost-records-dropped"); dropped != "" {
+		return result, &Error{Status: "records_dropped", Message: dropped + " records of the run were left out: they would have taken the answer past the sidecar's --max-body"}
+	}
+	return result, nil
+}
+
+// readWithRecords reads a multipart answer (x-wasmhost-records: ndjson):
+// returns the stdout part, and hands each line of the records part to sink
+// as it is read.
+func readWithRecords(resp *http.Response, limit int64, sink *recordSink) ([]byte, error) {
+	kind, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || kind != "multipart/mixed" || params["boundary"] == "" {
+		return nil, fmt.Errorf("records were asked for, but the answer is %q, not multipart/mixed: is the sidecar older than this package?", resp.Header.Get("Content-Type"))
+	}
+	parts := multipart.NewReader(resp.Body, params["boundary"])
+	var stdout []byte
+	for {
+		part, err := parts.NextPart()
+		if err == io.EOF {
+			return stdout, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		_, disposition, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+		switch disposition["name"] {
+		case "stdout":
+			if stdout, err = io.ReadAll(io.LimitReader(part, limit)); err != nil {
+				return nil, err
+			}
+		case "records":
+			lines := bufio.NewReader(part)
+			for {
+				line, err := lines.ReadBytes('\n')
+				if len(line) > 0 {
+					sink.deliver(line)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 }
 
 // sidecarStatus maps the sidecar's HTTP status to the C API's status

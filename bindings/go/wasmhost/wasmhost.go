@@ -276,8 +276,11 @@ type RunOptions struct {
 	Fuel, MaxMemory, MaxTableElements uint64
 	// Records receives each record as one JSON line (with its final
 	// newline): a func([]byte), or an io.Writer (one Write per record).
-	// Called on a library thread, never concurrently for one run, and never
-	// after Run returned.
+	// In-process it is called as the instance makes each record, on the
+	// library thread the instance runs on; over a sidecar, on the calling
+	// goroutine as the answer is read (the sidecar returns the run's records
+	// with its stdout). Never concurrently for one run, never after Run
+	// returned.
 	Records any
 	// NoGoroutineID leaves out the goroutine_id label.
 	NoGoroutineID bool
@@ -301,6 +304,20 @@ type recordSink struct {
 	fn  func([]byte)
 	w   io.Writer
 	err error
+}
+
+// newRecordSink is the sink of RunOptions.Records (nil for none).
+func newRecordSink(records any) (*recordSink, error) {
+	switch r := records.(type) {
+	case nil:
+		return nil, nil
+	case func([]byte):
+		return &recordSink{fn: r}, nil
+	case io.Writer:
+		return &recordSink{w: r}, nil
+	default:
+		return nil, fmt.Errorf("wasmhost: RunOptions.Records is a %T, not a func([]byte) or an io.Writer", r)
+	}
 }
 
 func (s *recordSink) deliver(line []byte) {
@@ -370,15 +387,9 @@ func (m *Module) Run(ctx context.Context, opts RunOptions) (*Result, error) {
 	if err := check(status, &message); err != nil {
 		return nil, err
 	}
-	var sink *recordSink
-	switch r := opts.Records.(type) {
-	case nil:
-	case func([]byte):
-		sink = &recordSink{fn: r}
-	case io.Writer:
-		sink = &recordSink{w: r}
-	default:
-		return nil, fmt.Errorf("wasmhost: RunOptions.Records is a %T, not a func([]byte) or an io.Writer", r)
+	sink, err := newRecordSink(opts.Records)
+	if err != nil {
+		return nil, err
 	}
 	if sink != nil {
 		handle := cgo.NewHandle(sink)

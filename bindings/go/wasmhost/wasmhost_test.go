@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,4 +245,157 @@ func TestErrorsNotCrashes(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 	runtime.GC()
+}
+
+// records runs module and returns its records, decoded.
+func records(t *testing.T, ctx context.Context, module *Module, opts RunOptions) (*Result, []map[string]any, [][]byte) {
+	t.Helper()
+	var lines [][]byte
+	opts.Records = func(l []byte) { lines = append(lines, l) }
+	res, err := module.Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, decode(t, lines), lines
+}
+
+func eventOf(t *testing.T, records []map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, r := range records {
+		if r["event"] == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s in %v", name, records)
+	return nil
+}
+
+func TestTheCompileCacheServesTheSecondLoad(t *testing.T) {
+	host := newHost(t) // a fresh WASMHOST_CACHE_DIR
+	for _, want := range []string{"compiled", "cache"} {
+		_, recs, _ := records(t, context.Background(), load(t, host, "c/exit"), RunOptions{})
+		if start := eventOf(t, recs, "instance.start"); start["compile"] != want || start["compile_ms"] == nil {
+			t.Fatalf("compile %v, want %s: %v", start["compile"], want, start)
+		}
+	}
+	uncached, err := NewHost(&HostOptions{DiscardDefault: true, NoCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uncached.Close()
+	_, recs, _ := records(t, context.Background(), load(t, uncached, "c/exit"), RunOptions{})
+	if start := eventOf(t, recs, "instance.start"); start["compile"] != "uncached" {
+		t.Fatalf("%v", start)
+	}
+}
+
+func TestLimitsStopTheGuestWithTheirEvents(t *testing.T) {
+	t.Setenv("WASMHOST_CACHE_DIR", t.TempDir())
+	host, err := NewHost(&HostOptions{DiscardDefault: true, Fuel: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	spin, grow := load(t, host, "c/spin"), load(t, host, "c/grow")
+
+	res, recs, _ := records(t, context.Background(), spin, RunOptions{Fuel: 2000000})
+	if res.Outcome != "out_of_fuel" || res.ExitCode != 134 {
+		t.Fatalf("%+v", res)
+	}
+	if e := eventOf(t, recs, "instance.out_of_fuel"); e["fuel_limit"] != float64(2000000) {
+		t.Fatalf("%v", e)
+	}
+	if e := eventOf(t, recs, "instance.exit"); e["fuel_used"] == nil || e["exit_code"] != float64(134) {
+		t.Fatalf("%v", e)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	res, recs, _ = records(t, ctx, spin, RunOptions{})
+	if res.Outcome != "timeout" || eventOf(t, recs, "instance.timeout")["timeout_ms"] == nil {
+		t.Fatalf("%+v %v", res, recs)
+	}
+
+	// 64 MiB asked for, 8 MiB allowed: growth is refused, malloc fails, exit 3.
+	res, recs, _ = records(t, context.Background(), grow, RunOptions{Args: []string{"64"}, MaxMemory: 8 << 20})
+	if res.Outcome != "exit" || res.ExitCode != 3 {
+		t.Fatalf("%+v", res)
+	}
+	if e := eventOf(t, recs, "instance.memory_limit"); e["limit"] != float64(8<<20) || e["level"] != "warn" {
+		t.Fatalf("%v", e)
+	}
+	if start := eventOf(t, recs, "instance.start"); start["max_memory"] != float64(8<<20) || start["fuel_limit"] != nil {
+		t.Fatalf("%v", start)
+	}
+
+	// Fuel needs a host that meters it: an error, before anything runs.
+	plain := newHost(t)
+	var e *Error
+	if _, err := load(t, plain, "c/spin").Run(context.Background(), RunOptions{Fuel: 1000}); !errors.As(err, &e) || e.Status != "run" {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestAHostFromARoutingConfig(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("WASMHOST_CACHE_DIR", filepath.Join(dir, "cache"))
+	all, traps := filepath.Join(dir, "all.log"), filepath.Join(dir, "traps.log")
+	config := filepath.Join(dir, "routes.toml")
+	toml := `default_sinks = ["all"]
+[sinks.all]
+type = "file"
+path = "` + all + `"
+[sinks.traps]
+type = "file"
+path = "` + traps + `"
+[[routes]]
+match = '{event="instance.trap"}'
+sinks = ["traps", "all"]
+[lift]
+prefix = "g_"
+`
+	if err := os.WriteFile(config, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewHost(&HostOptions{ConfigPath: filepath.Join(dir, "missing.toml")}); err == nil {
+		t.Fatal("a missing config is an error")
+	}
+	host, err := NewHost(&HostOptions{ConfigPath: config, DiscardDefault: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, run := range []struct {
+		guest string
+		args  []string
+	}{{"c/trap", nil}, {"c/formats", []string{"json"}}} {
+		module, err := host.LoadFile(guest(t, run.guest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, got := records(t, context.Background(), module, RunOptions{Args: run.args, Labels: map[string]string{"job": "routed"}})
+		lines = append(lines, got...)
+		module.Close()
+	}
+	host.Close() // the last handle: the sinks are flushed
+	if got := readFile(t, all); got != string(bytes.Join(lines, nil)) {
+		t.Fatalf("the all sink has:\n%s\nthe callbacks had:\n%s", got, bytes.Join(lines, nil))
+	}
+	text := readFile(t, traps)
+	if strings.Count(text, "\n") != 1 {
+		t.Fatalf("the traps sink has %q: one line expected", text)
+	}
+	routed := decode(t, [][]byte{[]byte(text)})
+	if routed[0]["event"] != "instance.trap" || routed[0]["job"] != "routed" {
+		t.Fatalf("the traps sink has %s", readFile(t, traps))
+	}
+	lifted := false
+	for _, r := range decode(t, lines) {
+		for k := range r {
+			lifted = lifted || (strings.HasPrefix(k, "g_") && r["lifted"] == "json")
+		}
+	}
+	if !lifted {
+		t.Fatalf("[lift] prefix not applied: %s", bytes.Join(lines, nil))
+	}
 }

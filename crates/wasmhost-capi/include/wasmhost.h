@@ -66,8 +66,9 @@ typedef struct WasmhostResult WasmhostResult;
 typedef struct WasmhostRunOptions WasmhostRunOptions;
 
 // Receives one record as one JSON line (`len` bytes including the final
-// `\n`; valid only during the call). Called on a library thread, never
-// concurrently with itself; it must not call `wasmhost_run`.
+// `\n`; valid only during the call). Called on a library thread (the one
+// the instance runs on), never concurrently for one run; it must not call
+// `wasmhost_run`.
 typedef void (*WasmhostRecordFn)(void *user_data, const uint8_t *line, size_t len);
 
 #ifdef __cplusplus
@@ -244,8 +245,10 @@ WasmhostStatus wasmhost_run_options_limits(WasmhostRunOptions *options,
                                            char **error);
 
 // Hands each record of the run to `callback` as one JSON line, besides
-// the host's sinks. `user_data` is passed back as is; it must be usable
-// from the library's thread. NULL `callback` removes it.
+// the host's sinks, as the instance makes it. `user_data` is passed back
+// as is; it must be usable from the library's threads, and concurrent
+// runs of options sharing it call the callback concurrently (each run's
+// own calls never overlap). NULL `callback` removes it.
 WasmhostStatus wasmhost_run_options_callback(WasmhostRunOptions *options,
                                              WasmhostRecordFn callback,
                                              void *user_data,

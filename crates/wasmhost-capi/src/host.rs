@@ -1,7 +1,8 @@
 //! The host handle: a [`wasmhost::Host`], the tokio runtime its instances
 //! run on, and its log pipeline — the sinks of the same TOML config the CLI
-//! reads (`wasmhost run --config`), network sinks included, plus a tap that
-//! hands each run's records to that run's callback ([`crate::run`]).
+//! reads (`wasmhost run --config`), network sinks included; without one, the
+//! default sink fed directly, with no router thread (a run's callback is
+//! its instance's own tap, [`crate::run`], not a sink).
 
 use std::ffi::c_char;
 use std::path::{Path, PathBuf};
@@ -10,9 +11,8 @@ use std::time::Duration;
 
 use wasmhost::{Host, HostConfig, Pooling};
 use wasmhost_export::{ExportFactory, Metrics};
-use wasmhost_log::{JsonFormat, LiftConfig, LogSender, Pipeline, Policy, Router, RoutingConfig, Sink, SinkSpec, WriterSink, DEFAULT_QUEUE};
+use wasmhost_log::{JsonFormat, LiftConfig, LogSender, Pipeline, RoutingConfig, Sink, WriterSink};
 
-use crate::run::Taps;
 use crate::{borrow_mut, guard, into_handle, out, require_out, str_arg, take_handle, Error, Kind, WasmhostStatus};
 
 /// How a host is built; `NULL` options mean the defaults. Not thread-safe:
@@ -46,7 +46,6 @@ pub(crate) struct HostInner {
     /// Cloned for every run; dropped before the pipeline is finished.
     sender: Option<LogSender>,
     pipeline: Option<Pipeline>,
-    pub(crate) taps: Arc<Taps>,
     exports: Option<ExportFactory>,
 }
 
@@ -94,13 +93,12 @@ impl HostInner {
             config.pooling = Some(Pooling { max_instances, ..Pooling::default() });
         }
         let host = Arc::new(Host::new(config).map_err(|e| config_error(e.to_string()))?);
-        let taps = Arc::new(Taps::default());
-        let (pipeline, exports) = pipeline(options, routing, &taps, host.config().queue_capacity)?;
+        let (pipeline, exports) = pipeline(options, routing, host.config().queue_capacity)?;
         let runtime = wasmhost::runtime_builder()
             .thread_name("wasmhost-capi")
             .build()
             .map_err(|e| config_error(format!("starting the tokio runtime: {e}")))?;
-        Ok(HostInner { host, runtime: Some(runtime), sender: Some(pipeline.sender()), pipeline: Some(pipeline), taps, exports })
+        Ok(HostInner { host, runtime: Some(runtime), sender: Some(pipeline.sender()), pipeline: Some(pipeline), exports })
     }
 }
 
@@ -124,17 +122,13 @@ fn default_sink(options: &WasmhostHostOptions) -> Result<Box<dyn Sink>, Error> {
 }
 
 /// The configured sinks and routes (as `wasmhost run --config` builds
-/// them, `loki` and `otlp` sinks included), and the callback tap on every
-/// record.
-fn pipeline(
-    options: &WasmhostHostOptions,
-    routing: Option<(&Path, RoutingConfig)>,
-    taps: &Arc<Taps>,
-    capacity: usize,
-) -> Result<(Pipeline, Option<ExportFactory>), Error> {
+/// them, `loki` and `otlp` sinks included); without a config, the default
+/// sink alone, fed straight from the instances' queue.
+fn pipeline(options: &WasmhostHostOptions, routing: Option<(&Path, RoutingConfig)>, capacity: usize) -> Result<(Pipeline, Option<ExportFactory>), Error> {
     let config_error = |e: String| Error::new(WasmhostStatus::Config, e);
+    let pipeline_error = |e: std::io::Error| config_error(format!("starting the log pipeline: {e}"));
     let default = default_sink(options)?;
-    let (mut specs, router, exports) = match routing {
+    match routing {
         Some((path, routing)) => {
             // The network sinks' own events (retries, dead letters) go to stderr.
             let events = Arc::new(|record: wasmhost_log::LogRecord| {
@@ -143,14 +137,10 @@ fn pipeline(
             });
             let factory = ExportFactory::new(Metrics::new(), events, |name| std::env::var(name).ok());
             let (specs, router) = routing.build_with(path, default, &factory).map_err(|e| config_error(e.to_string()))?;
-            (specs, router, Some(factory))
+            Ok((Pipeline::routed(specs, router, capacity).map_err(pipeline_error)?, Some(factory)))
         }
-        None => (vec![SinkSpec { name: "default".into(), sink: default, policy: Policy::Block, queue: DEFAULT_QUEUE }], Router::new(vec![0]), None),
-    };
-    specs.push(SinkSpec { name: "callbacks".into(), sink: Box::new(taps.sink()), policy: Policy::Block, queue: DEFAULT_QUEUE });
-    let router = router.tap(specs.len() - 1);
-    let pipeline = Pipeline::routed(specs, router, capacity).map_err(|e| config_error(format!("starting the log pipeline: {e}")))?;
-    Ok((pipeline, exports))
+        None => Ok((Pipeline::spawn(default, capacity).map_err(pipeline_error)?, None)),
+    }
 }
 
 /// New host options with the defaults: no config file, records to stderr,

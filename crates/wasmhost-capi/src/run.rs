@@ -3,29 +3,29 @@
 //! `wasmhost_run`, and its result (exit code, captured stdout, instance id,
 //! outcome).
 //!
-//! Records reach a run's callback through one tap sink on the host's
-//! pipeline: a single thread calls every callback, in each instance's
-//! order, so a callback is never called concurrently — for one instance or
-//! for several. The tap finds the run by its tokio task id (each run is one
-//! task, registered before its first record), and `wasmhost_run` returns
-//! only after the instance's last record was handed to the callback.
+//! A run's callback is the instance's own record tap
+//! ([`wasmhost::RunOptions::on_record`]): each record is formatted and
+//! handed to it as the instance makes it, on the thread the instance runs
+//! on, with the instance's log locked — so it is never called concurrently
+//! for one instance, and every call is over when `wasmhost_run` returns.
+//! The host's pipeline has no part in it: a host without a routing config
+//! feeds its one sink directly, as `wasmhost run` without `--config` does.
 
-use std::cell::Cell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_void, CString};
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use wasmhost::{Limits, Preopen, RunError, RunOptions, Stdin, OutputBuffer};
-use wasmhost_log::{Format, JsonFormat, LogRecord, Sink};
+use wasmhost::{Limits, OutputBuffer, Preopen, RunOptions, Stdin};
+use wasmhost_log::{Format, JsonFormat, LogRecord, RecordTap};
 
 use crate::module::WasmhostModule;
 use crate::{borrow, borrow_mut, bytes_arg, guard, into_handle, out, require_out, str_arg, take_handle, Error, Kind, WasmhostStatus};
 
 /// Receives one record as one JSON line (`len` bytes including the final
-/// `\n`; valid only during the call). Called on a library thread, never
-/// concurrently with itself; it must not call `wasmhost_run`.
+/// `\n`; valid only during the call). Called on a library thread (the one
+/// the instance runs on), never concurrently for one run; it must not call
+/// `wasmhost_run`.
 pub type WasmhostRecordFn = Option<unsafe extern "C" fn(user_data: *mut c_void, line: *const u8, len: usize)>;
 
 /// A run's callback and the pointer it is given back.
@@ -36,8 +36,46 @@ struct Callback {
 }
 
 // SAFETY: the C caller promises (docs/c-api.md) that `user_data` may be used
-// from the library's callback thread; the library only passes it back.
+// from the library's threads, and that runs sharing one synchronise it; the
+// library only passes it back, calling the callback of one run from one
+// thread at a time (under the instance's log lock).
 unsafe impl Send for Callback {}
+unsafe impl Sync for Callback {}
+
+thread_local! {
+    /// Set while this thread is inside a record callback.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+    /// The line being handed to a callback: one buffer per thread, reused
+    /// by every record formatted there (no allocation per record).
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
+}
+
+impl Callback {
+    /// The record tap that formats each record as the JSON sinks do and
+    /// hands the line to the callback.
+    fn tap(self) -> RecordTap {
+        RecordTap::new(move |record: &LogRecord| {
+            LINE.with(|line| match line.try_borrow_mut() {
+                Ok(mut line) => self.deliver(record, &mut line),
+                // Only a callback that made a record on this very thread
+                // could get here; it gets a buffer of its own.
+                Err(_) => self.deliver(record, &mut Vec::new()),
+            })
+        })
+    }
+
+    fn deliver(self, record: &LogRecord, line: &mut Vec<u8>) {
+        line.clear();
+        if JsonFormat.format(record, line).is_err() {
+            return;
+        }
+        let outer = IN_CALLBACK.replace(true);
+        // SAFETY: a C function pointer the caller registered, with its own
+        // user data; the line is valid for the call.
+        unsafe { (self.func)(self.user_data, line.as_ptr(), line.len()) };
+        IN_CALLBACK.set(outer);
+    }
+}
 
 /// The options of a run; `NULL` options run `_start` with no arguments,
 /// an empty environment, no stdin and the host's limits. Not thread-safe
@@ -185,19 +223,16 @@ pub extern "C" fn wasmhost_run_options_limits(
 }
 
 /// Hands each record of the run to `callback` as one JSON line, besides
-/// the host's sinks. `user_data` is passed back as is; it must be usable
-/// from the library's thread. NULL `callback` removes it.
+/// the host's sinks, as the instance makes it. `user_data` is passed back
+/// as is; it must be usable from the library's threads, and concurrent
+/// runs of options sharing it call the callback concurrently (each run's
+/// own calls never overlap). NULL `callback` removes it.
 #[no_mangle]
 pub extern "C" fn wasmhost_run_options_callback(options: *mut WasmhostRunOptions, callback: WasmhostRecordFn, user_data: *mut c_void, error: *mut *mut c_char) -> WasmhostStatus {
     with_options(options, error, |o| {
         o.callback = callback.map(|func| Callback { func, user_data });
         Ok(())
     })
-}
-
-thread_local! {
-    /// Set on the thread that calls the record callbacks.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs one instance of `module` to its end on the host's runtime, blocking
@@ -228,134 +263,25 @@ fn run(module: &WasmhostModule, options: &WasmhostRunOptions) -> Result<Wasmhost
     let inner = &module.host;
     let runtime = inner.runtime.as_ref().ok_or_else(|| Error::new(WasmhostStatus::InvalidHandle, "the host is shutting down"))?;
     let stdout = OutputBuffer::new(options.stdout_limit);
-    let run_options = RunOptions { stdout_buffer: Some(stdout.clone()), ..options.options.clone() };
-    let (host, loaded, sender, taps, callback) =
-        (inner.host.clone(), module.module.clone(), inner.sender()?, inner.taps.clone(), options.callback);
-    // One task per run: its id is the records' `task_id`, and the tap's key.
-    let task = runtime.spawn(async move {
-        let task_id = current_task_id();
-        if let (Some(callback), Some(id)) = (callback, task_id) {
-            taps.register(id, callback);
-        }
-        (task_id, host.run(&loaded, run_options, sender).await)
-    });
-    let joined = runtime.block_on(task);
-    let (task_id, outcome) = joined.map_err(|e| Error::new(WasmhostStatus::Panic, format!("the run's task failed: {e}")))?;
-    if let (Some(_), Some(id)) = (callback, task_id) {
-        // The instance's last record: `instance.exit`, or `instance.error`
-        // when the set-up failed after `instance.start` was logged; nothing
-        // when it failed before.
-        let last = match &outcome {
-            Ok(o) if o.log.lost == 0 => Some(Closing::Exit),
-            Err(RunError::Instantiate(_)) => Some(Closing::Error),
-            _ => None,
-        };
-        inner.taps.finish(id, last);
-    }
-    let outcome = outcome.map_err(|e| Error::new(WasmhostStatus::Run, e.to_string()))?;
+    let run_options = RunOptions { stdout_buffer: Some(stdout.clone()), on_record: options.callback.map(Callback::tap), ..options.options.clone() };
+    let (host, loaded, sender) = (inner.host.clone(), module.module.clone(), inner.sender()?);
+    // One task per run (its id is the records' `task_id`), spawned here and
+    // awaited through its small join handle: `block_on(host.run(..))` would
+    // move the run's future (8.7 KiB) into `block_on` and again into the
+    // task `Host::run` spawns outside one — a third of a call's instructions
+    // went to those copies.
+    let task = runtime.spawn(async move { host.run(&loaded, run_options, sender).await });
+    let outcome = runtime
+        .block_on(task)
+        .map_err(|e| Error::new(WasmhostStatus::Panic, format!("the run's task failed: {e}")))?
+        .map_err(|e| Error::new(WasmhostStatus::Run, e.to_string()))?;
     Ok(WasmhostResult {
         exit_code: outcome.exit_code,
-        stdout: stdout.contents().to_vec(),
+        // One copy (the buffer's contents); the `Vec` takes it over.
+        stdout: Vec::from(stdout.contents()),
         instance_id: CString::new(outcome.wasm_instance_id.to_string()).unwrap_or_default(),
         outcome: CString::new(outcome.ended.name()).unwrap_or_default(),
     })
-}
-
-/// The current tokio task's id as records carry it (`task_id`).
-fn current_task_id() -> Option<u64> {
-    tokio::task::try_id().and_then(|t| t.to_string().parse().ok())
-}
-
-/// The record that closes an instance's log.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Closing {
-    Exit,
-    Error,
-}
-
-/// A registered run: its callback, and the closing records delivered so far.
-struct Tap {
-    callback: Callback,
-    exit_seen: bool,
-    error_seen: bool,
-}
-
-/// The runs whose records go to a callback, by task id.
-#[derive(Default)]
-pub(crate) struct Taps {
-    runs: Mutex<HashMap<u64, Tap>>,
-    delivered: Condvar,
-}
-
-impl Taps {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Tap>> {
-        self.runs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn register(&self, task_id: u64, callback: Callback) {
-        self.lock().insert(task_id, Tap { callback, exit_seen: false, error_seen: false });
-    }
-
-    /// Waits until the run's closing record went through its callback, then
-    /// forgets the run: its callback is never called after this.
-    fn finish(&self, task_id: u64, last: Option<Closing>) {
-        let mut runs = self.lock();
-        while let Some(tap) = runs.get(&task_id) {
-            let done = match last {
-                None => true,
-                Some(Closing::Exit) => tap.exit_seen,
-                Some(Closing::Error) => tap.error_seen,
-            };
-            if done {
-                break;
-            }
-            runs = self.delivered.wait(runs).unwrap_or_else(|e| e.into_inner());
-        }
-        runs.remove(&task_id);
-    }
-
-    /// The sink that calls the callbacks (on the pipeline's thread for it).
-    pub(crate) fn sink(self: &Arc<Self>) -> TapSink {
-        TapSink { taps: self.clone(), line: Vec::with_capacity(1024) }
-    }
-}
-
-/// The pipeline sink behind every run's callback.
-pub(crate) struct TapSink {
-    taps: Arc<Taps>,
-    line: Vec<u8>,
-}
-
-impl Sink for TapSink {
-    fn write(&mut self, record: &LogRecord) -> std::io::Result<()> {
-        let Some(task_id) = record.ctx.task_id else { return Ok(()) };
-        let Some(callback) = self.taps.lock().get(&task_id).map(|t| t.callback) else { return Ok(()) };
-        self.line.clear();
-        JsonFormat.format(record, &mut self.line)?;
-        IN_CALLBACK.set(true);
-        // SAFETY: a C function pointer the caller registered, with its own
-        // user data; the line is valid for the call.
-        unsafe { (callback.func)(callback.user_data, self.line.as_ptr(), self.line.len()) };
-        let closing = match record.event {
-            Some("instance.exit") => Some(Closing::Exit),
-            Some("instance.error") => Some(Closing::Error),
-            _ => None,
-        };
-        if let Some(closing) = closing {
-            if let Some(tap) = self.taps.lock().get_mut(&task_id) {
-                match closing {
-                    Closing::Exit => tap.exit_seen = true,
-                    Closing::Error => tap.error_seen = true,
-                }
-            }
-            self.taps.delivered.notify_all();
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The guest's exit code: its own, 134 after a trap or a limit that

@@ -12,21 +12,28 @@
 //! (`instance.stopped`, as a cancelled run). `GET /healthz` answers while the process lives,
 //! `GET /readyz` until it starts draining. Beyond `max_concurrent` runs a
 //! request gets 503 with `Retry-After`; a body beyond `max_body` gets 413.
+//!
+//! A request with `x-wasmhost-records: ndjson` also gets the run's own
+//! records back ([`RECORDS_HEADER`]): the answer is then `multipart/mixed`,
+//! a `stdout` part holding the guest's stdout byte for byte and a `records`
+//! part holding its records as JSON lines, the lines the JSON sinks write
+//! (besides the sinks, which get them as always). The boundary is chosen so
+//! that it occurs in neither part.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, RETRY_AFTER};
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::Semaphore;
 use wasmhost::{CancelToken, Host, Limits, LoadError, LoadedModule, OutputBuffer, RunError, RunOptions, Stdin, TraceParent};
-use wasmhost_log::LogSender;
+use wasmhost_log::{Format, JsonFormat, LogRecord, LogSender, RecordTap};
 
 use crate::plain;
 
@@ -148,6 +155,10 @@ impl Sidecar {
             Err(reason) => return plain(StatusCode::BAD_REQUEST, format!("{reason}\n").into(), None),
         };
         let traceparent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let records = match wants_records(&req) {
+            Ok(wanted) => wanted.then(|| Arc::new(Mutex::new(RecordBuffer::new(self.config.max_body)))),
+            Err(reason) => return plain(StatusCode::BAD_REQUEST, format!("{reason}\n").into(), None),
+        };
         let body = match Limited::new(req.into_body(), self.config.max_body).collect().await {
             Ok(body) => body.to_bytes(),
             Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(self.config.max_body),
@@ -164,6 +175,7 @@ impl Sidecar {
             traceparent: traceparent.clone(),
             limits: Some(limits),
             cancel: Some(CancelToken::new()),
+            on_record: records.clone().map(RecordBuffer::tap),
             ..RunOptions::default()
         };
         // hyper drops this future when the client closes its connection:
@@ -184,7 +196,13 @@ impl Sidecar {
             Ok(Err(e)) => return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n").into(), None),
             Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, format!("instance task failed: {e}\n").into(), None),
         };
-        let mut response = plain(StatusCode::OK, stdout.contents(), None);
+        let mut response = match records {
+            None => plain(StatusCode::OK, stdout.contents(), None),
+            Some(records) => {
+                let records = std::mem::take(&mut *records.lock().unwrap_or_else(|e| e.into_inner()));
+                with_records(&stdout.contents(), records, &outcome.wasm_instance_id.to_string())
+            }
+        };
         let headers = response.headers_mut();
         headers.insert("x-wasmhost-exit-code", HeaderValue::from(outcome.exit_code));
         headers.insert("x-wasmhost-outcome", HeaderValue::from_static(outcome.ended.name()));
@@ -198,6 +216,89 @@ impl Sidecar {
         }
         response
     }
+}
+
+/// The request header that asks for the run's records with the answer; its
+/// one value is `ndjson` (see the module's doc).
+pub const RECORDS_HEADER: &str = "x-wasmhost-records";
+
+/// The answer's header counting the records left out of the `records` part
+/// because they would have taken it past `max_body` bytes: the part holds
+/// the run's first records, without gaps, and this says how many followed.
+pub const RECORDS_DROPPED_HEADER: &str = "x-wasmhost-records-dropped";
+
+/// Whether the client asked for the run's records (`x-wasmhost-records: ndjson`).
+fn wants_records(req: &Request<Incoming>) -> Result<bool, String> {
+    match req.headers().get(RECORDS_HEADER) {
+        None => Ok(false),
+        Some(value) if value.as_bytes().eq_ignore_ascii_case(b"ndjson") => Ok(true),
+        Some(value) => Err(format!("{RECORDS_HEADER} {value:?}: the one value is \"ndjson\"")),
+    }
+}
+
+/// One run's records as JSON lines, as its instance makes them, up to a
+/// size; past it the rest are counted, not kept.
+#[derive(Default)]
+struct RecordBuffer {
+    lines: Vec<u8>,
+    limit: usize,
+    dropped: u64,
+}
+
+impl RecordBuffer {
+    fn new(limit: usize) -> RecordBuffer {
+        RecordBuffer { limit, ..RecordBuffer::default() }
+    }
+
+    /// The instance's tap that fills `buffer`.
+    fn tap(buffer: Arc<Mutex<RecordBuffer>>) -> RecordTap {
+        RecordTap::new(move |record| buffer.lock().unwrap_or_else(|e| e.into_inner()).push(record))
+    }
+
+    fn push(&mut self, record: &LogRecord) {
+        if self.dropped > 0 {
+            self.dropped += 1;
+            return;
+        }
+        let before = self.lines.len();
+        if JsonFormat.format(record, &mut self.lines).is_err() || self.lines.len() > self.limit {
+            self.lines.truncate(before);
+            self.dropped = 1;
+        }
+    }
+}
+
+/// The `multipart/mixed` answer with the guest's stdout and its records.
+fn with_records(stdout: &[u8], records: RecordBuffer, instance_id: &str) -> Response<Full<Bytes>> {
+    let (boundary, body) = multipart(stdout, &records.lines, instance_id);
+    let mut response = plain(StatusCode::OK, body.into(), None);
+    let headers = response.headers_mut();
+    if let Ok(kind) = HeaderValue::from_str(&format!("multipart/mixed; boundary={boundary}")) {
+        headers.insert(CONTENT_TYPE, kind);
+    }
+    if records.dropped > 0 {
+        headers.insert(RECORDS_DROPPED_HEADER, HeaderValue::from(records.dropped));
+    }
+    response
+}
+
+/// The boundary and the body of the answer's two parts. The boundary starts
+/// from the instance's id and grows until neither part holds it, so
+/// neither part needs escaping: both are sent byte for byte.
+fn multipart(stdout: &[u8], records: &[u8], instance_id: &str) -> (String, Vec<u8>) {
+    let holds = |part: &[u8], boundary: &str| part.windows(boundary.len()).any(|w| w == boundary.as_bytes());
+    let mut boundary = format!("wasmhost-{instance_id}");
+    while holds(stdout, &boundary) || holds(records, &boundary) {
+        boundary.push('x');
+    }
+    let mut body = Vec::with_capacity(stdout.len() + records.len() + 3 * boundary.len() + 256);
+    for (name, kind, part) in [("stdout", "application/octet-stream", stdout), ("records", "application/x-ndjson", records)] {
+        body.extend_from_slice(format!("--{boundary}\r\ncontent-type: {kind}\r\ncontent-disposition: inline; name=\"{name}\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (boundary, body)
 }
 
 /// Cancels its token when dropped: with the request's future, when hyper
@@ -254,4 +355,36 @@ fn unavailable(text: &'static str) -> Response<Full<Bytes>> {
 
 fn too_large(limit: usize) -> Response<Full<Bytes>> {
     plain(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {limit} bytes\n").into(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_boundary_grows_until_neither_part_holds_it() {
+        let (boundary, body) = multipart(b"out\r\n--wasmhost-id\r\n", b"{\"msg\":\"wasmhost-idx\"}\n", "id");
+        assert_eq!(boundary, "wasmhost-idxx");
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            "--wasmhost-idxx\r\ncontent-type: application/octet-stream\r\ncontent-disposition: inline; name=\"stdout\"\r\n\r\n\
+             out\r\n--wasmhost-id\r\n\r\n\
+             --wasmhost-idxx\r\ncontent-type: application/x-ndjson\r\ncontent-disposition: inline; name=\"records\"\r\n\r\n\
+             {\"msg\":\"wasmhost-idx\"}\n\r\n\
+             --wasmhost-idxx--\r\n"
+        );
+    }
+
+    #[test]
+    fn records_past_the_limit_are_counted_not_kept() {
+        let ctx = Arc::new(wasmhost_log::InstanceContext::new("id", "c", "m"));
+        let record = |seq| LogRecord::event(ctx.clone(), seq, wasmhost_log::Level::Info, "instance.start", "x".repeat(100), vec![]);
+        let mut line = Vec::new();
+        JsonFormat.format(&record(1), &mut line).unwrap();
+        let mut buffer = RecordBuffer::new(2 * line.len() + 10);
+        for seq in 1..=5 {
+            buffer.push(&record(seq));
+        }
+        assert_eq!((buffer.lines.len(), buffer.dropped), (2 * line.len(), 3));
+    }
 }
