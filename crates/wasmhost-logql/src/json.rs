@@ -30,7 +30,7 @@ pub enum JVal<'a> {
     Obj(Vec<(Cow<'a, str>, JVal<'a>)>),
 }
 
-impl JVal<'_> {
+impl<'a> JVal<'a> {
     /// The text a label gets from a scalar (`None` for arrays and objects;
     /// `null` is the empty string).
     pub fn scalar_text(&self) -> Option<Cow<'_, str>> {
@@ -38,6 +38,17 @@ impl JVal<'_> {
             JVal::Str(s) => Some(Cow::Borrowed(s.as_ref())),
             JVal::Num(n) => Some(Cow::Borrowed(n)),
             JVal::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            JVal::Null => Some(Cow::Borrowed("")),
+            _ => None,
+        }
+    }
+
+    /// [`JVal::scalar_text`], keeping the borrow from the line.
+    pub fn into_scalar_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            JVal::Str(s) => Some(s),
+            JVal::Num(n) => Some(Cow::Borrowed(n)),
+            JVal::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
             JVal::Null => Some(Cow::Borrowed("")),
             _ => None,
         }
@@ -322,25 +333,40 @@ impl<'a> Reader<'a> {
         loop {
             self.ws();
             let key = self.key()?;
-            if len > 0 {
-                prefix.push('_');
-            }
-            sanitize_key(&key, depth == 0, prefix);
-            let visit = match self.b.get(self.i) {
-                Some(b'{') => self.visit_object(prefix, depth + 1, f)?,
-                Some(b'[') => {
-                    self.value(depth + 1)?;
-                    Visit::More
-                }
-                _ => match self.value(depth + 1)? {
+            let nested = matches!(self.b.get(self.i), Some(b'{' | b'['));
+            // A scalar under a key that needs no cleaning and no prefix (every
+            // member of a flat line, in practice) is named by the key as is.
+            let plain = len == 0
+                && !nested
+                && !(depth == 0 && key.as_bytes().first().is_some_and(u8::is_ascii_digit))
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let visit = if plain {
+                match self.value(depth + 1)? {
                     JVal::Null => Visit::More,
-                    v => f(prefix, v),
-                },
+                    v => f(&key, v),
+                }
+            } else {
+                if len > 0 {
+                    prefix.push('_');
+                }
+                sanitize_key(&key, depth == 0, prefix);
+                let visit = match self.b.get(self.i) {
+                    Some(b'{') => self.visit_object(prefix, depth + 1, f)?,
+                    Some(b'[') => {
+                        self.value(depth + 1)?;
+                        Visit::More
+                    }
+                    _ => match self.value(depth + 1)? {
+                        JVal::Null => Visit::More,
+                        v => f(prefix, v),
+                    },
+                };
+                prefix.truncate(len);
+                visit
             };
             if visit == Visit::Done {
                 return Ok(Visit::Done);
             }
-            prefix.truncate(len);
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
@@ -355,10 +381,11 @@ impl<'a> Reader<'a> {
 }
 
 /// Calls `f` with each top-level member of the object `line` whose key
-/// `wanted` accepts and whose value is a scalar; every other value is
+/// `pick` accepts (with what `pick` said of the key: an index into the
+/// caller's wanted keys) and whose value is a scalar; every other value is
 /// skipped without being decoded or built: what stream labels and `ts`
 /// need, fast. Stops quietly at malformed input.
-pub fn scan_top<'a>(line: &'a str, wanted: impl Fn(&str) -> bool, f: &mut impl FnMut(&str, JVal<'a>)) {
+pub fn scan_top<'a>(line: &'a str, pick: impl Fn(&str) -> Option<usize>, f: &mut impl FnMut(usize, JVal<'a>)) {
     let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
     r.ws();
     if r.b.get(r.i) != Some(&b'{') {
@@ -374,15 +401,17 @@ pub fn scan_top<'a>(line: &'a str, wanted: impl Fn(&str) -> bool, f: &mut impl F
                     return;
                 }
             }
-            _ if wanted(&key) => match r.value(0) {
-                Ok(v) => f(&key, v),
-                Err(_) => return,
-            },
-            _ => {
-                if r.skip_scalar().is_none() {
-                    return;
+            _ => match pick(&key) {
+                Some(at) => match r.value(0) {
+                    Ok(v) => f(at, v),
+                    Err(_) => return,
+                },
+                None => {
+                    if r.skip_scalar().is_none() {
+                        return;
+                    }
                 }
-            }
+            },
         }
         r.ws();
         match r.b.get(r.i) {
