@@ -341,7 +341,14 @@ impl LogQuery {
         let mut ts = None;
         // Only the stream labels' values and `ts` are read (index
         // `stream_labels.len()` stands for `ts`); the rest is skipped.
-        let pick = |k: &str| stream_labels.iter().position(|s| s.as_ref() == k).or_else(|| (k == "ts").then_some(stream_labels.len()));
+        // A key of no wanted length is passed over without a comparison.
+        let lengths = stream_labels.iter().fold(1u64 << 2, |m, s| m | 1u64.checked_shl(s.as_ref().len() as u32).unwrap_or(0));
+        let pick = |k: &str| {
+            if k.len() < 64 && lengths & 1 << k.len() == 0 {
+                return None;
+            }
+            stream_labels.iter().position(|s| s.as_ref() == k).or_else(|| (k == "ts").then_some(stream_labels.len()))
+        };
         json::scan_top(line, pick, &mut |at, v| {
             let name = stream_labels.get(at).map_or("ts", |s| s.as_ref());
             if name == "ts" {

@@ -238,13 +238,26 @@ impl<'a> Reader<'a> {
             return None;
         }
         let start = self.i + 1;
+        // The closing quote, eight bytes at a time (a key takes one or two
+        // words), then byte by byte at the end of the line.
         let mut end = start;
         loop {
-            match *b.get(end)? {
-                b'"' => break,
-                b'\\' => return None,
-                _ => end += 1,
+            let Some(word) = b.get(end..end + 8) else {
+                end += b.get(end..)?.iter().position(|c| matches!(c, b'"' | b'\\'))?;
+                break;
+            };
+            let w = u64::from_le_bytes(word.try_into().ok()?);
+            let hit = has_byte(w, b'"') | has_byte(w, b'\\');
+            if hit != 0 {
+                // The lowest flagged byte is the first match (a false flag
+                // can only sit above a true one).
+                end += (hit.trailing_zeros() / 8) as usize;
+                break;
             }
+            end += 8;
+        }
+        if b[end] == b'\\' {
+            return None;
         }
         let mut at = end + 1;
         let space = |at: &mut usize| {
@@ -282,6 +295,14 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+/// The bytes of `w` equal to `c`, flagged by their top bit (the classic
+/// zero-byte test on `w ^ c…c`; flags above the first match may be false).
+fn has_byte(w: u64, c: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
 }
 
 /// What a [`visit_flat`] visitor says after each value.
@@ -526,6 +547,24 @@ mod tests {
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
         assert_eq!(select(&f, &parse_path(r#"d["e-f"][0]"#).unwrap()).as_deref(), Some("1"));
         assert_eq!(select(&f, &parse_path("d").unwrap()).as_deref(), Some(r#"{"e-f":[1],"g":2}"#));
+    }
+
+    #[test]
+    fn keys_of_every_length_are_found_whole() {
+        // Keys around the eight-byte words the key scan reads, plain and
+        // escaped, and one running into the end of the line.
+        for n in 0..20 {
+            let k = "k".repeat(n);
+            let line = format!(r#"{{"{k}":1,"a\"{k}":2}}"#);
+            let mut got = Vec::new();
+            visit_flat(&line, &mut |key, v| {
+                got.push((key.to_owned(), v.scalar_text().unwrap_or_default().into_owned()));
+                Visit::More
+            })
+            .unwrap();
+            assert_eq!(got, [(k.clone(), "1".to_owned()), (format!("a_{k}"), "2".to_owned())], "{line}");
+            assert_eq!(visit_flat(&format!(r#"{{"{k}"#), &mut |_, _| Visit::More), Err(STRING_ERR), "{k}");
+        }
     }
 
     #[test]
