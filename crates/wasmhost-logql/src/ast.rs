@@ -234,12 +234,12 @@ impl Seen {
     /// Loki's rule, label by label in the stage's order: a label the line
     /// lacks lets the line pass (what was recorded stays recorded); a value
     /// seen before drops it; else the value is recorded.
-    pub fn first_time(&self, names: &[String], labels: &crate::eval::Labels) -> bool {
+    pub fn first_time(&self, names: &[String], labels: &(impl crate::eval::LabelSource + ?Sized)) -> bool {
         let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut keep = false;
         for name in names {
-            let Some(value) = labels.get(name) else { return true };
-            if !seen.entry(name.clone()).or_default().insert(value.clone()) {
+            let Some(value) = labels.label(name) else { return true };
+            if !seen.entry(name.clone()).or_default().insert(value.into_owned()) {
                 return false;
             }
             keep = true;

@@ -141,46 +141,144 @@ pub struct Passed<'l> {
     pub ts: Option<i128>,
 }
 
+/// One label of a line in a pipeline.
+#[derive(Debug)]
+struct Label<'l> {
+    key: Cow<'l, str>,
+    /// `None`: a stream label a stage removed (its name still clashes
+    /// with parsed labels, as in Loki's labels builder).
+    value: Option<Cow<'l, str>>,
+    /// A stream label: a parsed label of the same name gets `_extracted`.
+    base: bool,
+}
+
+/// A line's labels while it goes through a pipeline, held as Loki's labels
+/// builder holds them: the stream labels (the base) and what stages added
+/// or removed. Borrowed from the line, the stream label set and the query
+/// wherever possible, so most lines copy no label; few enough that a
+/// linear search beats a map. [`Labels`] is built only for callers that
+/// read the labels.
+#[derive(Debug, Default)]
+pub(crate) struct LineLabels<'l>(Vec<Label<'l>>);
+
+impl<'l> LineLabels<'l> {
+    /// Every label of `labels` as a stream label.
+    fn from_base(labels: &'l Labels) -> LineLabels<'l> {
+        LineLabels(labels.iter().map(|(k, v)| Label { key: Cow::Borrowed(k), value: Some(Cow::Borrowed(v)), base: true }).collect())
+    }
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|l| l.key == name)?.value.as_deref()
+    }
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+    fn is_base(&self, name: &str) -> bool {
+        self.0.iter().any(|l| l.base && l.key == name)
+    }
+    fn set(&mut self, key: Cow<'l, str>, value: Cow<'l, str>, base: bool) {
+        match self.0.iter_mut().find(|l| l.key == key) {
+            Some(l) => l.value = Some(value),
+            None => self.0.push(Label { key, value: Some(value), base }),
+        }
+    }
+    fn insert(&mut self, key: Cow<'l, str>, value: Cow<'l, str>) {
+        self.set(key, value, false);
+    }
+    fn remove(&mut self, name: &str) -> Option<Cow<'l, str>> {
+        let i = self.0.iter().position(|l| l.key == name)?;
+        if self.0[i].base {
+            self.0[i].value.take()
+        } else {
+            self.0.swap_remove(i).value
+        }
+    }
+    fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        for l in &mut self.0 {
+            if l.value.as_deref().is_some_and(|v| !keep(&l.key, v)) {
+                l.value = None;
+            }
+        }
+        self.0.retain(|l| l.base || l.value.is_some());
+    }
+    fn to_map(&self) -> Labels {
+        self.0.iter().filter_map(|l| Some((l.key.to_string(), l.value.as_deref()?.to_owned()))).collect()
+    }
+    /// The labels `keep` accepts, copied out.
+    pub(crate) fn into_map_of(self, keep: impl Fn(&str) -> bool) -> Labels {
+        self.0.into_iter().filter(|l| keep(&l.key)).filter_map(|l| Some((l.key.into_owned(), l.value?.into_owned()))).collect()
+    }
+}
+
+impl LabelSource for LineLabels<'_> {
+    fn label(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.get(name).map(Cow::Borrowed)
+    }
+    fn all_labels(&self) -> Labels {
+        self.to_map()
+    }
+}
+
+/// Labels a label filter can flag with an error.
+trait FlagLabels: LabelSource {
+    /// Sets `__error__` to `kind` and `__error_details__` to `details`.
+    fn flag(&mut self, kind: &'static str, details: String);
+}
+
+impl FlagLabels for Labels {
+    fn flag(&mut self, kind: &'static str, details: String) {
+        self.insert(ERROR_LABEL.into(), kind.into());
+        self.insert(ERROR_DETAILS_LABEL.into(), details);
+    }
+}
+
+impl FlagLabels for LineLabels<'_> {
+    fn flag(&mut self, kind: &'static str, details: String) {
+        self.insert(Cow::Borrowed(ERROR_LABEL), Cow::Borrowed(kind));
+        self.insert(Cow::Borrowed(ERROR_DETAILS_LABEL), Cow::Owned(details));
+    }
+}
+
 /// The state of one line going through a pipeline.
 struct LineState<'l> {
     text: Cow<'l, str>,
-    labels: Labels,
-    /// The stream labels' names: a parsed label of the same name gets `_extracted`.
-    base: Vec<Cow<'l, str>>,
+    labels: LineLabels<'l>,
     /// Labels parsers need to extract (after renaming); `None`: all.
     needed: Option<&'l [String]>,
-    /// The entry's time (nanoseconds; 0 when the line has none), for templates.
-    ts: i128,
+    /// The line's `ts` text, read only if something needs the time.
+    ts: Option<Cow<'l, str>>,
 }
 
-impl LineState<'_> {
+/// The name a parsed label gets: `<name>_extracted` when a stream label
+/// has the name; `None` when nothing downstream reads it. With parser
+/// hints the name is borrowed from them (every name there is one of them).
+fn parsed_name<'l>(labels: &LineLabels<'l>, needed: Option<&'l [String]>, name: &str) -> Option<Cow<'l, str>> {
+    let clash = labels.is_base(name);
+    if let Some(needed) = needed {
+        let wanted = |n: &&String| match n.strip_suffix("_extracted") {
+            Some(stem) if clash => stem == name,
+            _ => !clash && *n == name,
+        };
+        return needed.iter().find(wanted).map(|n| Cow::Borrowed(n.as_str()));
+    }
+    Some(Cow::Owned(if clash { format!("{name}_extracted") } else { name.to_owned() }))
+}
+
+impl<'l> LineState<'l> {
+    /// The entry's time for templates (nanoseconds; 0 when the line has none).
+    fn ts(&self) -> i128 {
+        self.ts.as_deref().and_then(parse_rfc3339).unwrap_or(0)
+    }
     fn has_error(&self) -> bool {
-        self.labels.contains_key(ERROR_LABEL)
+        self.labels.contains(ERROR_LABEL)
     }
-    fn set_error(&mut self, kind: &str, details: String) {
+    fn set_error(&mut self, kind: &'static str, details: String) {
         if !self.has_error() {
-            self.labels.insert(ERROR_LABEL.into(), kind.into());
-            self.labels.insert(ERROR_DETAILS_LABEL.into(), details);
+            self.labels.flag(kind, details);
         }
-    }
-    /// The name a parsed label gets: `<name>_extracted` when a stream label
-    /// has the name; `None` when nothing downstream reads it.
-    fn parsed_name(&self, name: &str) -> Option<String> {
-        let clash = self.base.iter().any(|b| b == name);
-        if let Some(needed) = self.needed {
-            let wanted = |n: &String| match n.strip_suffix("_extracted") {
-                Some(stem) if clash => stem == name,
-                _ => !clash && n == name,
-            };
-            if !needed.iter().any(wanted) {
-                return None;
-            }
-        }
-        Some(if clash { format!("{name}_extracted") } else { name.to_owned() })
     }
     fn set_parsed(&mut self, name: &str, value: String) {
-        if let Some(key) = self.parsed_name(name) {
-            self.labels.insert(key, value);
+        if let Some(key) = parsed_name(&self.labels, self.needed, name) {
+            self.labels.insert(key, Cow::Owned(value));
         }
     }
 }
@@ -208,28 +306,66 @@ impl LogQuery {
     /// (as Loki's parser hints do) when the caller reads no others: see
     /// [`LogQuery::referenced_labels`].
     pub fn run_with<'l>(&self, line: &'l str, stream_labels: &'l [impl AsRef<str>], needed: Option<&'l [String]>) -> Option<Passed<'l>> {
-        let mut labels = Labels::new();
+        let (text, labels, ts) = self.run_line(line, stream_labels, needed)?;
+        Some(Passed { text, labels: labels.into_map_of(|_| true), ts: ts.as_deref().and_then(parse_rfc3339) })
+    }
+
+    /// [`LogQuery::run_with`] for callers that print only the line (raw
+    /// output): its text when it passes and its time is in `window`
+    /// (`[from, to)`; `None`: any time, and the time is not even read).
+    /// Nothing is copied for a line that passes unchanged.
+    pub fn run_text<'l>(
+        &self,
+        line: &'l str,
+        stream_labels: &'l [impl AsRef<str>],
+        needed: Option<&'l [String]>,
+        window: Option<(i128, i128)>,
+    ) -> Option<Cow<'l, str>> {
+        let (text, _, ts) = self.run_line(line, stream_labels, needed)?;
+        match window {
+            None => Some(text),
+            Some((from, to)) => ts.as_deref().and_then(parse_rfc3339).filter(|t| from <= *t && *t < to).map(|_| text),
+        }
+    }
+
+    /// The pipeline's answer for one line: its text, its labels, and the
+    /// text of its `ts` (parsed only by callers that need the time).
+    pub(crate) fn run_line<'l>(
+        &self,
+        line: &'l str,
+        stream_labels: &'l [impl AsRef<str>],
+        needed: Option<&'l [String]>,
+    ) -> Option<(Cow<'l, str>, LineLabels<'l>, Option<Cow<'l, str>>)> {
+        // Room for the stream labels and a few parsed ones: one allocation.
+        let mut labels = LineLabels(Vec::with_capacity(stream_labels.len() + 4));
         let mut ts = None;
-        let wanted = |k: &str| k == "ts" || stream_labels.iter().any(|s| s.as_ref() == k);
-        json::scan_top(line, wanted, &mut |k, v| {
-            if k == "ts" {
+        // Only the stream labels' values and `ts` are read (index
+        // `stream_labels.len()` stands for `ts`); the rest is skipped.
+        // A key of no wanted length is passed over without a comparison.
+        let lengths = stream_labels.iter().fold(1u64 << 2, |m, s| m | 1u64.checked_shl(s.as_ref().len() as u32).unwrap_or(0));
+        let pick = |k: &str| {
+            if k.len() < 64 && lengths & 1 << k.len() == 0 {
+                return None;
+            }
+            stream_labels.iter().position(|s| s.as_ref() == k).or_else(|| (k == "ts").then_some(stream_labels.len()))
+        };
+        json::scan_top(line, pick, &mut |at, v| {
+            let name = stream_labels.get(at).map_or("ts", |s| s.as_ref());
+            if name == "ts" {
                 if let JVal::Str(s) = &v {
-                    ts = parse_rfc3339(s);
+                    ts = Some(s.clone());
                 }
             }
-            if stream_labels.iter().any(|s| s.as_ref() == k) {
-                if let Some(text) = v.scalar_text().filter(|t| !t.is_empty()) {
-                    labels.insert(k.to_owned(), text.into_owned());
-                }
+            if let Some(text) = v.into_scalar_text().filter(|t| !t.is_empty()).filter(|_| at < stream_labels.len()) {
+                labels.set(Cow::Borrowed(name), text, true);
             }
         });
         if !self.selector.iter().all(|m| m.matches(&labels)) {
             return None;
         }
-        let base = stream_labels.iter().map(|s| s.as_ref()).filter(|s| labels.contains_key(*s)).map(Cow::Borrowed).collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels, base, needed, ts: ts.unwrap_or(0) };
+        let mut state = LineState { text: Cow::Borrowed(line), labels, needed, ts };
         self.run_stages(&mut state)?;
-        Some(Passed { text: state.text, labels: state.labels, ts })
+        Some((state.text, state.labels, state.ts))
     }
 
     /// Whether lines must go through this query one at a time in input
@@ -297,8 +433,7 @@ impl LogQuery {
             });
         }
         let all = labels.all_labels();
-        let base = all.keys().cloned().map(Cow::Owned).collect();
-        let mut state = LineState { text: Cow::Borrowed(line), labels: all, base, needed: None, ts: 0 };
+        let mut state = LineState { text: Cow::Borrowed(line), labels: LineLabels::from_base(&all), needed: None, ts: None };
         self.run_stages(&mut state).is_some()
     }
 
@@ -311,46 +446,28 @@ impl LogQuery {
                     }
                 }
                 Stage::Json(params) if params.is_empty() => {
-                    let mut found: Vec<(String, String)> = Vec::new();
-                    // With parser hints, reading stops once every needed
-                    // label is in (Loki short-circuits the same way).
-                    let wanted = st.needed.map(|n| n.iter().enumerate().filter(|(i, a)| !n[..*i].contains(a)).count());
-                    if wanted == Some(0) {
-                        // Nothing downstream reads a label: Loki does not parse.
-                        continue;
-                    }
-                    let mut distinct = 0;
-                    let result = json::visit_flat(&st.text, &mut |k, v| {
-                        if let (Some(key), Some(text)) = (st.parsed_name(k), v.scalar_text()) {
-                            // Loki's unescaping gives "" for a value with U+FFFD
-                            // in it (Prometheus refuses the rune).
-                            let text = if text.contains('\u{fffd}') { String::new() } else { text.into_owned() };
-                            if !found.iter().any(|(f, _)| *f == key) {
-                                distinct += 1;
-                            }
-                            found.push((key, text));
-                            if wanted == Some(distinct) {
-                                return Visit::Done;
-                            }
-                        }
-                        Visit::More
-                    });
+                    // Values borrow from the line unless a stage rewrote it.
+                    let result = match &st.text {
+                        Cow::Borrowed(text) => json_flat(*text, &mut st.labels, st.needed, |v| v),
+                        Cow::Owned(text) => json_flat(text, &mut st.labels, st.needed, |v| Cow::Owned(v.into_owned())),
+                    };
                     // Loki keeps what it extracted before an error, and flags the line.
-                    st.labels.extend(found);
                     if let Err(details) = result {
                         st.set_error("JSONParserErr", details.into());
                     }
                 }
                 Stage::Json(params) => match json::parse_object(&st.text) {
                     Ok(fields) => {
-                        let mut found: Vec<(String, String)> = Vec::new();
+                        let mut found = Vec::new();
                         for (name, expr) in params {
-                            if let Some(key) = st.parsed_name(name) {
+                            if let Some(key) = parsed_name(&st.labels, st.needed, name) {
                                 let v = json::parse_path(expr).and_then(|p| json::select(&fields, &p)).unwrap_or_default();
                                 found.push((key, v));
                             }
                         }
-                        st.labels.extend(found);
+                        for (k, v) in found {
+                            st.labels.insert(k, Cow::Owned(v));
+                        }
                     }
                     Err(details) => st.set_error("JSONParserErr", details.into()),
                 },
@@ -413,13 +530,13 @@ impl LogQuery {
                     Err(details) => st.set_error("JSONParserErr", details.into()),
                 },
                 Stage::Label(f) => {
-                    if !f.process(&mut st.labels) {
+                    if !f.process_in(&mut st.labels) {
                         return None;
                     }
                 }
                 // A template that fails to execute leaves the line as it was and
                 // flags it, as Loki does.
-                Stage::LineFormat(t) => match t.render("line", &st.labels, &st.text, st.ts) {
+                Stage::LineFormat(t) => match t.render("line", &st.labels.to_map(), &st.text, st.ts()) {
                     Ok(text) => st.text = Cow::Owned(text),
                     Err(details) => st.set_error(TEMPLATE_ERROR, details),
                 },
@@ -431,14 +548,14 @@ impl LogQuery {
                         match item {
                             LabelFormat::Rename { dst, src } => {
                                 if let Some(v) = st.labels.remove(src) {
-                                    st.labels.insert(dst.clone(), v);
+                                    st.labels.insert(Cow::Owned(dst.clone()), v);
                                 }
                             }
                             LabelFormat::Template { dst, template } => {
-                                let data = data.get_or_insert_with(|| st.labels.clone());
-                                match template.render("label", data, &st.text, st.ts) {
+                                let data = data.get_or_insert_with(|| st.labels.to_map());
+                                match template.render("label", data, &st.text, st.ts()) {
                                     Ok(v) => {
-                                        st.labels.insert(dst.clone(), v);
+                                        st.labels.insert(Cow::Owned(dst.clone()), Cow::Owned(v));
                                     }
                                     Err(details) => st.set_error(TEMPLATE_ERROR, details),
                                 }
@@ -464,6 +581,53 @@ impl LogQuery {
         }
         Some(())
     }
+}
+
+/// Loki's `| json` without parameters over `text`, into `labels` (values
+/// made to live as long as the labels by `keep`).
+fn json_flat<'t, 'l>(
+    text: &'t str,
+    labels: &mut LineLabels<'l>,
+    needed: Option<&'l [String]>,
+    keep: impl Fn(Cow<'t, str>) -> Cow<'l, str>,
+) -> Result<(), &'static str> {
+    // With parser hints, reading stops once every needed label is in
+    // (Loki short-circuits the same way).
+    let wanted = needed.map(|n| n.iter().enumerate().filter(|(i, a)| !n[..*i].contains(a)).count());
+    if wanted == Some(0) {
+        // Nothing downstream reads a label: Loki does not parse.
+        return Ok(());
+    }
+    // Which needed labels were found, by their first index in `needed`:
+    // a bit set (a vector past 128 labels).
+    let (mut found, mut found_past, mut distinct) = (0u128, Vec::new(), 0);
+    json::visit_flat(text, &mut |k, v| {
+        let (Some(key), Some(value)) = (parsed_name(labels, needed, k), v.into_scalar_text()) else { return Visit::More };
+        if let Some(n) = needed {
+            let i = n.iter().position(|x| *x == key).unwrap_or(0);
+            let new = if i < 128 {
+                let bit = 1u128 << i;
+                let new = found & bit == 0;
+                found |= bit;
+                new
+            } else if found_past.contains(&i) {
+                false
+            } else {
+                found_past.push(i);
+                true
+            };
+            distinct += usize::from(new);
+        }
+        // Loki's unescaping gives "" for a value with U+FFFD in it
+        // (Prometheus refuses the rune).
+        let value = if value.contains('\u{fffd}') { Cow::Borrowed("") } else { keep(value) };
+        labels.insert(key, value);
+        if wanted == Some(distinct) {
+            Visit::Done
+        } else {
+            Visit::More
+        }
+    })
 }
 
 impl LabelName {
@@ -586,14 +750,18 @@ impl LabelFilter {
     /// `__error__="LabelFilterErr"` (a line already flagged passes
     /// numeric filters: only string matchers can remove it).
     pub fn process(&self, labels: &mut Labels) -> bool {
+        self.process_in(labels)
+    }
+
+    fn process_in(&self, labels: &mut impl FlagLabels) -> bool {
         match self {
-            LabelFilter::Str(m) => m.matches(labels),
+            LabelFilter::Str(m) => m.matches(&*labels),
             LabelFilter::Num { label, op, value, unit, .. } => {
-                if labels.contains_key(ERROR_LABEL) {
+                if labels.label(ERROR_LABEL).is_some() {
                     return true;
                 }
-                let Some(raw) = labels.get(label) else { return false };
-                match convert(raw, *unit) {
+                let Some(converted) = labels.label(label).map(|raw| convert(&raw, *unit)) else { return false };
+                match converted {
                     Ok(v) => match op {
                         NumOp::Eq => v == *value,
                         NumOp::Ne => v != *value,
@@ -603,26 +771,25 @@ impl LabelFilter {
                         NumOp::Le => v <= *value,
                     },
                     Err(details) => {
-                        labels.insert(ERROR_LABEL.into(), "LabelFilterErr".into());
-                        labels.insert(ERROR_DETAILS_LABEL.into(), details);
+                        labels.flag("LabelFilterErr", details);
                         true
                     }
                 }
             }
             LabelFilter::Ip { label, equal, spec } => {
-                if labels.contains_key(ERROR_LABEL) {
+                if labels.label(ERROR_LABEL).is_some() {
                     return true;
                 }
                 let Some(spec) = IpSpec::parse(spec) else { return false };
-                let hit = labels.get(label).and_then(|v| v.trim().parse::<IpAddr>().ok()).is_some_and(|ip| spec.contains(ip));
+                let hit = labels.label(label).and_then(|v| v.trim().parse::<IpAddr>().ok()).is_some_and(|ip| spec.contains(ip));
                 hit == *equal
             }
             LabelFilter::And(a, b) => {
-                let l = a.process(labels);
-                let r = b.process(labels);
+                let l = a.process_in(labels);
+                let r = b.process_in(labels);
                 l && r
             }
-            LabelFilter::Or(a, b) => a.process(labels) || b.process(labels),
+            LabelFilter::Or(a, b) => a.process_in(labels) || b.process_in(labels),
         }
     }
 }
@@ -633,7 +800,12 @@ pub fn parse_rfc3339(ts: &str) -> Option<i128> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b't' && b[10] != b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
+    // Plain digits (the usual case) are summed in place; anything else
+    // goes to `str::parse`, whose rules this has always followed.
+    let num = |r: std::ops::Range<usize>| match b.get(r.clone())? {
+        d if d.iter().all(u8::is_ascii_digit) => Some(d.iter().fold(0i64, |n, c| n * 10 + i64::from(c - b'0'))),
+        _ => ts.get(r)?.parse::<i64>().ok(),
+    };
     let (y, mo, d, h, mi, s) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
     let mut i = 19;
     let mut nanos: i64 = 0;

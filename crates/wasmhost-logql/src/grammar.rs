@@ -40,7 +40,7 @@ use winnow::token::{any, one_of, take_till, take_while};
 use winnow::Parser;
 
 use crate::ast::*;
-use crate::parse::{compile, fmt_f64, parse_bytes, parse_duration, unquote, validate_range, ParseError, MAX_DEPTH};
+use crate::parse::{compile, fmt_f64, parse_bytes, parse_duration, prom_duration, unquote, validate_range, ParseError, MAX_DEPTH};
 use crate::pattern::Pattern;
 use crate::template::Template;
 
@@ -619,9 +619,22 @@ fn range_and_pipeline(i: &mut Input<'_>, mut query: LogQuery, mut unwrap: Option
 
 /// `[5m]` and an optional `offset 1h`.
 fn range(i: &mut Input<'_>) -> PResult<(Duration, Option<Duration>)> {
+    let open = at(i);
     expect_sym("[").parse_next(i)?;
+    let (text_at, text) = (at(i), match ahead(i, 0) {
+        Some(Tok::Dur(_, t)) => t.clone(),
+        _ => String::new(),
+    });
     let range = duration(i)?;
+    let close = at(i);
     expect_sym("]").parse_next(i)?;
+    // Loki reads what stands between the brackets, spaces and all, with
+    // Prometheus' duration rules alone (an offset also takes Go's, so
+    // `offset 1.5m` is fine but `[1.5m]` is not).
+    if text_at != open + 1 || close != text_at + text.len() || prom_duration(&text).is_none() {
+        let raw = format!("{}{text}{}", " ".repeat(text_at - open - 1), " ".repeat(close - text_at - text.len()));
+        return lex_error(text_at, format!("not a valid duration string: {raw:?}"));
+    }
     let offset = opt(preceded(word("offset"), duration)).parse_next(i)?;
     Ok((range, offset))
 }

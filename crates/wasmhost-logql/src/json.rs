@@ -30,7 +30,7 @@ pub enum JVal<'a> {
     Obj(Vec<(Cow<'a, str>, JVal<'a>)>),
 }
 
-impl JVal<'_> {
+impl<'a> JVal<'a> {
     /// The text a label gets from a scalar (`None` for arrays and objects;
     /// `null` is the empty string).
     pub fn scalar_text(&self) -> Option<Cow<'_, str>> {
@@ -38,6 +38,17 @@ impl JVal<'_> {
             JVal::Str(s) => Some(Cow::Borrowed(s.as_ref())),
             JVal::Num(n) => Some(Cow::Borrowed(n)),
             JVal::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            JVal::Null => Some(Cow::Borrowed("")),
+            _ => None,
+        }
+    }
+
+    /// [`JVal::scalar_text`], keeping the borrow from the line.
+    pub fn into_scalar_text(self) -> Option<Cow<'a, str>> {
+        match self {
+            JVal::Str(s) => Some(s),
+            JVal::Num(n) => Some(Cow::Borrowed(n)),
+            JVal::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
             JVal::Null => Some(Cow::Borrowed("")),
             _ => None,
         }
@@ -227,13 +238,26 @@ impl<'a> Reader<'a> {
             return None;
         }
         let start = self.i + 1;
+        // The closing quote, eight bytes at a time (a key takes one or two
+        // words), then byte by byte at the end of the line.
         let mut end = start;
         loop {
-            match *b.get(end)? {
-                b'"' => break,
-                b'\\' => return None,
-                _ => end += 1,
+            let Some(word) = b.get(end..end + 8) else {
+                end += b.get(end..)?.iter().position(|c| matches!(c, b'"' | b'\\'))?;
+                break;
+            };
+            let w = u64::from_le_bytes(word.try_into().ok()?);
+            let hit = has_byte(w, b'"') | has_byte(w, b'\\');
+            if hit != 0 {
+                // The lowest flagged byte is the first match (a false flag
+                // can only sit above a true one).
+                end += (hit.trailing_zeros() / 8) as usize;
+                break;
             }
+            end += 8;
+        }
+        if b[end] == b'\\' {
+            return None;
         }
         let mut at = end + 1;
         let space = |at: &mut usize| {
@@ -271,6 +295,14 @@ impl<'a> Reader<'a> {
             }
         }
     }
+}
+
+/// The bytes of `w` equal to `c`, flagged by their top bit (the classic
+/// zero-byte test on `w ^ c…c`; flags above the first match may be false).
+fn has_byte(w: u64, c: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & (ONES << 7)
 }
 
 /// What a [`visit_flat`] visitor says after each value.
@@ -322,25 +354,40 @@ impl<'a> Reader<'a> {
         loop {
             self.ws();
             let key = self.key()?;
-            if len > 0 {
-                prefix.push('_');
-            }
-            sanitize_key(&key, depth == 0, prefix);
-            let visit = match self.b.get(self.i) {
-                Some(b'{') => self.visit_object(prefix, depth + 1, f)?,
-                Some(b'[') => {
-                    self.value(depth + 1)?;
-                    Visit::More
-                }
-                _ => match self.value(depth + 1)? {
+            let nested = matches!(self.b.get(self.i), Some(b'{' | b'['));
+            // A scalar under a key that needs no cleaning and no prefix (every
+            // member of a flat line, in practice) is named by the key as is.
+            let plain = len == 0
+                && !nested
+                && !(depth == 0 && key.as_bytes().first().is_some_and(u8::is_ascii_digit))
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let visit = if plain {
+                match self.value(depth + 1)? {
                     JVal::Null => Visit::More,
-                    v => f(prefix, v),
-                },
+                    v => f(&key, v),
+                }
+            } else {
+                if len > 0 {
+                    prefix.push('_');
+                }
+                sanitize_key(&key, depth == 0, prefix);
+                let visit = match self.b.get(self.i) {
+                    Some(b'{') => self.visit_object(prefix, depth + 1, f)?,
+                    Some(b'[') => {
+                        self.value(depth + 1)?;
+                        Visit::More
+                    }
+                    _ => match self.value(depth + 1)? {
+                        JVal::Null => Visit::More,
+                        v => f(prefix, v),
+                    },
+                };
+                prefix.truncate(len);
+                visit
             };
             if visit == Visit::Done {
                 return Ok(Visit::Done);
             }
-            prefix.truncate(len);
             self.ws();
             match self.b.get(self.i) {
                 Some(b',') => self.i += 1,
@@ -355,10 +402,11 @@ impl<'a> Reader<'a> {
 }
 
 /// Calls `f` with each top-level member of the object `line` whose key
-/// `wanted` accepts and whose value is a scalar; every other value is
+/// `pick` accepts (with what `pick` said of the key: an index into the
+/// caller's wanted keys) and whose value is a scalar; every other value is
 /// skipped without being decoded or built: what stream labels and `ts`
 /// need, fast. Stops quietly at malformed input.
-pub fn scan_top<'a>(line: &'a str, wanted: impl Fn(&str) -> bool, f: &mut impl FnMut(&str, JVal<'a>)) {
+pub fn scan_top<'a>(line: &'a str, pick: impl Fn(&str) -> Option<usize>, f: &mut impl FnMut(usize, JVal<'a>)) {
     let mut r = Reader { s: line, b: line.as_bytes(), i: 0 };
     r.ws();
     if r.b.get(r.i) != Some(&b'{') {
@@ -374,15 +422,17 @@ pub fn scan_top<'a>(line: &'a str, wanted: impl Fn(&str) -> bool, f: &mut impl F
                     return;
                 }
             }
-            _ if wanted(&key) => match r.value(0) {
-                Ok(v) => f(&key, v),
-                Err(_) => return,
-            },
-            _ => {
-                if r.skip_scalar().is_none() {
-                    return;
+            _ => match pick(&key) {
+                Some(at) => match r.value(0) {
+                    Ok(v) => f(at, v),
+                    Err(_) => return,
+                },
+                None => {
+                    if r.skip_scalar().is_none() {
+                        return;
+                    }
                 }
-            }
+            },
         }
         r.ws();
         match r.b.get(r.i) {
@@ -497,6 +547,24 @@ mod tests {
         assert_eq!(got, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
         assert_eq!(select(&f, &parse_path(r#"d["e-f"][0]"#).unwrap()).as_deref(), Some("1"));
         assert_eq!(select(&f, &parse_path("d").unwrap()).as_deref(), Some(r#"{"e-f":[1],"g":2}"#));
+    }
+
+    #[test]
+    fn keys_of_every_length_are_found_whole() {
+        // Keys around the eight-byte words the key scan reads, plain and
+        // escaped, and one running into the end of the line.
+        for n in 0..20 {
+            let k = "k".repeat(n);
+            let line = format!(r#"{{"{k}":1,"a\"{k}":2}}"#);
+            let mut got = Vec::new();
+            visit_flat(&line, &mut |key, v| {
+                got.push((key.to_owned(), v.scalar_text().unwrap_or_default().into_owned()));
+                Visit::More
+            })
+            .unwrap();
+            assert_eq!(got, [(k.clone(), "1".to_owned()), (format!("a_{k}"), "2".to_owned())], "{line}");
+            assert_eq!(visit_flat(&format!(r#"{{"{k}"#), &mut |_, _| Visit::More), Err(STRING_ERR), "{k}");
+        }
     }
 
     #[test]

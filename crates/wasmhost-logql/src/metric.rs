@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::ast::*;
-use crate::eval::{convert, Labels, ERROR_DETAILS_LABEL, ERROR_LABEL};
+use crate::eval::{convert, parse_rfc3339, Labels, ERROR_DETAILS_LABEL, ERROR_LABEL};
 
 /// When a metric query is evaluated, in nanoseconds since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,15 +281,22 @@ impl MetricEvaluator {
             if r.error.is_some() {
                 continue;
             }
-            let Some(passed) = r.query.run_with(line, &self.stream_labels, r.needed.as_deref()) else { continue };
-            if let Some(ts) = passed.ts {
+            let Some((text, line_labels, ts)) = r.query.run_line(line, &self.stream_labels, r.needed.as_deref()) else { continue };
+            let ts = ts.as_deref().and_then(parse_rfc3339);
+            if let Some(ts) = ts {
                 self.newest = Some(self.newest.map_or(ts, |n| n.max(ts)));
             }
-            let Some(ts) = passed.ts.or(if unknown_end { self.newest } else { None }) else { continue };
-            let mut labels = passed.labels;
+            let Some(ts) = ts.or(if unknown_end { self.newest } else { None }) else { continue };
+            // A `sum by` without unwrap reads only its own labels: only
+            // those are copied out of the line (all when it has an error,
+            // which names the series).
+            let mut labels = match (&r.unwrap, &r.sum_by) {
+                (None, Some(keep)) if !line_labels.contains(ERROR_LABEL) => line_labels.into_map_of(|k| keep.iter().any(|n| n == k)),
+                _ => line_labels.into_map_of(|_| true),
+            };
             let value = match &r.unwrap {
                 None => match r.func {
-                    RangeFn::BytesOverTime | RangeFn::BytesRate => passed.text.len() as f64,
+                    RangeFn::BytesOverTime | RangeFn::BytesRate => text.len() as f64,
                     _ => 1.0,
                 },
                 Some(u) => {

@@ -6,6 +6,7 @@
 
 use crate::ast::*;
 use crate::grammar::{self, BIN_LEVELS, RANGE_FNS, VECTOR_FNS};
+use crate::unquote::{Rules, UnquoteError};
 
 /// The deepest nesting of parentheses and sub-expressions accepted.
 pub const MAX_DEPTH: usize = 256;
@@ -43,51 +44,20 @@ fn invalid(message: impl Into<String>) -> ParseError {
 }
 
 
-/// Unquotes a Go string literal (`"…"` with escapes, or `` `…` `` raw) at the
-/// start of `text`; returns it and the bytes consumed.
+/// Unquotes the string literal (`"…"` with Go's escapes, or `` `…` ``
+/// raw) at the start of `text` as Loki's lexer does; returns it and the
+/// bytes consumed. Errors are Loki's (text/scanner's, then Prometheus'
+/// unquoting's "invalid syntax").
 pub(crate) fn unquote(text: &str) -> Result<(String, usize), ParseError> {
-    let bytes = text.as_bytes();
-    let quote = bytes[0];
-    let err = |at: usize, message: &str| ParseError::Syntax { at, message: message.into() };
-    let mut s = String::new();
-    let mut i = 1;
-    loop {
-        let Some(&b) = bytes.get(i) else { return Err(err(0, "unterminated string")) };
-        if b == quote {
-            return Ok((s, i + 1));
-        }
-        if b == b'\\' && quote == b'"' {
-            let Some(&e) = bytes.get(i + 1) else { return Err(err(i, "unterminated escape")) };
-            let hex = |from: usize, n: usize| text.get(from..from + n).and_then(|h| u32::from_str_radix(h, 16).ok());
-            let (c, len) = match e {
-                b'n' => ('\n', 2),
-                b't' => ('\t', 2),
-                b'r' => ('\r', 2),
-                b'a' => ('\u{7}', 2),
-                b'b' => ('\u{8}', 2),
-                b'f' => ('\u{c}', 2),
-                b'v' => ('\u{b}', 2),
-                b'\\' => ('\\', 2),
-                b'"' => ('"', 2),
-                b'x' => (hex(i + 2, 2).and_then(char::from_u32).ok_or_else(|| err(i, "bad \\x escape"))?, 4),
-                b'u' => (hex(i + 2, 4).and_then(char::from_u32).ok_or_else(|| err(i, "bad \\u escape"))?, 6),
-                b'U' => (hex(i + 2, 8).and_then(char::from_u32).ok_or_else(|| err(i, "bad \\U escape"))?, 10),
-                b'0'..=b'7' => {
-                    let v = text.get(i + 1..i + 4).and_then(|o| u32::from_str_radix(o, 8).ok()).filter(|v| *v < 256);
-                    (v.and_then(char::from_u32).ok_or_else(|| err(i, "bad octal escape"))?, 4)
-                }
-                other => return Err(err(i, &format!("unknown escape sequence \\{}", other as char))),
-            };
-            s.push(c);
-            i += len;
-        } else {
-            let ch = text[i..].chars().next().unwrap_or('\u{fffd}');
-            s.push(ch);
-            i += ch.len_utf8();
-        }
-    }
+    crate::unquote::unquote(text, Rules::Loki).map_err(|e| {
+        let (at, message) = match e {
+            UnquoteError::Unterminated { at, .. } => (at, "literal not terminated"),
+            UnquoteError::BadEscape { at } => (at, "invalid char escape"),
+            UnquoteError::Syntax { at } => (at, "invalid syntax"),
+        };
+        ParseError::Syntax { at, message: message.into() }
+    })
 }
-
 
 /// A duration in seconds: Prometheus units (`5m`, `1h30m`, `1d`, `1w`,
 /// `1y`) and Go's (`1.5s`, `250ms`, `10us`, `10µs`, `100ns`).
@@ -118,6 +88,28 @@ pub fn parse_duration(text: &str) -> Option<f64> {
         rest = &rest[unit_len..];
     }
     Some(total)
+}
+
+/// A range's duration in seconds as Loki reads one (Prometheus'
+/// `model.ParseDuration`): whole numbers with units from `y` down to
+/// `ms`, each at most once, biggest first (`1h30m`); `0` alone.
+pub(crate) fn prom_duration(text: &str) -> Option<f64> {
+    const UNITS: [(&str, f64); 7] = [("y", 31_536_000.0), ("w", 604_800.0), ("d", 86_400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3)];
+    if text == "0" {
+        return Some(0.0);
+    }
+    let (mut rest, mut next, mut total) = (text, 0, 0.0);
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit()).count();
+        let k = next + UNITS[next..].iter().position(|(u, _)| *u == &rest[..unit_len])?;
+        total += n * UNITS[k].1;
+        next = k + 1;
+        rest = &rest[unit_len..];
+    }
+    (!text.is_empty()).then_some(total)
 }
 
 /// A byte size as Loki reads one (humanize): `5B`, `20KB` (1000), `1KiB` (1024), `3.5MB`.

@@ -17,6 +17,7 @@
 //! nor Loki's functions; this interpreter reads labels in place.
 
 use crate::eval::Labels;
+use crate::unquote::{Rules, UnquoteError};
 use crate::template_fns::{self, Ty, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -328,49 +329,17 @@ fn number_len(s: &str) -> usize {
 }
 
 /// A Go string literal at the start of `s` (`"…"` with Go's escapes, or
-/// `` `raw` ``): its value and length.
+/// `` `raw` ``), read as text/template does: its value and length; errors
+/// in text/template's words.
 pub(crate) fn unquote(s: &str) -> Result<(String, usize), String> {
-    if let Some(raw) = s.strip_prefix('`') {
-        let end = raw.find('`').ok_or("unterminated raw quoted string")?;
-        return Ok((raw[..end].to_owned(), end + 2));
-    }
-    let mut out = String::new();
-    let mut chars = s.char_indices().skip(1);
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Ok((out, i + 1)),
-            '\n' => break,
-            '\\' => {
-                let (_, e) = chars.next().ok_or("unterminated quoted string")?;
-                let mut hex = |n: usize| -> Result<u32, String> {
-                    let digits: String = (0..n).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
-                    u32::from_str_radix(&digits, 16).map_err(|_| "invalid syntax".to_owned())
-                };
-                let v = match e {
-                    'a' => 7,
-                    'b' => 8,
-                    'f' => 12,
-                    'n' => 10,
-                    'r' => 13,
-                    't' => 9,
-                    'v' => 11,
-                    '\\' => 92,
-                    '"' => 34,
-                    'x' => hex(2)?,
-                    'u' => hex(4)?,
-                    'U' => hex(8)?,
-                    '0'..='7' => {
-                        let rest: String = (0..2).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
-                        u32::from_str_radix(&format!("{e}{rest}"), 8).map_err(|_| "invalid syntax".to_owned())?
-                    }
-                    _ => return Err("invalid syntax".into()),
-                };
-                out.push(char::from_u32(v).ok_or("invalid syntax")?);
-            }
-            c => out.push(c),
+    crate::unquote::unquote(s, Rules::Go).map_err(|e| {
+        match e {
+            UnquoteError::Unterminated { raw: true, .. } => "unterminated raw quoted string",
+            UnquoteError::Unterminated { raw: false, .. } => "unterminated quoted string",
+            UnquoteError::BadEscape { .. } | UnquoteError::Syntax { .. } => "invalid syntax",
         }
-    }
-    Err("unterminated quoted string".into())
+        .to_owned()
+    })
 }
 
 /// A Go character constant (`'a'`, `'\n'`) at the start of `s`.

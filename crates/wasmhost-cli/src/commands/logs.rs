@@ -2,7 +2,7 @@
 //! stdin) with Loki's data model and answers: `--output json` is Loki's
 //! query API JSON, `text` is for people, `raw` is the lines alone.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -153,8 +153,8 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
                 let needed = q.referenced_labels();
                 let run = |chunk: &[u8], buf: &mut Vec<u8>| {
                     for_lines(chunk, |line| {
-                        if let Some(p) = q.run_with(line, &stream_labels, needed.as_deref()).filter(|p| in_window(p, window)) {
-                            buf.extend_from_slice(p.text.as_bytes());
+                        if let Some(text) = q.run_text(line, &stream_labels, needed.as_deref(), window) {
+                            buf.extend_from_slice(text.as_bytes());
                             buf.push(b'\n');
                         }
                     })
@@ -205,6 +205,12 @@ pub fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 /// Calls `f` with each line of a chunk of whole lines (lossily decoded
 /// when not UTF-8, as the host writes them).
 fn for_lines(chunk: &[u8], mut f: impl FnMut(&str)) {
+    // A chunk is nearly always UTF-8 as a whole: checked once, and split
+    // with str's word-at-a-time search for the newline.
+    if let Ok(text) = std::str::from_utf8(chunk) {
+        text.split('\n').filter(|l| !l.is_empty()).for_each(f);
+        return;
+    }
     for line in chunk.split(|b| *b == b'\n') {
         if line.is_empty() {
             continue;
@@ -270,10 +276,8 @@ fn parallel<S: Send>(
                 while !stopped() {
                     let mut chunk = std::mem::take(&mut carry);
                     chunk.reserve(CHUNK);
-                    let start = chunk.len();
-                    chunk.resize(start + CHUNK, 0);
-                    let n = read_full(&mut reader, &mut chunk[start..]).with_context(|| format!("reading {name}"))?;
-                    chunk.truncate(start + n);
+                    // Read into the spare room as is (no zero-filling first).
+                    let n = (&mut reader).take(CHUNK as u64).read_to_end(&mut chunk).with_context(|| format!("reading {name}"))?;
                     if n == 0 {
                         if !chunk.is_empty() && chunk_tx.send((seq, chunk)).is_err() {
                             return Ok(());
@@ -318,20 +322,6 @@ fn parallel<S: Send>(
         }
         read
     })
-}
-
-/// Fills `buf` as far as the reader goes; the bytes read.
-fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match reader.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// `{a="1", b="2"} 3` per sample, as logcli prints an instant vector; a

@@ -48,6 +48,10 @@ u1 = L(1, job="u", msg="code \u0663"); u2 = L(2, job="u", msg="caf\u00e9"); u3 =
 ipl = [L(1, job="ip", msg="from 192.168.1.7:443 at 18:00:01"), L(2, job="ip", msg="peer=192.168.0.1 via 10.1.0.1"),
        L(3, job="ip", msg="peer=10.0.0.5"), L(4, job="ip", msg="v6 [2001:db8::1]:80 and 1.2.3")]
 files["02_line_filters.json"] = [
+    case("\\x and octal escapes are bytes: two of them make one UTF-8 character", r'{job="u"} |= "caf\xc3\xa9" or "caf\303\251"', lines=[u1, u2, u3],
+         expect=streams(({"job": "u"}, [[ns(2), u2]]))),
+    case("\\u of a lone surrogate is U+FFFD in a query (Prometheus' unquoting), not an error", r'{job="gw"} |= "\ud800"', expect=streams()),
+    case("a raw string keeps a carriage return in a query", '{job="gw"} |= `GET /a\r`', expect=streams()),
     case("contains", '{job="gw"} |= "POST"', expect=streams((GO, [[ns(3), g3]]))),
     case("not contains", '{job="gw"} != "GET"', expect=streams((GO, [[ns(3), g3]]))),
     case("regex, unanchored, Go syntax", '{job="gw"} |~ "/[ab] 2\\\\d\\\\d"', expect=streams((RUST, [[ns(1), g1]]))),
@@ -222,6 +226,12 @@ files["09_templates.json"] = [
     case("label_format: every template of a stage reads the labels as they were before it", '{lang="go"} | json | label_format a=`x`, b=`{{ .a }}-{{ .level }}` | keep a, b',
          lines=[g3], expect=streams(({"a": "x", "b": "-info"}, [[ns(3), g3]]))),
     case("a template that does not parse makes the query invalid", '{lang="go"} | line_format `{{ if .a }}x`', error="template: line:1: unexpected EOF"),
+    # Template literals follow Go's strconv.Unquote, which Prometheus'
+    # unquoting (queries, see 08_syntax_errors) departs from twice.
+    case("a template refuses \\u of a lone surrogate (Go's strconv)", r'{lang="go"} | line_format "{{ \"\\ud800\" }}"', error="template: line:1: invalid syntax"),
+    case("a template's raw string loses carriage returns (Go's strconv)", '{lang="go"} | line_format "{{ `a\\rb` }}" | keep job',
+         expect=streams(({"job": "gw"}, [[ns(3), "ab"]]))),
+    case("a template's string cannot hold a newline", '{lang="go"} | line_format "{{ \\"a\\nb\\" }}"', error="unterminated quoted string"),
     case("break outside range", '{lang="go"} | line_format `{{ break }}`', error="{{break}} outside {{range}}"),
     case("a plain value after | is not a command", '{lang="go"} | line_format `{{ .a | "x" }}`', error="non executable command in pipeline stage 2"),
 ]
@@ -337,6 +347,22 @@ files["08_syntax_errors.json"] = [
     case("unknown function", 'nope({job="x"}[5m])', error='unexpected IDENTIFIER "nope"'),
     case("unwrap outside a range aggregation", '{job="x"} | unwrap lat', error="unwrap is only allowed in a range aggregation"),
     case("too deep", '{job="x"} | ' + "(" * 300 + 'a="1"' + ")" * 300, error="query nested deeper than 256 levels"),
+    # String literals as Loki's lexer reads them: Go's text/scanner, then
+    # Prometheus' strutil.Unquote (not Go's strconv.Unquote: see 09_templates).
+    case("a raw newline inside a double-quoted string", '{job="gw"} |= "GET\n/a"', error="parse error at byte 18: literal not terminated"),
+    case("an escape Go does not have", r'{job="gw"} |= "\q"', error="parse error at byte 15: invalid char escape"),
+    case("too few hex digits after \\x", r'{job="gw"} |= "\x4"', error="invalid char escape"),
+    case("an octal escape above \\377", r'{job="gw"} |= "\400"', error="parse error at byte 15: invalid syntax"),
+    case("\\U above U+10FFFF", r'{job="gw"} |= "\U00110000"', error="invalid syntax"),
+    # A range is read as Loki's lexer reads it: the text between the brackets
+    # through Prometheus' model.ParseDuration alone; an offset (like a
+    # duration label filter) also takes Go's time.ParseDuration.
+    case("a fractional range is refused", 'count_over_time({job="gw"}[1.5m])', error='not a valid duration string: "1.5m"'),
+    case("spaces inside the range brackets are refused", 'count_over_time({job="gw"}[ 5m ])', error='not a valid duration string: " 5m "'),
+    case("range units go from the biggest to the smallest", 'count_over_time({job="gw"}[1m1h])', error='not a valid duration string: "1m1h"'),
+    case("Go's units are not range units", 'count_over_time({job="gw"}[300000us])', error='not a valid duration string: "300000us"'),
+    case("an offset takes Go's durations", 'count_over_time({job="gw"}[5m] offset 0.5m)', time=T1, expect=vector(t1, (GO, "1"), (RUST, "2"))),
+    case("a raw string may hold a newline", '{job="gw"} |= `GET\n/a`', expect=streams()),
 ]
 # Where Loki's grammar (syntax.y, lex.go) and the hand-written parser before
 # the winnow one disagreed: Loki's answer.
