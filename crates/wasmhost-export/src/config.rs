@@ -18,7 +18,7 @@ use crate::loki::{check_labels, LokiEncoder};
 use crate::metrics::Metrics;
 use crate::otlp::{resource, OtlpEncoder};
 use crate::tls::{with_otel_env, TlsSettings};
-use crate::transport::{Compression, Transport};
+use crate::transport::{Compression, RetryRule, Transport};
 
 /// Keys every network sink table may have: batching, retries, spool.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -215,7 +215,7 @@ impl LokiSettings {
             (Encoding::Json, true) => Compression::Gzip,
             (Encoding::Json, false) => Compression::None,
         };
-        Transport::http(&url, http_headers(&headers)?, compression, "application/x-protobuf", self.timeout, &self.tls)
+        Transport::http(&url, http_headers(&headers)?, compression, RetryRule::Loki, self.timeout, &self.tls)
     }
 
     /// Starts the sink.
@@ -386,6 +386,7 @@ impl OtlpSettings {
     /// Whether the environment asks for OTLP log export: an OTLP endpoint
     /// variable is set, or `OTEL_LOGS_EXPORTER` is `otlp`.
     pub fn wanted_by_env(env: &dyn Fn(&str) -> Option<String>) -> bool {
+        let env = |name: &str| non_empty(env, name);
         env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT").is_some()
             || env("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
             || env("OTEL_LOGS_EXPORTER").is_some_and(|v| v.split(',').any(|e| e.trim() == "otlp"))
@@ -395,6 +396,7 @@ impl OtlpSettings {
     /// the OTel SDKs read them (the `_LOGS_` variant first), then the spec's
     /// defaults.
     pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<OtlpTarget, String> {
+        let env = |name: &str| non_empty(env, name);
         let var = |name: &str| env(&format!("OTEL_EXPORTER_OTLP_LOGS_{name}")).or_else(|| env(&format!("OTEL_EXPORTER_OTLP_{name}")));
         let protocol = match self.protocol {
             Some(p) => p,
@@ -475,13 +477,22 @@ impl OtlpSettings {
                 &r.url,
                 http_headers(&r.headers)?,
                 if r.gzip { Compression::Gzip } else { Compression::None },
-                "application/x-protobuf",
+                RetryRule::Otlp,
                 r.timeout,
                 &r.tls,
             ),
         };
         NetworkSink::start(name, encoder, transport, self.delivery, metrics.sink(name), events)
     }
+}
+
+/// A variable's value, `None` when unset or empty: the OTel spec says an
+/// SDK "MUST interpret an empty value of an environment variable the same
+/// way as when the variable is unset" (`OTEL_EXPORTER_OTLP_ENDPOINT=` in a
+/// unit file turns nothing on, and an empty `_LOGS_` variable does not hide
+/// the general one).
+fn non_empty(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.trim().is_empty())
 }
 
 /// A bare `http://host:port` gets `/v1/logs` for HTTP.
@@ -582,6 +593,52 @@ mod tests {
         assert!(gzip);
         assert_eq!(timeout, Duration::from_millis(2500));
         assert!(tls.is_empty());
+    }
+
+    /// Every `_LOGS_` variable beats its general twin, whichever is set
+    /// first, and an empty variable counts as unset (the OTel spec).
+    #[test]
+    fn signal_specific_variables_win_and_empty_ones_are_unset() {
+        let e = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://general:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:4318/custom"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "7000"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=general"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "a=logs"),
+        ]);
+        let t = OtlpSettings::default().resolve(&e).unwrap();
+        assert_eq!(t.url, "http://logs:4318/custom");
+        assert_eq!(t.protocol, OtlpProtocol::HttpJson);
+        assert!(!t.gzip);
+        assert_eq!(t.timeout, Duration::from_secs(7));
+        assert_eq!(t.headers, vec![("a".to_string(), "logs".to_string())]);
+        // The other way round: the general variables apply where no _LOGS_ one is set.
+        let e = env(&[("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "gzip"), ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+        let t = OtlpSettings::default().resolve(&e).unwrap();
+        assert!(t.gzip);
+        assert_eq!((t.protocol, t.url.as_str()), (OtlpProtocol::Grpc, "http://localhost:4317"));
+
+        let e = env(&[
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", ""),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://general:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", " "),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", ""),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ("OTEL_SERVICE_NAME", ""),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs"),
+        ]);
+        let t = OtlpSettings::default().resolve(&e).unwrap();
+        assert_eq!(t.url, "http://general:4318/v1/logs", "an empty _LOGS_ endpoint does not hide the general one");
+        assert_eq!(t.protocol, OtlpProtocol::HttpProtobuf);
+        assert_eq!(t.timeout, Duration::from_secs(2));
+        assert_eq!(t.service_name, "attrs");
+        assert!(!OtlpSettings::wanted_by_env(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", ""), ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "")])));
+        assert!(OtlpSettings::wanted_by_env(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")])));
     }
 
     #[test]

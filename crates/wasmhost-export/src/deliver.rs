@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, Notify};
 use wasmhost_log::{FieldValue, InstanceContext, Level, LogRecord, Sink};
 
 use crate::batch::{Batch, Encoder, Encoding};
-use crate::metrics::SinkMetrics;
+use crate::metrics::{Settled, SinkMetrics};
 use crate::spool::{Spool, SpoolEntry};
 use crate::transport::{Outcome, Transport};
 
@@ -364,9 +364,10 @@ impl Worker {
         }
     }
 
+    /// A batch of `records` records that can be neither sent nor kept.
     fn lose(&self, records: u64) {
         self.lost.set(self.lost.get() + records);
-        self.metrics.dropped.inc_by(records);
+        self.metrics.settle(Settled::Dropped, records);
     }
 
     fn admit(&self, batch: Batch, spool: &mut Option<Spool>) {
@@ -413,8 +414,8 @@ impl Worker {
             if self.past_deadline() {
                 return;
             }
-            let head = self.queue.borrow_mut().front_mut().map(|item| (item.batch.take(), item.spooled.clone()));
-            let Some((batch, spooled)) = head else {
+            let head = self.queue.borrow_mut().front_mut().map(|item| (item.batch.take(), item.spooled.clone(), item.records));
+            let Some((batch, spooled, records)) = head else {
                 if self.closed.get() {
                     return;
                 }
@@ -428,11 +429,16 @@ impl Worker {
                     Err(e) => {
                         self.events.spool_corrupt(&e.path.display().to_string(), &e.reason);
                         let _ = Spool::quarantine(entry);
+                        // Its records, as far as the header tells.
+                        self.lose(records);
                         self.pop();
                         continue;
                     }
                 },
+                // Not reached (a batch in memory is put back when it is
+                // not delivered); counted all the same, never silently gone.
                 (None, None) => {
+                    self.lose(records);
                     self.pop();
                     continue;
                 }
@@ -482,20 +488,29 @@ impl Worker {
             match outcome {
                 Outcome::Sent => {
                     self.metrics.latency.observe(started.elapsed().as_secs_f64());
-                    self.metrics.sent.inc_by(batch.records);
+                    self.metrics.settle(Settled::Sent, batch.records);
                     self.sent.set(self.sent.get() + batch.records);
                     return true;
                 }
+                Outcome::Partial { rejected, message } => {
+                    // Not retried (the OTLP spec: MUST NOT); the batch was
+                    // delivered, the receiver kept all but `rejected` records.
+                    self.metrics.latency.observe(started.elapsed().as_secs_f64());
+                    let rejected = rejected.min(batch.records);
+                    self.metrics.settle(Settled::Sent, batch.records - rejected);
+                    self.metrics.records_rejected.inc_by(rejected);
+                    self.sent.set(self.sent.get() + batch.records - rejected);
+                    self.events.partial_success(rejected, batch.records, &message);
+                    return true;
+                }
                 Outcome::Reject { status, message } => {
-                    self.metrics.dead_lettered.inc();
-                    self.dead_letter(batch, &status, &message);
+                    self.dead_letter(batch, &status, &message, Settled::DeadLettered);
                     return true;
                 }
                 Outcome::Retry { reason, after } => {
                     attempt += 1;
                     if self.delivery.max_retries.is_some_and(|max| attempt > max) {
-                        self.metrics.failed.inc();
-                        self.dead_letter(batch, "retries exhausted", &reason);
+                        self.dead_letter(batch, "retries exhausted", &reason, Settled::Failed);
                         return true;
                     }
                     self.metrics.retried.inc();
@@ -513,10 +528,12 @@ impl Worker {
         }
     }
 
-    /// A refused batch: one JSON line in the dead-letter file (status, the
-    /// server's message, and the body in base64, ready to replay), and an
-    /// event either way.
-    fn dead_letter(&self, batch: &Batch, status: &str, message: &str) {
+    /// A refused (or given up) batch: one JSON line in the dead-letter file
+    /// (status, the server's message, and the body in base64, ready to
+    /// replay), counted as `outcome`; without a file (or when it cannot be
+    /// written) the batch is lost and counted dropped instead. An event
+    /// either way.
+    fn dead_letter(&self, batch: &Batch, status: &str, message: &str, outcome: Settled) {
         use base64::Engine;
         self.events.dead_letter(status, message, batch.records);
         let Some(path) = &self.delivery.dead_letter else {
@@ -539,26 +556,28 @@ impl Worker {
             .append(true)
             .open(path)
             .and_then(|mut f| writeln!(f, "{line}"));
-        if let Err(e) = written {
-            self.events.spool_error(&format!("dead-letter file {}: {e}", path.display()));
-            self.lose(batch.records);
+        match written {
+            Ok(()) => self.metrics.settle(outcome, batch.records),
+            Err(e) => {
+                self.events.spool_error(&format!("dead-letter file {}: {e}", path.display()));
+                self.lose(batch.records);
+            }
         }
     }
 
     /// The final word: what was sent, what stayed in the spool, what was lost.
     fn finish(&self) {
         let queue = self.queue.borrow();
-        let (mut spooled_batches, mut spooled_records, mut lost) = (0u64, 0u64, self.lost.get());
+        let (mut spooled_batches, mut spooled_records) = (0u64, 0u64);
         for item in queue.iter() {
             if item.spooled.is_some() {
                 spooled_batches += 1;
                 spooled_records += item.records;
             } else {
-                lost += item.records;
-                self.metrics.dropped.inc_by(item.records);
+                self.lose(item.records);
             }
         }
-        self.events.shutdown(self.sent.get(), spooled_batches, spooled_records, lost);
+        self.events.shutdown(self.sent.get(), spooled_batches, spooled_records, self.lost.get());
     }
 }
 
@@ -612,6 +631,15 @@ impl SinkEvents {
             "export.dead_letter",
             format!("sink {}: the receiver refused {records} records ({status}): {message}", self.sink),
             vec![("status", status.into()), ("reason", message.into()), ("records", records.into())],
+        );
+    }
+
+    fn partial_success(&self, rejected: u64, records: u64, message: &str) {
+        self.emit(
+            if rejected > 0 { Level::Error } else { Level::Warn },
+            "export.partial_success",
+            format!("sink {}: the receiver kept {} of {records} records, rejected {rejected}: {message}", self.sink, records - rejected),
+            vec![("records", rejected.into()), ("reason", message.into())],
         );
     }
 

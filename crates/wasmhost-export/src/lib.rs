@@ -24,6 +24,7 @@ mod metrics;
 mod otlp;
 #[cfg(feature = "receivers")]
 pub mod receivers;
+mod rpc;
 mod spool;
 mod tls;
 mod transport;
@@ -35,11 +36,11 @@ pub use loki::{
     check_labels, parse_labels, EntryAdapter, LabelPairAdapter, LokiEncoder, PushRequest, StreamAdapter, Timestamp,
     PER_INSTANCE_FIELDS, STRUCTURED_METADATA,
 };
-pub use metrics::{Metrics, MetricsSink, SinkMetrics};
+pub use metrics::{Metrics, MetricsSink, Settled, SinkMetrics};
 pub use otlp::{host_name, resource, severity_number, to_otlp, OtlpEncoder};
 pub use spool::{Spool, SpoolEntry, SpoolError};
 pub use tls::TlsSettings;
-pub use transport::{compress, retry_after, Compression, Outcome, Transport};
+pub use transport::{compress, retry_after, Compression, Outcome, RetryRule, Transport};
 
 /// The OTLP wire types this crate encodes with, for receivers and tests.
 pub use opentelemetry_proto;

@@ -4,10 +4,12 @@
 //! themselves as they pass a [`MetricsSink`].
 //!
 //! ```
-//! use wasmhost_export::Metrics;
+//! use wasmhost_export::{Metrics, Settled};
 //! let metrics = Metrics::new();
-//! metrics.sink("loki").sent.inc_by(3);
-//! assert!(metrics.render().contains(r#"wasmhost_sink_records_sent_total{sink="loki"} 3"#));
+//! metrics.sink("loki").settle(Settled::Sent, 3);
+//! let text = metrics.render();
+//! assert!(text.contains(r#"wasmhost_sink_records_sent_total{sink="loki"} 3"#));
+//! assert!(text.contains(r#"wasmhost_sink_batches_sent_total{sink="loki"} 1"#));
 //! ```
 
 use std::net::SocketAddr;
@@ -30,11 +32,10 @@ fn latency_histogram() -> Histogram {
 /// Every metric of the host, in one registry.
 pub struct Metrics {
     registry: Mutex<Registry>,
-    sent: Family<Labels, Counter>,
+    /// Per outcome: (batches, records).
+    outcomes: [(Family<Labels, Counter>, Family<Labels, Counter>); 4],
+    records_rejected: Family<Labels, Counter>,
     retried: Family<Labels, Counter>,
-    failed: Family<Labels, Counter>,
-    dead_lettered: Family<Labels, Counter>,
-    dropped: Family<Labels, Counter>,
     spool_bytes: Family<Labels, Gauge>,
     queue_depth: Family<Labels, Gauge>,
     latency: Family<Labels, Histogram, fn() -> Histogram>,
@@ -45,19 +46,43 @@ pub struct Metrics {
     lines: Family<Labels, Counter>,
 }
 
+/// Where a batch ended. Every batch a sink takes ends in exactly one of
+/// these (or is still queued or spooled when the process exits), and is
+/// counted once, with its records, under that outcome's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The receiver acknowledged it (`wasmhost_sink_{batches,records}_sent_total`).
+    Sent = 0,
+    /// The receiver refused it for good and it is in the dead-letter file
+    /// (`…_dead_lettered_total`).
+    DeadLettered = 1,
+    /// Given up after `max_retries` and written to the dead-letter file
+    /// (`…_failed_total`).
+    Failed = 2,
+    /// Lost: refused or given up with no dead-letter file to hold it (or
+    /// one that could not be written), left in memory at shutdown without a
+    /// spool, or a corrupt spool file (`…_dropped_total`).
+    Dropped = 3,
+}
+
+/// The metric names of each [`Settled`] outcome: (batches, records).
+const OUTCOMES: [(&str, &str, &str); 4] = [
+    ("wasmhost_sink_batches_sent", "wasmhost_sink_records_sent", "acknowledged by the receiver"),
+    ("wasmhost_sink_batches_dead_lettered", "wasmhost_sink_records_dead_lettered", "refused by the receiver, kept in the dead-letter file"),
+    ("wasmhost_sink_batches_failed", "wasmhost_sink_records_failed", "given up after max_retries, kept in the dead-letter file"),
+    ("wasmhost_sink_batches_dropped", "wasmhost_sink_records_dropped", "lost: no dead-letter file, no spool at shutdown, or a corrupt spool file"),
+];
+
 /// One sink's metrics, ready to update.
 #[derive(Clone)]
 pub struct SinkMetrics {
-    /// Records the receiver acknowledged.
-    pub sent: Counter,
+    /// Per [`Settled`] outcome: (batches, records).
+    outcomes: [(Counter, Counter); 4],
+    /// Records an OTLP receiver rejected in a partial success (their batch
+    /// counts as sent, the rest of its records as records sent).
+    pub records_rejected: Counter,
     /// Attempts that failed and were retried.
     pub retried: Counter,
-    /// Batches given up after `max_retries`.
-    pub failed: Counter,
-    /// Batches the receiver refused, written to the dead-letter file.
-    pub dead_lettered: Counter,
-    /// Records lost: dropped at shutdown or when nothing could hold them.
-    pub dropped: Counter,
     /// Bytes in the sink's spool directory.
     pub spool_bytes: Gauge,
     /// Batches waiting to be sent.
@@ -66,16 +91,33 @@ pub struct SinkMetrics {
     pub latency: Histogram,
 }
 
+impl SinkMetrics {
+    /// Counts one batch of `records` records under `outcome`.
+    pub fn settle(&self, outcome: Settled, records: u64) {
+        let (batches, recs) = &self.outcomes[outcome as usize];
+        batches.inc();
+        recs.inc_by(records);
+    }
+
+    /// Batches counted under `outcome` so far.
+    pub fn batches(&self, outcome: Settled) -> u64 {
+        self.outcomes[outcome as usize].0.get()
+    }
+
+    /// Records counted under `outcome` so far.
+    pub fn records(&self, outcome: Settled) -> u64 {
+        self.outcomes[outcome as usize].1.get()
+    }
+}
+
 impl Metrics {
     /// A registry with every family registered.
     pub fn new() -> Arc<Metrics> {
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
-            sent: Family::default(),
+            outcomes: Default::default(),
+            records_rejected: Family::default(),
             retried: Family::default(),
-            failed: Family::default(),
-            dead_lettered: Family::default(),
-            dropped: Family::default(),
             spool_bytes: Family::default(),
             queue_depth: Family::default(),
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
@@ -87,11 +129,12 @@ impl Metrics {
         };
         {
             let mut r = crate::lock(&m.registry);
-            r.register("wasmhost_sink_records_sent", "Records a network sink delivered (acknowledged)", m.sent.clone());
+            for ((batches, records), (batch_name, record_name, what)) in m.outcomes.iter().zip(OUTCOMES) {
+                r.register(batch_name, format!("Batches {what}"), batches.clone());
+                r.register(record_name, format!("Records in batches {what}"), records.clone());
+            }
+            r.register("wasmhost_sink_records_rejected", "Records an OTLP receiver rejected in a partial success", m.records_rejected.clone());
             r.register("wasmhost_sink_batches_retried", "Batch attempts that failed and were retried", m.retried.clone());
-            r.register("wasmhost_sink_batches_failed", "Batches given up after max_retries", m.failed.clone());
-            r.register("wasmhost_sink_batches_dead_lettered", "Batches refused by the receiver (dead-letter file)", m.dead_lettered.clone());
-            r.register("wasmhost_sink_records_dropped", "Records a sink lost (queue policy, shutdown)", m.dropped.clone());
             r.register("wasmhost_sink_spool_bytes", "Bytes waiting in the sink's spool", m.spool_bytes.clone());
             r.register("wasmhost_sink_queue_depth", "Batches waiting to be sent", m.queue_depth.clone());
             r.register("wasmhost_sink_send_latency_seconds", "Time per acknowledged request", m.latency.clone());
@@ -108,11 +151,12 @@ impl Metrics {
     pub fn sink(&self, name: &str) -> SinkMetrics {
         let l: Labels = vec![("sink", name.to_owned())];
         SinkMetrics {
-            sent: self.sent.get_or_create(&l).clone(),
+            outcomes: std::array::from_fn(|i| {
+                let (batches, records) = &self.outcomes[i];
+                (batches.get_or_create(&l).clone(), records.get_or_create(&l).clone())
+            }),
+            records_rejected: self.records_rejected.get_or_create(&l).clone(),
             retried: self.retried.get_or_create(&l).clone(),
-            failed: self.failed.get_or_create(&l).clone(),
-            dead_lettered: self.dead_lettered.get_or_create(&l).clone(),
-            dropped: self.dropped.get_or_create(&l).clone(),
             spool_bytes: self.spool_bytes.get_or_create(&l).clone(),
             queue_depth: self.queue_depth.get_or_create(&l).clone(),
             latency: self.latency.get_or_create(&l).clone(),

@@ -394,6 +394,32 @@ mod tests {
         assert_eq!(next.resource_logs[0].scope_logs[0].log_records.len(), 1);
     }
 
+    /// OTLP/JSON as the spec writes it, on the wire (not only as the same
+    /// crate reads it back): camelCase keys, trace and span ids in hex (not
+    /// base64), 64-bit timestamps as decimal strings, enums as integers.
+    #[test]
+    fn json_body_is_otlp_json_on_the_wire() {
+        use wasmhost_log::Line;
+        let mut traced = InstanceContext::new("id-a", "c", "logger");
+        traced.labels = vec![("trace_id".into(), "4bf92f3577b34da6a3ce929d0e0e4736".into()), ("span_id".into(), "00f067aa0ba902b7".into())];
+        let mut enc = OtlpEncoder::new(resource("svc", &[]), Encoding::Json);
+        enc.push(&LogRecord::line(Arc::new(traced), Stream::Stderr, 1, Line { bytes: b"ERROR: disk full", continued: false }));
+        let v: serde_json::Value = serde_json::from_slice(&enc.take().body).unwrap();
+        let r = &v["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+        assert_eq!(r["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(r["spanId"], "00f067aa0ba902b7");
+        assert_eq!(r["severityNumber"], 17);
+        assert_eq!(r["severityText"], "error");
+        assert_eq!(r["body"]["stringValue"], "ERROR: disk full");
+        for key in ["timeUnixNano", "observedTimeUnixNano"] {
+            let ns = r[key].as_str().unwrap_or_else(|| panic!("{key} as a string: {r}"));
+            assert!(ns.len() >= 19 && ns.bytes().all(|b| b.is_ascii_digit()), "{key}: {ns}");
+        }
+        assert!(r.get("time_unix_nano").is_none() && r.get("trace_id").is_none());
+        let service = &v["resourceLogs"][0]["resource"]["attributes"].as_array().unwrap().iter().find(|a| a["key"] == "service.name").unwrap()["value"];
+        assert_eq!(service["stringValue"], "svc");
+    }
+
     #[test]
     fn hex_ids_decode_or_are_left_empty() {
         assert_eq!(hex_bytes("0af7651916cd43dd", 8).unwrap()[0], 0x0a);

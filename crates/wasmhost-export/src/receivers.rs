@@ -29,15 +29,26 @@ use crate::loki::PushRequest;
 pub enum Action {
     /// Decode, keep, answer 2xx.
     Accept,
-    /// Answer this status (nothing kept), with `Retry-After` seconds if given.
+    /// Answer this status (nothing kept), with `Retry-After` seconds if
+    /// given. OTLP/HTTP answers with a `google.rpc.Status` body in the
+    /// request's encoding, as a collector does; gRPC answers
+    /// RESOURCE_EXHAUSTED for 429, INVALID_ARGUMENT for 400, UNAVAILABLE
+    /// otherwise, with the seconds as `RetryInfo`.
     Status(u16, Option<u64>, String),
+    /// gRPC only: answer this code, with `RetryInfo` if a delay is given
+    /// (HTTP receivers answer 500).
+    Grpc(tonic::Code, Option<Duration>, String),
+    /// OTLP: keep the batch and answer success with `partial_success`
+    /// saying this many records were rejected, and why (Loki: a plain 204).
+    Partial(u64, String),
     /// Answer this status with `Retry-After` as an HTTP-date this far ahead
     /// (HTTP only; whole seconds, as the date has no finer unit).
     StatusUntil(u16, Duration, String),
     /// Read the request and never answer.
     Hang,
-    /// Keep the batch, then drop the connection without answering: the
-    /// client cannot know it arrived (at-least-once makes a duplicate).
+    /// Keep the batch, then drop the connection without answering (gRPC:
+    /// every open connection, as a crash would): the client cannot know it
+    /// arrived (at-least-once makes a duplicate).
     AcceptThenDrop,
     /// Answer 2xx without decoding (benchmarks: the receiver's own CPU
     /// should not compete with the sender's); only bytes are counted. Over
@@ -86,6 +97,9 @@ struct State {
     raw_grpc: bool,
     /// TLS handshakes that failed (untrusted certificates, no client certificate).
     tls_failures: AtomicU64,
+    /// Kills every open connection ([`Action::AcceptThenDrop`] over gRPC,
+    /// where a handler cannot drop its own connection).
+    kill: tokio::sync::Notify,
 }
 
 impl State {
@@ -99,6 +113,7 @@ impl State {
             headers: Mutex::new(Vec::new()),
             raw_grpc,
             tls_failures: AtomicU64::new(0),
+            kill: tokio::sync::Notify::new(),
         })
     }
 }
@@ -350,17 +365,54 @@ impl LogsService for Grpc {
                 crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
                 Ok(tonic::Response::new(ExportLogsServiceResponse { partial_success: None }))
             }
-            Action::Status(code, _, msg) | Action::StatusUntil(code, _, msg) => Err(match code {
-                429 => tonic::Status::resource_exhausted(msg),
-                400 => tonic::Status::invalid_argument(msg),
-                _ => tonic::Status::unavailable(msg),
-            }),
+            Action::Status(code, seconds, msg) => {
+                let code = match code {
+                    429 => tonic::Code::ResourceExhausted,
+                    400 => tonic::Code::InvalidArgument,
+                    _ => tonic::Code::Unavailable,
+                };
+                Err(grpc_status(code, seconds.map(Duration::from_secs), &msg))
+            }
+            Action::StatusUntil(_, _, msg) => Err(tonic::Status::unavailable(msg)),
+            Action::Grpc(code, delay, msg) => Err(grpc_status(code, delay, &msg)),
+            Action::Partial(rejected, msg) => {
+                crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
+                Ok(tonic::Response::new(partial_response(rejected, msg)))
+            }
             Action::Hang => std::future::pending().await,
             Action::AcceptThenDrop => {
                 crate::lock(&self.0.entries).extend(otlp_entries(request.into_inner()));
-                Err(tonic::Status::unavailable("dropped after accepting"))
+                self.0.kill.notify_waiters();
+                std::future::pending().await
             }
         }
+    }
+}
+
+/// A gRPC status with `RetryInfo` when `delay` is given.
+fn grpc_status(code: tonic::Code, delay: Option<Duration>, message: &str) -> tonic::Status {
+    match delay {
+        Some(d) => {
+            let details = prost::Message::encode_to_vec(&crate::rpc::RpcStatus::new(code as i32, message, Some(d)));
+            tonic::Status::with_details(code, message, details.into())
+        }
+        None => tonic::Status::new(code, message),
+    }
+}
+
+fn partial_response(rejected: u64, message: String) -> ExportLogsServiceResponse {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
+    ExportLogsServiceResponse { partial_success: Some(ExportLogsPartialSuccess { rejected_log_records: rejected as i64, error_message: message }) }
+}
+
+/// An OTLP/HTTP body in the request's encoding (`json` or protobuf), with
+/// its content type: `ExportLogsServiceResponse` on success, a
+/// `google.rpc.Status` on failure.
+fn otlp_body(json: bool, message: &impl prost::Message, as_json: serde_json::Value) -> (&'static str, Bytes) {
+    if json {
+        ("application/json", Bytes::from(as_json.to_string()))
+    } else {
+        ("application/x-protobuf", Bytes::from(message.encode_to_vec()))
     }
 }
 
@@ -387,6 +439,7 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
         return respond(404, format!("404 page not found: {path}"));
     }
     let action = (state.script)(n);
+    let json = content_type.starts_with("application/json");
     match &action {
         Action::Status(code, _, msg) | Action::StatusUntil(code, _, msg) => {
             let retry_after = match &action {
@@ -398,11 +451,21 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
             if let Some(value) = retry_after {
                 r = r.header("retry-after", value);
             }
-            return r.body(Full::new(Bytes::from(msg.clone()))).ok();
+            let body = match kind {
+                Kind::Loki => Bytes::from(msg.clone()),
+                _ => {
+                    let status = crate::rpc::RpcStatus::new(0, msg, None);
+                    let (ct, body) = otlp_body(json, &status, serde_json::json!({ "message": msg }));
+                    r = r.header("content-type", ct);
+                    body
+                }
+            };
+            return r.body(Full::new(body)).ok();
         }
+        Action::Grpc(..) => return respond(500, "a gRPC status asked of an HTTP receiver".into()),
         Action::Hang => return std::future::pending().await,
         Action::AckOnly => return respond(if kind == Kind::Loki { 204 } else { 200 }, String::new()),
-        Action::Accept | Action::AcceptThenDrop => {}
+        Action::Accept | Action::AcceptThenDrop | Action::Partial(..) => {}
     }
     let body = if encoding == "gzip" {
         let mut out = Vec::new();
@@ -427,14 +490,18 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
     if action == Action::AcceptThenDrop {
         return None;
     }
-    match kind {
-        Kind::Loki => respond(204, String::new()),
-        _ => hyper::Response::builder()
-            .status(200)
-            .header("content-type", "application/x-protobuf")
-            .body(Full::new(Bytes::from(prost::Message::encode_to_vec(&ExportLogsServiceResponse { partial_success: None }))))
-            .ok(),
+    if kind == Kind::Loki {
+        return respond(204, String::new());
     }
+    let (ct, body) = match action {
+        Action::Partial(rejected, msg) => otlp_body(
+            json,
+            &partial_response(rejected, msg.clone()),
+            serde_json::json!({ "partialSuccess": { "rejectedLogRecords": rejected.to_string(), "errorMessage": msg } }),
+        ),
+        _ => otlp_body(json, &ExportLogsServiceResponse { partial_success: None }, serde_json::json!({})),
+    };
+    hyper::Response::builder().status(200).header("content-type", ct).body(Full::new(body)).ok()
 }
 
 /// [`Receiver::ack_only`]'s gRPC answer: the request body counted, then
@@ -509,6 +576,7 @@ impl Receiver {
                     let (st, mut stopped) = (st.clone(), stopped.clone());
                     let acceptor = acceptor.clone();
                     conns.spawn(async move {
+                        let killed = st.clone();
                         let serve = async {
                             match acceptor {
                                 Some(acceptor) => match acceptor.accept(stream).await {
@@ -523,6 +591,7 @@ impl Receiver {
                         tokio::select! {
                             _ = serve => {}
                             _ = stopped.changed() => {}
+                            _ = killed.kill.notified() => {}
                         }
                     });
                 }

@@ -165,6 +165,16 @@ mod tests {
         assert_eq!((left[0].records, left[1].records), (3, 3));
         fs::write(&b.path, &data[..5]).unwrap();
         assert_eq!(Spool::open(dir.path()).unwrap().1[1].records, 0, "no header, no count");
+        assert!(Spool::read(&b).unwrap_err().reason.contains("cut short"));
         assert_eq!(spool2.next, 2);
+        // Full length, one body byte flipped (a bad sector): the checksum catches it.
+        let mut flipped = data.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x20;
+        fs::write(&b.path, &flipped).unwrap();
+        assert!(Spool::read(&b).unwrap_err().reason.contains("checksum"));
+        // Not a spool file at all.
+        fs::write(&b.path, b"GARBAGE!GARBAGE!GARBAGE!GARBAGE!GARBAGE!").unwrap();
+        assert!(Spool::read(&b).unwrap_err().reason.contains("not a spool file"));
     }
 }

@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use crate::batch::{Batch, Encoding};
+use crate::rpc::RpcStatus;
 use crate::tls::TlsSettings;
 
 /// How the body travels.
@@ -33,15 +34,26 @@ pub enum Compression {
 pub enum Outcome {
     /// The receiver acknowledged it.
     Sent,
-    /// Worth trying again (connection error, timeout, 429, 5xx); the server
-    /// may have said when (`Retry-After`).
+    /// An OTLP receiver acknowledged it with `partial_success` set: it kept
+    /// all but `rejected` records (0: a warning only). Not retried, as the
+    /// OTLP spec demands.
+    Partial {
+        /// Records the receiver rejected.
+        rejected: u64,
+        /// The receiver's `error_message`.
+        message: String,
+    },
+    /// Worth trying again (connection error, timeout, or an answer the
+    /// sink's [`RetryRule`] retries); the server may have said when
+    /// (`Retry-After`, gRPC `RetryInfo`).
     Retry {
         /// Why, for events.
         reason: String,
         /// The server's `Retry-After`.
         after: Option<Duration>,
     },
-    /// The receiver refused it for good (other 4xx, gRPC's non-retryable codes).
+    /// The receiver refused it for good (any other 4xx/5xx, gRPC's
+    /// non-retryable codes).
     Reject {
         /// The HTTP status or gRPC code.
         status: String,
@@ -52,6 +64,40 @@ pub enum Outcome {
 
 /// Longest server message kept for events and the dead-letter file.
 const MAX_MESSAGE: usize = 4096;
+
+/// Which HTTP answers are worth retrying: each receiver family has its
+/// own rule (docs/export.md, "Retries"). Connection errors, timeouts and
+/// answers cut short are retried under both.
+///
+/// ```
+/// use wasmhost_export::RetryRule;
+/// assert!(RetryRule::Loki.retries(500) && RetryRule::Loki.retries(429));
+/// assert!(!RetryRule::Otlp.retries(500) && RetryRule::Otlp.retries(503));
+/// assert!(!RetryRule::Loki.retries(408) && !RetryRule::Otlp.retries(408));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryRule {
+    /// Loki's push API as Promtail and Alloy's `loki.write` treat it: 429
+    /// and every 5xx; every other status is final.
+    Loki,
+    /// OTLP/HTTP as the OTLP specification's "Retryable Response Codes"
+    /// lists them: 429, 502, 503, 504. "All other 4xx or 5xx response
+    /// status codes MUST NOT be retried" — 500 and 408 included.
+    Otlp,
+}
+
+impl RetryRule {
+    /// Whether an answer with this HTTP status is retried.
+    pub fn retries(self, status: u16) -> bool {
+        match self {
+            RetryRule::Loki => status == 429 || (500..600).contains(&status),
+            RetryRule::Otlp => matches!(status, 429 | 502 | 503 | 504),
+        }
+    }
+}
+
+/// Content type of protobuf bodies (Loki push and OTLP/HTTP alike).
+const PROTOBUF: &str = "application/x-protobuf";
 
 /// Where and how batches are sent. (One per sink: the size difference
 /// between the variants costs nothing.)
@@ -65,8 +111,8 @@ pub enum Transport {
         headers: Vec<(HeaderName, HeaderValue)>,
         /// Body compression.
         compression: Compression,
-        /// Content type of protobuf bodies (`application/x-protobuf`).
-        protobuf_type: &'static str,
+        /// Which answers are retried, and how the answer's body is read.
+        rule: RetryRule,
         /// Per-request timeout.
         timeout: Duration,
         /// The connection pool (TLS on `https://` URLs).
@@ -87,18 +133,19 @@ pub enum Transport {
 
 impl Transport {
     /// An HTTP transport to an `http://` or `https://` URL (`tls` applies
-    /// to the latter). Needs a tokio runtime only when sending.
+    /// to the latter) that retries what `rule` retries. Needs a tokio
+    /// runtime only when sending.
     pub fn http(
         url: &str,
         headers: Vec<(HeaderName, HeaderValue)>,
         compression: Compression,
-        protobuf_type: &'static str,
+        rule: RetryRule,
         timeout: Duration,
         tls: &TlsSettings,
     ) -> Result<Transport, String> {
         let url: hyper::Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
         let client = Client::builder(TokioExecutor::new()).build(connector(&url, tls, false)?);
-        Ok(Transport::Http { url, headers, compression, protobuf_type, timeout, client })
+        Ok(Transport::Http { url, headers, compression, rule, timeout, client })
     }
 
     /// A gRPC transport to `url` (`http://host:4317`, or `https://` with
@@ -125,14 +172,14 @@ impl Transport {
     /// Sends one batch, once.
     pub async fn send(&self, batch: &Batch) -> Outcome {
         match self {
-            Transport::Http { url, headers, compression, protobuf_type, timeout, client } => {
+            Transport::Http { url, headers, compression, rule, timeout, client } => {
                 let (body, encoding) = match compress(&batch.body, *compression) {
                     Ok(body) => (body, *compression),
                     Err(e) => return Outcome::Reject { status: "encode".into(), message: e.to_string() },
                 };
                 let mut req = hyper::Request::post(url.clone());
                 let content_type = match batch.encoding {
-                    Encoding::Protobuf => *protobuf_type,
+                    Encoding::Protobuf => PROTOBUF,
                     Encoding::Json => "application/json",
                 };
                 req = req.header(hyper::header::CONTENT_TYPE, content_type);
@@ -150,27 +197,16 @@ impl Transport {
                 let exchange = async {
                     let resp = client.request(req).await.map_err(|e| connection_error(&e))?;
                     let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get(hyper::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| retry_after(v, std::time::SystemTime::now()));
+                    let header = |name: HeaderName| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let after = header(hyper::header::RETRY_AFTER).and_then(|v| retry_after(&v, std::time::SystemTime::now()));
+                    let content_type = header(hyper::header::CONTENT_TYPE).unwrap_or_default();
                     let body = resp.into_body().collect().await.map_err(|e| format!("reading the answer: {e}"))?.to_bytes();
-                    Ok::<_, String>((status, retry_after, body))
+                    Ok::<_, String>((status, after, content_type, body))
                 };
                 match tokio::time::timeout(*timeout, exchange).await {
                     Err(_) => Outcome::Retry { reason: format!("no answer within {timeout:?}"), after: None },
                     Ok(Err(reason)) => Outcome::Retry { reason, after: None },
-                    Ok(Ok((status, after, body))) => {
-                        let message = message(&body);
-                        if status.is_success() {
-                            Outcome::Sent
-                        } else if status.as_u16() == 429 || status.is_server_error() {
-                            Outcome::Retry { reason: format!("HTTP {status}: {message}"), after }
-                        } else {
-                            Outcome::Reject { status: status.as_u16().to_string(), message }
-                        }
-                    }
+                    Ok(Ok((status, after, content_type, body))) => http_outcome(*rule, status.as_u16(), after, &content_type, &body),
                 }
             }
             Transport::Grpc { channel, headers, gzip, timeout } => {
@@ -192,7 +228,7 @@ impl Transport {
                 };
                 match tokio::time::timeout(*timeout, call).await {
                     Err(_) => Outcome::Retry { reason: format!("no answer within {timeout:?}"), after: None },
-                    Ok(Ok(_)) => Outcome::Sent,
+                    Ok(Ok(response)) => partial(response.into_inner().partial_success.map(|p| (p.rejected_log_records, p.error_message))),
                     Ok(Err(status)) => grpc_outcome(&status),
                 }
             }
@@ -221,19 +257,106 @@ fn connector(uri: &hyper::Uri, tls: &TlsSettings, http2: bool) -> Result<HttpsCo
     Ok(if http2 { builder.enable_http2().wrap_connector(http) } else { builder.enable_http1().wrap_connector(http) })
 }
 
-/// OTLP/gRPC's retryable codes (the spec's list, plus RESOURCE_EXHAUSTED,
-/// which collectors return under memory pressure as HTTP would say 429).
+/// What an HTTP answer means under `rule`. OTLP/HTTP failure bodies are a
+/// `google.rpc.Status` (protobuf or JSON, as the content type says): its
+/// `message` is the server's message; anything else is taken as text.
+pub(crate) fn http_outcome(rule: RetryRule, status: u16, after: Option<Duration>, content_type: &str, body: &[u8]) -> Outcome {
+    if (200..300).contains(&status) {
+        return match rule {
+            RetryRule::Otlp => partial(otlp_partial_success(content_type, body)),
+            RetryRule::Loki => Outcome::Sent,
+        };
+    }
+    let message = match rule {
+        RetryRule::Otlp => rpc_status_message(content_type, body).unwrap_or_else(|| message(body)),
+        RetryRule::Loki => message(body),
+    };
+    if rule.retries(status) {
+        let reason = match hyper::StatusCode::from_u16(status) {
+            Ok(s) => format!("HTTP {s}: {message}"),
+            Err(_) => format!("HTTP {status}: {message}"),
+        };
+        Outcome::Retry { reason, after }
+    } else {
+        Outcome::Reject { status: status.to_string(), message }
+    }
+}
+
+/// The `partial_success` of an OTLP/HTTP `ExportLogsServiceResponse`
+/// (protobuf, or JSON where int64 may be a string): rejected records and
+/// the message. An empty or unreadable body is a full success.
+fn otlp_partial_success(content_type: &str, body: &[u8]) -> Option<(i64, String)> {
+    if content_type.starts_with("application/json") {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let p = v.get("partialSuccess")?;
+        let rejected = match p.get("rejectedLogRecords") {
+            Some(serde_json::Value::String(s)) => s.parse().unwrap_or(0),
+            Some(n) => n.as_i64().unwrap_or(0),
+            None => 0,
+        };
+        Some((rejected, p.get("errorMessage").and_then(|m| m.as_str()).unwrap_or_default().to_owned()))
+    } else {
+        let r: ExportLogsServiceResponse = prost::Message::decode(body).ok()?;
+        r.partial_success.map(|p| (p.rejected_log_records, p.error_message))
+    }
+}
+
+/// [`Outcome::Sent`], or [`Outcome::Partial`] when the receiver set
+/// `partial_success` (rejected records, or a warning message).
+fn partial(partial_success: Option<(i64, String)>) -> Outcome {
+    match partial_success {
+        Some((rejected, mut message)) if rejected > 0 || !message.is_empty() => {
+            message.truncate(MAX_MESSAGE);
+            Outcome::Partial { rejected: rejected.max(0) as u64, message }
+        }
+        _ => Outcome::Sent,
+    }
+}
+
+/// The `message` of a `google.rpc.Status` body, if the body is one.
+fn rpc_status_message(content_type: &str, body: &[u8]) -> Option<String> {
+    let mut text = if content_type.starts_with("application/json") {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        v.get("message")?.as_str()?.to_owned()
+    } else if content_type.starts_with(PROTOBUF) {
+        let status: RpcStatus = prost::Message::decode(body).ok()?;
+        status.message
+    } else {
+        return None;
+    };
+    text.truncate(MAX_MESSAGE);
+    Some(text)
+}
+
+/// OTLP/gRPC's rule, as the OTLP specification's table has it: CANCELLED,
+/// DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are
+/// retried; RESOURCE_EXHAUSTED only when the server sent `RetryInfo` (it
+/// can recover); every other code is final. A `RetryInfo` delay is
+/// honoured as HTTP's `Retry-After` is. A status the server never sent —
+/// the call failed on the way (refused, reset, TLS), which tonic reports
+/// as a status with a source error — is a connection error: retried.
 fn grpc_outcome(status: &tonic::Status) -> Outcome {
     use tonic::Code::*;
-    // A failed connection (refused, TLS) is a status whose message is
-    // generic and whose sources say why.
+    let local = std::error::Error::source(status).is_some();
+    // A failed connection is a status whose message is generic and whose
+    // sources say why.
     let mut message = with_sources(status.message().to_owned(), std::error::Error::source(status));
     message.truncate(MAX_MESSAGE);
-    match status.code() {
-        Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss | ResourceExhausted | Unknown => {
-            Outcome::Retry { reason: format!("gRPC {:?}: {message}", status.code()), after: None }
-        }
-        code => Outcome::Reject { status: format!("{code:?}"), message },
+    let info = prost::Message::decode(status.details()).ok().and_then(|s: RpcStatus| s.retry_info());
+    let retry = local
+        || match status.code() {
+            Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss => true,
+            // RetryInfo's presence says the server can recover (as the
+            // collector's exporter reads it), whatever the delay.
+            ResourceExhausted => info.is_some(),
+            _ => false,
+        };
+    // A zero delay: exponential backoff, as without one.
+    let after = info.filter(|d| !d.is_zero());
+    if retry {
+        Outcome::Retry { reason: format!("gRPC {:?}: {message}", status.code()), after }
+    } else {
+        Outcome::Reject { status: format!("{:?}", status.code()), message }
     }
 }
 
@@ -363,5 +486,81 @@ mod tests {
         for bad in ["", "-1", "1.5", "tomorrow", "Sun, 06 Nov 1994 08:49:37 CET"] {
             assert_eq!(retry_after(bad, now), None, "{bad:?}");
         }
+    }
+
+    fn retried(o: &Outcome) -> bool {
+        matches!(o, Outcome::Retry { .. })
+    }
+
+    /// The OTLP spec's table for OTLP/HTTP (429, 502, 503, 504; every other
+    /// 4xx/5xx final), Promtail's for Loki (429 and every 5xx).
+    #[test]
+    fn http_statuses_are_retried_by_each_receivers_rule() {
+        for status in [400, 401, 403, 404, 408, 409, 413, 415, 422, 425, 431, 500, 501, 505, 507, 511, 429, 502, 503, 504] {
+            let otlp = http_outcome(RetryRule::Otlp, status, None, "", b"x");
+            let loki = http_outcome(RetryRule::Loki, status, None, "", b"x");
+            assert_eq!(retried(&otlp), matches!(status, 429 | 502 | 503 | 504), "OTLP {status}");
+            assert_eq!(retried(&loki), status == 429 || status >= 500, "Loki {status}");
+        }
+        let after = Some(Duration::from_secs(7));
+        assert_eq!(http_outcome(RetryRule::Otlp, 503, after, "", b"busy"), Outcome::Retry { reason: "HTTP 503 Service Unavailable: busy".into(), after });
+        assert_eq!(http_outcome(RetryRule::Loki, 204, None, "", b""), Outcome::Sent);
+    }
+
+    /// OTLP/HTTP failure bodies are a `google.rpc.Status`, in the request's
+    /// encoding; its message is what the dead-letter file keeps.
+    #[test]
+    fn otlp_http_failure_bodies_are_read_as_rpc_status() {
+        let pb = prost::Message::encode_to_vec(&RpcStatus::new(3, "bad timestamp", None));
+        let reject = |ct: &str, body: &[u8]| match http_outcome(RetryRule::Otlp, 400, None, ct, body) {
+            Outcome::Reject { message, .. } => message,
+            o => panic!("{o:?}"),
+        };
+        assert_eq!(reject("application/x-protobuf", &pb), "bad timestamp");
+        assert_eq!(reject("application/json", br#"{"code":3,"message":"bad json"}"#), "bad json");
+        assert_eq!(reject("text/plain", b"plain words"), "plain words");
+    }
+
+    #[test]
+    fn otlp_partial_success_is_not_a_retry() {
+        let body = prost::Message::encode_to_vec(&ExportLogsServiceResponse {
+            partial_success: Some(opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess {
+                rejected_log_records: 3,
+                error_message: "too old".into(),
+            }),
+        });
+        assert_eq!(http_outcome(RetryRule::Otlp, 200, None, "application/x-protobuf", &body), Outcome::Partial { rejected: 3, message: "too old".into() });
+        let json = br#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"dup"}}"#;
+        assert_eq!(http_outcome(RetryRule::Otlp, 200, None, "application/json", json), Outcome::Partial { rejected: 2, message: "dup".into() });
+        assert_eq!(http_outcome(RetryRule::Otlp, 200, None, "application/json", b"{}"), Outcome::Sent);
+        assert_eq!(http_outcome(RetryRule::Otlp, 200, None, "application/x-protobuf", b""), Outcome::Sent);
+    }
+
+    /// The OTLP spec's gRPC table; RESOURCE_EXHAUSTED only with RetryInfo,
+    /// whose delay is honoured; a status the server never sent is a
+    /// connection error.
+    #[test]
+    fn grpc_codes_follow_the_otlp_table() {
+        use tonic::Code::*;
+        let retryable = [Cancelled, DeadlineExceeded, Aborted, OutOfRange, Unavailable, DataLoss];
+        let fin = [Unknown, InvalidArgument, NotFound, AlreadyExists, PermissionDenied, Unauthenticated, ResourceExhausted, FailedPrecondition, Unimplemented, Internal];
+        for code in retryable {
+            assert!(retried(&grpc_outcome(&tonic::Status::new(code, "m"))), "{code:?}");
+        }
+        for code in fin {
+            assert!(!retried(&grpc_outcome(&tonic::Status::new(code, "m"))), "{code:?}");
+        }
+        let details = |d| bytes::Bytes::from(prost::Message::encode_to_vec(&RpcStatus::new(8, "full", d)));
+        let throttled = tonic::Status::with_details(ResourceExhausted, "full", details(Some(Duration::from_millis(2500))));
+        assert_eq!(grpc_outcome(&throttled), Outcome::Retry { reason: "gRPC ResourceExhausted: full".into(), after: Some(Duration::from_millis(2500)) });
+        let unavailable = tonic::Status::with_details(Unavailable, "later", details(Some(Duration::from_secs(30))));
+        assert!(matches!(grpc_outcome(&unavailable), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(30)));
+        assert!(!retried(&grpc_outcome(&tonic::Status::with_details(ResourceExhausted, "full", details(None)))));
+        let zero = tonic::Status::with_details(ResourceExhausted, "full", details(Some(Duration::ZERO)));
+        assert_eq!(grpc_outcome(&zero), Outcome::Retry { reason: "gRPC ResourceExhausted: full".into(), after: None }, "RetryInfo without a delay: backoff");
+        // A connection reset before any answer: tonic's UNKNOWN with a source.
+        let reset = tonic::Status::from_error(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert_eq!(reset.code(), Unknown);
+        assert!(retried(&grpc_outcome(&reset)));
     }
 }

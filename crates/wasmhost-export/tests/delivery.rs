@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmhost_export::receivers::{Action, Entry, Kind, Receiver, TestPki};
-use wasmhost_export::{Delivery, EventFn, LokiSettings, Metrics, NetworkSink, OtlpProtocol, OtlpSettings, TlsSettings};
+use wasmhost_export::{Delivery, EventFn, LokiSettings, Metrics, NetworkSink, OtlpProtocol, OtlpSettings, Settled, TlsSettings};
 use wasmhost_log::{InstanceContext, Level, Line, LogRecord, Sink, Stream};
 
 const N: u64 = 100_000;
@@ -45,13 +45,23 @@ fn feed(mut sink: NetworkSink, n: u64) {
     drop(sink);
 }
 
+/// Test-sized batching, backoff and grace, where `delivery` keeps the
+/// defaults (a value the caller changed stays).
 fn quick(delivery: Delivery) -> Delivery {
+    fn or<T: PartialEq>(given: T, default: T, quick: T) -> T {
+        if given == default {
+            quick
+        } else {
+            given
+        }
+    }
+    let d = Delivery::default();
     Delivery {
-        batch_bytes: 256 * 1024,
-        batch_wait: Duration::from_millis(100),
-        min_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_secs(1),
-        grace: Duration::from_secs(60),
+        batch_bytes: or(delivery.batch_bytes, d.batch_bytes, 256 * 1024),
+        batch_wait: or(delivery.batch_wait, d.batch_wait, Duration::from_millis(100)),
+        min_backoff: or(delivery.min_backoff, d.min_backoff, Duration::from_millis(50)),
+        max_backoff: or(delivery.max_backoff, d.max_backoff, Duration::from_secs(1)),
+        grace: or(delivery.grace, d.grace, Duration::from_secs(60)),
         ..delivery
     }
 }
@@ -262,12 +272,19 @@ fn otlp_grpc_maps_the_log_data_model() {
 
 #[test]
 fn otlp_http_protobuf_and_json() {
-    for (protocol, gzip, ct) in [(OtlpProtocol::HttpProtobuf, true, "application/x-protobuf"), (OtlpProtocol::HttpJson, false, "application/json")] {
+    for (protocol, gzip, ct) in [
+        (OtlpProtocol::HttpProtobuf, true, "application/x-protobuf"),
+        (OtlpProtocol::HttpProtobuf, false, "application/x-protobuf"),
+        (OtlpProtocol::HttpJson, false, "application/json"),
+        (OtlpProtocol::HttpJson, true, "application/json"),
+    ] {
         let rx = Receiver::start(Kind::OtlpHttp, 0);
         let (ev, _) = events();
         three_records(otlp_sink(&rx.url(), protocol, gzip, ev));
         check_otlp(&rx);
         assert!(rx.content_types().iter().all(|c| c == ct));
+        let gzipped = rx.headers().iter().any(|(k, v)| k == "content-encoding" && v == "gzip");
+        assert_eq!(gzipped, gzip, "{protocol:?}");
     }
 }
 
@@ -354,14 +371,20 @@ fn fault_receiver_never_answers() {
 
 #[test]
 fn fault_receiver_killed_mid_batch() {
-    // Request 4 is kept by the receiver, which then dies without answering:
-    // the client resends it, the only duplicates.
-    let rx = Receiver::scripted(Kind::Loki, 0, |n| if n == 4 { Action::AcceptThenDrop } else { Action::Accept });
-    let (ev, _) = events();
-    feed(loki(&rx.url(), Delivery::default(), ev), N);
-    let entries = rx.entries();
-    let dups = duplicates(&entries, N);
-    assert!(dups > 0 && dups <= 2000, "duplicates only from the one batch: {dups}");
+    // Request 4 is kept by the receiver, which then drops its connections
+    // without answering: the client resends it, the only duplicates. Over
+    // gRPC the call ends in a status the server never sent (a reset
+    // connection), which is retried as a connection error.
+    for kind in [Kind::Loki, Kind::OtlpGrpc] {
+        let rx = Receiver::scripted(kind, 0, |n| if n == 4 { Action::AcceptThenDrop } else { Action::Accept });
+        let (ev, seen) = events();
+        feed(sink_for(kind, &rx.url(), Delivery::default(), ev), N);
+        let entries = rx.entries();
+        let dups = duplicates(&entries, N);
+        let retries: Vec<String> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.retry")).map(|r| r.msg.clone()).collect();
+        assert!(dups > 0 && dups <= 2000, "{kind:?}: duplicates only from the one batch: {dups}; {retries:?}");
+        assert!(!event_names(&seen).contains(&"export.dead_letter"), "{kind:?}");
+    }
 }
 
 #[test]
@@ -398,7 +421,7 @@ fn spool_survives_a_restart_and_drains_first() {
     let url = rx.url();
     rx.stop();
     let (ev, seen) = events();
-    let with_spool = Delivery { spool_dir: Some(spool.clone()), grace: Duration::from_millis(300), ..Delivery::default() };
+    let with_spool = Delivery { spool_dir: Some(spool.clone()), ..Delivery::default() };
     let mut s = LokiSettings::new(&url);
     s.delivery = Delivery { grace: Duration::from_millis(300), ..quick(with_spool.clone()) };
     feed(s.start("loki", &Metrics::new(), ev).unwrap(), N);
@@ -414,18 +437,25 @@ fn spool_survives_a_restart_and_drains_first() {
     let (ev, seen) = events();
     let mut s = LokiSettings::new(&url);
     s.delivery = quick(with_spool);
-    let mut sink = s.start("loki", &Metrics::new(), ev).unwrap();
+    drains_the_spool_first(s.start("loki", &Metrics::new(), ev).unwrap(), &rx, N, 1000);
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "acknowledged batches are removed");
+    assert!(!event_names(&seen).contains(&"export.spool_corrupt"));
+}
+
+/// The second run of a spool test: `sink` (the receiver back up) writes
+/// `new` lines of another instance and exits; the `spooled` records of the
+/// first run arrived before any of them, each once. Returns what arrived.
+fn drains_the_spool_first(mut sink: NetworkSink, rx: &Receiver, spooled: u64, new: u64) -> Vec<Entry> {
     let c = ctx("second-run", &[]);
-    for seq in 1..=1000 {
+    for seq in 1..=new {
         sink.write(&line(&c, seq)).unwrap();
     }
     drop(sink);
     let entries = rx.entries();
     let first_new = entries.iter().position(|e| e.metadata["wasm_instance_id"] == "second-run").unwrap();
-    assert_eq!(first_new as u64, N, "the spool drained first");
-    assert_eq!(duplicates(&entries[..first_new], N), 0);
-    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "acknowledged batches are removed");
-    assert!(!event_names(&seen).contains(&"export.spool_corrupt"));
+    assert_eq!(first_new as u64, spooled, "the spool drained first");
+    assert_eq!(duplicates(&entries[..first_new], spooled), 0);
+    entries
 }
 
 #[test]
@@ -531,9 +561,10 @@ fn metrics_count_what_the_sink_did() {
 }
 
 /// A refused batch (400) is dead-lettered; one that keeps failing past
-/// `max_retries` is counted failed (and dead-lettered too, as retries
-/// exhausted); nothing is dropped while the dead-letter file takes them;
-/// without one, the same records are counted dropped.
+/// `max_retries` is counted failed (it is in the dead-letter file too, as
+/// "retries exhausted", but counted once); nothing is dropped while the
+/// dead-letter file takes them; without one, the same batches are counted
+/// dropped — and only dropped.
 #[test]
 fn metrics_count_refusals_failures_and_losses() {
     for with_file in [true, false] {
@@ -557,13 +588,17 @@ fn metrics_count_refusals_failures_and_losses() {
         }
         drop(sink);
         let text = metrics.render();
-        let dropped = if with_file { 0 } else { 200 };
+        let (kept, dropped) = if with_file { (1, 0) } else { (0, 2) };
         for want in [
-            r#"wasmhost_sink_batches_dead_lettered_total{sink="l"} 1"#.to_owned(),
-            r#"wasmhost_sink_batches_failed_total{sink="l"} 1"#.to_owned(),
+            format!(r#"wasmhost_sink_batches_dead_lettered_total{{sink="l"}} {kept}"#),
+            format!(r#"wasmhost_sink_records_dead_lettered_total{{sink="l"}} {}"#, kept * 100),
+            format!(r#"wasmhost_sink_batches_failed_total{{sink="l"}} {kept}"#),
+            format!(r#"wasmhost_sink_records_failed_total{{sink="l"}} {}"#, kept * 100),
+            format!(r#"wasmhost_sink_batches_dropped_total{{sink="l"}} {dropped}"#),
+            format!(r#"wasmhost_sink_records_dropped_total{{sink="l"}} {}"#, dropped * 100),
             r#"wasmhost_sink_batches_retried_total{sink="l"} 1"#.to_owned(),
-            format!(r#"wasmhost_sink_records_dropped_total{{sink="l"}} {dropped}"#),
             r#"wasmhost_sink_records_sent_total{sink="l"} 0"#.to_owned(),
+            r#"wasmhost_sink_batches_sent_total{sink="l"} 0"#.to_owned(),
         ] {
             assert!(text.contains(&want), "with_file={with_file}: missing {want} in:\n{text}");
         }
@@ -583,10 +618,6 @@ fn http_get(addr: std::net::SocketAddr) -> String {
 /// (docs/log-format.schema.json).
 #[test]
 fn export_events_follow_the_log_format_schema() {
-    use wasmhost_log::Format;
-    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/log-format.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // A 503 (retry), a 400 (dead letter), a spool too small for one batch
     // (queue full), a torn spool file, and the shutdown.
@@ -605,7 +636,16 @@ fn export_events_follow_the_log_format_schema() {
     for want in ["export.retry", "export.dead_letter", "export.spool_corrupt", "export.queue_full", "export.shutdown"] {
         assert!(names.contains(&want), "{want} in {names:?}");
     }
-    for record in seen.lock().unwrap().iter() {
+    assert_schema_valid(&seen.lock().unwrap());
+}
+
+/// Each record, as a JSON line, is valid under docs/log-format.schema.json.
+fn assert_schema_valid(records: &[LogRecord]) {
+    use wasmhost_log::Format;
+    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/log-format.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for record in records {
         let mut out = Vec::new();
         wasmhost_log::JsonFormat.format(record, &mut out).unwrap();
         let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
@@ -691,6 +731,12 @@ fn ack_only_receivers_acknowledge_grpc_and_http() {
 }
 
 fn tls_sink(kind: Kind, url: &str, tls: TlsSettings, delivery: Delivery, events: EventFn) -> NetworkSink {
+    make_sink(kind, url, tls, delivery, events, &Metrics::new(), if kind == Kind::Loki { "loki" } else { "otlp" })
+}
+
+/// A sink of `kind` (Loki, OTLP/HTTP protobuf, OTLP/gRPC) with a 3 s
+/// request timeout and [`quick`] delivery, counting into `metrics` as `name`.
+fn make_sink(kind: Kind, url: &str, tls: TlsSettings, delivery: Delivery, events: EventFn, metrics: &Metrics, name: &str) -> NetworkSink {
     let delivery = quick(delivery);
     match kind {
         Kind::Loki => {
@@ -698,7 +744,7 @@ fn tls_sink(kind: Kind, url: &str, tls: TlsSettings, delivery: Delivery, events:
             s.timeout = Duration::from_secs(3);
             s.tls = tls;
             s.delivery = delivery;
-            s.start("loki", &Metrics::new(), events).unwrap()
+            s.start(name, metrics, events).unwrap()
         }
         _ => {
             let protocol = if kind == Kind::OtlpGrpc { OtlpProtocol::Grpc } else { OtlpProtocol::HttpProtobuf };
@@ -710,7 +756,7 @@ fn tls_sink(kind: Kind, url: &str, tls: TlsSettings, delivery: Delivery, events:
                 delivery,
                 ..OtlpSettings::default()
             };
-            s.start("otlp", &|_: &str| None, &Metrics::new(), events).unwrap()
+            s.start(name, &|_: &str| None, metrics, events).unwrap()
         }
     }
 }
@@ -861,4 +907,359 @@ fn tls_settings_that_cannot_work_are_refused_at_start() {
     };
     let err = s.start("otlp", &|_: &str| None, &Metrics::new(), ev).err().expect("refused");
     assert!(err.contains("client.pem"), "{err}");
+}
+
+/// A sink of `kind` (Loki, OTLP/HTTP protobuf, OTLP/gRPC) with test-sized
+/// batches and no TLS.
+fn sink_for(kind: Kind, url: &str, delivery: Delivery, events: EventFn) -> NetworkSink {
+    tls_sink(kind, url, TlsSettings::default(), delivery, events)
+}
+
+/// The same, counting into `metrics` under the sink name `name`.
+fn counted_sink(kind: Kind, url: &str, delivery: Delivery, events: EventFn, metrics: &Metrics, name: &str) -> NetworkSink {
+    make_sink(kind, url, TlsSettings::default(), delivery, events, metrics, name)
+}
+
+/// The dead-letter file's lines.
+fn dead_letters(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The `seq`s in a dead letter's body (Loki push or OTLP request, protobuf).
+fn dead_seqs(kind: Kind, line: &serde_json::Value) -> Vec<u64> {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.decode(line["body_base64"].as_str().unwrap()).unwrap();
+    if kind == Kind::Loki {
+        return pushed_seqs(&body);
+    }
+    use wasmhost_export::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use wasmhost_export::opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    let req: ExportLogsServiceRequest = prost::Message::decode(body.as_slice()).unwrap();
+    let records = req.resource_logs.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records);
+    records
+        .map(|r| match r.attributes.iter().find(|a| a.key == "seq").and_then(|a| a.value.clone()).and_then(|v| v.value) {
+            Some(V::IntValue(n)) => n as u64,
+            other => panic!("seq: {other:?}"),
+        })
+        .collect()
+}
+
+/// What arrived plus what was dead-lettered is 1..=n, each exactly once.
+fn all_once(kind: Kind, rx: &Receiver, dead: &[serde_json::Value], n: u64) {
+    let mut all: Vec<u64> = seqs(&rx.entries()).into_iter().chain(dead.iter().flat_map(|l| dead_seqs(kind, l))).collect();
+    all.sort_unstable();
+    assert_eq!(all.len() as u64, n, "{kind:?}: {} records, expected {n}", all.len());
+    assert_eq!(all, (1..=n).collect::<Vec<_>>(), "{kind:?}");
+}
+
+fn retry_delays_ms(seen: &Mutex<Vec<LogRecord>>) -> Vec<f64> {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.event == Some("export.retry"))
+        .map(|r| match r.fields.iter().find(|(k, _)| *k == "retry_in_ms").map(|(_, v)| v.clone()) {
+            Some(wasmhost_log::FieldValue::F64(ms)) => ms,
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+/// Each receiver family's retry rule, end to end: the OTLP spec retries
+/// OTLP/HTTP's 429, 502, 503 and 504 only — a 500 and a 408 go to the
+/// dead-letter file with the message of the `google.rpc.Status` body —
+/// while Loki (Promtail's rule) retries every 5xx and still not a 408.
+#[test]
+fn http_statuses_are_retried_by_each_receivers_rule() {
+    const M: u64 = 20_000;
+    for (kind, want_dead, want_retries) in [(Kind::OtlpHttp, vec!["500", "408"], 1), (Kind::Loki, vec!["408"], 2)] {
+        let script = |n: u64| match n {
+            0 => Action::Status(500, None, "internal error".into()),
+            1 => Action::Status(408, None, "request timeout".into()),
+            2 => Action::Status(504, None, "gateway timeout".into()),
+            _ => Action::Accept,
+        };
+        let rx = Receiver::scripted(kind, 0, script);
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join("dead.jsonl");
+        let (ev, seen) = events();
+        let delivery = Delivery { batch_bytes: 32 * 1024, dead_letter: Some(dead.clone()), ..Delivery::default() };
+        feed(sink_for(kind, &rx.url(), delivery, ev), M);
+        let lines = dead_letters(&dead);
+        let statuses: Vec<&str> = lines.iter().map(|l| l["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses, want_dead, "{kind:?}");
+        if kind == Kind::OtlpHttp {
+            // The server's message, read from the google.rpc.Status body.
+            assert_eq!(lines[0]["message"], "internal error");
+            assert_eq!(lines[1]["message"], "request timeout");
+        }
+        assert_eq!(retry_delays_ms(&seen).len(), want_retries, "{kind:?}");
+        all_once(kind, &rx, &lines, M);
+    }
+}
+
+/// OTLP/gRPC by the spec's table: RESOURCE_EXHAUSTED is retried only with
+/// `RetryInfo`, whose delay is waited exactly (so is UNAVAILABLE's);
+/// UNKNOWN and INTERNAL from the server are final (dead-letter file),
+/// DATA_LOSS is retried with backoff.
+#[test]
+fn grpc_codes_are_retried_by_the_otlp_table_and_retry_info_is_honoured() {
+    use tonic::Code;
+    const M: u64 = 20_000;
+    let rx = Receiver::scripted(Kind::OtlpGrpc, 0, |n| match n {
+        0 => Action::Grpc(Code::ResourceExhausted, None, "memory limit".into()),
+        1 => Action::Grpc(Code::ResourceExhausted, Some(Duration::from_millis(1000)), "throttled".into()),
+        3 => Action::Grpc(Code::Unknown, None, "unknown".into()),
+        4 => Action::Grpc(Code::Unavailable, Some(Duration::from_millis(800)), "later".into()),
+        6 => Action::Grpc(Code::Internal, None, "bug".into()),
+        7 => Action::Grpc(Code::DataLoss, None, "lost".into()),
+        _ => Action::Accept,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join("dead.jsonl");
+    let (ev, seen) = events();
+    let delivery = Delivery { batch_bytes: 32 * 1024, dead_letter: Some(dead.clone()), ..Delivery::default() };
+    feed(sink_for(Kind::OtlpGrpc, &rx.url(), delivery, ev), M);
+    let lines = dead_letters(&dead);
+    let statuses: Vec<&str> = lines.iter().map(|l| l["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["ResourceExhausted", "Unknown", "Internal"]);
+    assert_eq!(lines[0]["message"], "memory limit");
+    let delays = retry_delays_ms(&seen);
+    assert_eq!(delays.len(), 3, "{delays:?}");
+    assert_eq!((delays[0], delays[1]), (1000.0, 800.0), "RetryInfo waited as told");
+    assert!(delays[2] < 100.0, "DATA_LOSS: backoff from min_backoff (50 ms): {delays:?}");
+    all_once(Kind::OtlpGrpc, &rx, &lines, M);
+}
+
+/// A receiver that accepts the connection and never answers, over OTLP
+/// (gRPC and HTTP): the request times out, is retried, nothing is lost.
+#[test]
+fn fault_otlp_receiver_never_answers() {
+    const M: u64 = 20_000;
+    for kind in [Kind::OtlpGrpc, Kind::OtlpHttp] {
+        let rx = Receiver::scripted(kind, 0, |n| if n == 2 { Action::Hang } else { Action::Accept });
+        let (ev, seen) = events();
+        feed(sink_for(kind, &rx.url(), Delivery { batch_bytes: 64 * 1024, ..Delivery::default() }, ev), M);
+        assert_eq!(duplicates(&rx.entries(), M), 0, "{kind:?}");
+        assert_in_order(&rx.entries());
+        let retries: Vec<String> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.retry")).map(|r| r.msg.clone()).collect();
+        // The sink's own 3 s limit ("no answer within 3s"), or for gRPC the
+        // channel's equal one ("Timeout expired"), whichever fires first.
+        assert_eq!(retries.len(), 1, "{kind:?}: {retries:?}");
+    }
+}
+
+/// OTLP partial success (protobuf over HTTP and gRPC, JSON with int64 as a
+/// string): not retried, an `export.partial_success` event, the rejected
+/// records counted apart from the sent ones.
+#[test]
+fn otlp_partial_success_is_reported_not_retried() {
+    for (kind, protocol) in [(Kind::OtlpHttp, OtlpProtocol::HttpProtobuf), (Kind::OtlpHttp, OtlpProtocol::HttpJson), (Kind::OtlpGrpc, OtlpProtocol::Grpc)] {
+        let rx = Receiver::scripted(kind, 0, |n| if n == 1 { Action::Partial(5, "timestamp too old".into()) } else { Action::Accept });
+        let metrics = Metrics::new();
+        let (ev, seen) = events();
+        let s = OtlpSettings {
+            endpoint: Some(rx.url()),
+            protocol: Some(protocol),
+            timeout: Some(Duration::from_secs(3)),
+            delivery: quick(Delivery { batch_bytes: 64 * 1024, ..Delivery::default() }),
+            ..OtlpSettings::default()
+        };
+        feed(s.start("o", &|_: &str| None, &metrics, ev).unwrap(), 10_000);
+        assert_eq!(duplicates(&rx.entries(), 10_000), 0, "{protocol:?}");
+        let m = metrics.sink("o");
+        assert_eq!(rx.requests(), m.batches(Settled::Sent), "{protocol:?}: one request per batch, none retried");
+        assert_eq!(m.records(Settled::Sent), 10_000 - 5, "{protocol:?}");
+        assert_eq!(m.records_rejected.get(), 5, "{protocol:?}");
+        let partial: Vec<LogRecord> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.partial_success")).cloned().collect();
+        assert_eq!(partial.len(), 1, "{protocol:?}");
+        assert!(partial[0].fields.contains(&("records", 5u64.into())), "{:?}", partial[0].fields);
+        assert!(partial[0].msg.contains("timestamp too old"), "{}", partial[0].msg);
+        assert!(!event_names(&seen).contains(&"export.retry"), "{protocol:?}");
+        assert_schema_valid(&seen.lock().unwrap());
+    }
+}
+
+/// The outcome counters of one sink: (batches, records) per outcome.
+fn outcomes(metrics: &Metrics, name: &str) -> [(u64, u64); 4] {
+    let m = metrics.sink(name);
+    [Settled::Sent, Settled::DeadLettered, Settled::Failed, Settled::Dropped].map(|o| (m.batches(o), m.records(o)))
+}
+
+fn shutdown_field(seen: &Mutex<Vec<LogRecord>>, name: &str) -> u64 {
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.event, Some("export.shutdown"));
+    match last.fields.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()) {
+        Some(wasmhost_log::FieldValue::U64(n)) => n,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// Every batch ends under exactly one outcome counter — sent,
+/// dead-lettered, failed (retries exhausted), dropped — with its records,
+/// or stays in the spool: a receiver that refuses everything (with and
+/// without a dead-letter file), one that is down (retries exhausted, no
+/// spool at shutdown, a spool that a later run drains).
+#[test]
+fn every_batch_is_counted_once_under_one_outcome() {
+    const M: u64 = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    // About 100 batches of 64 KiB; the grace is `quick`'s 60 s unless said.
+    let small = |d: Delivery| Delivery { batch_bytes: 64 * 1024, ..d };
+    let short = Duration::from_millis(300);
+
+    // Refused (400), into the dead-letter file: dead-lettered, nothing else.
+    let refuser = Receiver::scripted(Kind::Loki, 0, |_| Action::Status(400, None, "no".into()));
+    let dead = dir.path().join("dead.jsonl");
+    let metrics = Metrics::new();
+    let (ev, _) = events();
+    feed(counted_sink(Kind::Loki, &refuser.url(), small(Delivery { dead_letter: Some(dead.clone()), ..Delivery::default() }), ev, &metrics, "l"), M);
+    let batches = refuser.requests();
+    assert!(batches > 10);
+    assert_eq!(dead_letters(&dead).len() as u64, batches);
+    assert_eq!(outcomes(&metrics, "l"), [(0, 0), (batches, M), (0, 0), (0, 0)], "refused, dead-lettered");
+
+    // Refused without a dead-letter file: dropped only (never also dead-lettered).
+    let refuser = Receiver::scripted(Kind::Loki, 0, |_| Action::Status(400, None, "no".into()));
+    let metrics = Metrics::new();
+    let (ev, seen) = events();
+    feed(counted_sink(Kind::Loki, &refuser.url(), small(Delivery::default()), ev, &metrics, "l"), M);
+    let batches = refuser.requests();
+    assert_eq!(outcomes(&metrics, "l"), [(0, 0), (0, 0), (0, 0), (batches, M)], "refused, no file: dropped");
+    assert_eq!(shutdown_field(&seen, "lost"), M);
+    let text = metrics.render();
+    assert!(text.contains(&format!(r#"wasmhost_sink_batches_dropped_total{{sink="l"}} {batches}"#)), "{text}");
+    assert!(text.contains(r#"wasmhost_sink_batches_dead_lettered_total{sink="l"} 0"#), "{text}");
+
+    // Down, max_retries 1, with a dead-letter file: failed only.
+    let mut down = Receiver::start(Kind::Loki, 0);
+    let url = down.url();
+    down.stop();
+    let failed = dir.path().join("failed.jsonl");
+    let metrics = Metrics::new();
+    let (ev, _) = events();
+    let delivery = small(Delivery { max_retries: Some(1), dead_letter: Some(failed.clone()), ..Delivery::default() });
+    feed(counted_sink(Kind::Loki, &url, delivery, ev, &metrics, "l"), M);
+    let batches = dead_letters(&failed).len() as u64;
+    assert!(batches > 10);
+    assert!(dead_letters(&failed).iter().all(|l| l["status"] == "retries exhausted"));
+    assert_eq!(outcomes(&metrics, "l"), [(0, 0), (0, 0), (batches, M), (0, 0)], "down, retries exhausted");
+
+    // Down, max_retries 1, no file: dropped only (never also failed).
+    let metrics = Metrics::new();
+    let (ev, _) = events();
+    feed(counted_sink(Kind::Loki, &url, small(Delivery { max_retries: Some(1), ..Delivery::default() }), ev, &metrics, "l"), M);
+    let [sent, dead_lettered, failed, (dropped_batches, dropped)] = outcomes(&metrics, "l");
+    assert_eq!((sent, dead_lettered, failed, dropped), ((0, 0), (0, 0), (0, 0), M));
+    assert!(dropped_batches > 10, "{dropped_batches}");
+
+    // Down, retrying forever, no spool: what the memory queue holds at the
+    // end of the grace is dropped, counted once.
+    let metrics = Metrics::new();
+    let (ev, seen) = events();
+    feed(counted_sink(Kind::Loki, &url, Delivery { batch_bytes: 64 * 1024, grace: short, ..Delivery::default() }, ev, &metrics, "l"), 1000);
+    let [sent, dead_lettered, failed, (dropped_batches, dropped)] = outcomes(&metrics, "l");
+    assert_eq!((sent, dead_lettered, failed, dropped), ((0, 0), (0, 0), (0, 0), 1000));
+    assert!(dropped_batches >= 1);
+    assert_eq!(shutdown_field(&seen, "lost"), 1000);
+
+    // Down with a spool: nothing settled, every record waits on disk; the
+    // next run (receiver up) sends each spooled batch, counted sent once.
+    let spool = dir.path().join("spool");
+    let metrics = Metrics::new();
+    let (ev, seen) = events();
+    feed(counted_sink(Kind::Loki, &url, small(Delivery { spool_dir: Some(spool.clone()), grace: short, ..Delivery::default() }), ev, &metrics, "l"), M);
+    assert_eq!(outcomes(&metrics, "l"), [(0, 0); 4], "still in the spool");
+    assert_eq!(shutdown_field(&seen, "spooled_records"), M);
+    let files = std::fs::read_dir(&spool).unwrap().count() as u64;
+    down.restart();
+    let metrics = Metrics::new();
+    let (ev, _) = events();
+    drop(counted_sink(Kind::Loki, &url, small(Delivery { spool_dir: Some(spool.clone()), grace: Duration::from_secs(60), ..Delivery::default() }), ev, &metrics, "l"));
+    assert_eq!(outcomes(&metrics, "l"), [(files, M), (0, 0), (0, 0), (0, 0)], "drained, each batch sent once");
+    assert_eq!(duplicates(&down.entries(), M), 0);
+}
+
+/// Several streams interleaved (three modules: three Loki streams, three
+/// OTLP instances) through 503s, a 429, and a receiver that keeps a batch
+/// and drops the connection: within each stream, first arrivals are in
+/// order and nothing is lost.
+#[test]
+fn per_stream_order_is_kept_under_retries() {
+    const PER: u64 = 20_000;
+    for kind in [Kind::Loki, Kind::OtlpGrpc] {
+        let rx = Receiver::scripted(kind, 0, |n| match n % 7 {
+            1 => Action::Status(503, None, "flap".into()),
+            3 if n < 20 => Action::AcceptThenDrop,
+            5 if n < 30 => Action::Status(429, Some(0), "slow".into()),
+            _ => Action::Accept,
+        });
+        let (ev, _) = events();
+        let mut sink = sink_for(kind, &rx.url(), Delivery { batch_bytes: 64 * 1024, ..Delivery::default() }, ev);
+        let ctxs: Vec<Arc<InstanceContext>> = ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|m| {
+                let mut c = InstanceContext::new(format!("id-{m}"), "c", *m);
+                c.task_id = Some(1);
+                Arc::new(c)
+            })
+            .collect();
+        for seq in 1..=PER {
+            for c in &ctxs {
+                sink.write(&line(c, seq)).unwrap();
+            }
+        }
+        drop(sink);
+        let entries = rx.entries();
+        let mut streams: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for (e, s) in entries.iter().zip(seqs(&entries)) {
+            let key = match kind {
+                Kind::Loki => e.labels["module"].clone(),
+                _ => e.metadata["module"].clone(),
+            };
+            streams.entry(key).or_default().push(s);
+        }
+        assert_eq!(streams.len(), 3, "{kind:?}");
+        for (module, seqs) in &streams {
+            let (mut last, mut seen) = (0, std::collections::HashSet::new());
+            for &s in seqs {
+                if seen.insert(s) {
+                    assert!(s > last, "{kind:?} {module}: seq {s} after {last}");
+                    last = s;
+                }
+            }
+            assert_eq!(seen.len() as u64, PER, "{kind:?} {module}: every line once at least");
+        }
+    }
+}
+
+/// The spool works the same for OTLP (gRPC, HTTP/JSON): written while the
+/// collector is down, drained first by the next run, each line once.
+#[test]
+fn otlp_spool_survives_a_restart_and_drains_first() {
+    const M: u64 = 20_000;
+    for (kind, protocol) in [(Kind::OtlpGrpc, OtlpProtocol::Grpc), (Kind::OtlpHttp, OtlpProtocol::HttpJson)] {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool");
+        let mut rx = Receiver::start(kind, 0);
+        let url = rx.url();
+        rx.stop();
+        let settings = |grace| OtlpSettings {
+            endpoint: Some(url.clone()),
+            protocol: Some(protocol),
+            timeout: Some(Duration::from_secs(3)),
+            delivery: Delivery { spool_dir: Some(spool.clone()), grace, ..quick(Delivery { batch_bytes: 64 * 1024, ..Delivery::default() }) },
+            ..OtlpSettings::default()
+        };
+        let (ev, seen) = events();
+        feed(settings(Duration::from_millis(300)).start("o", &|_: &str| None, &Metrics::new(), ev).unwrap(), M);
+        assert_eq!(shutdown_field(&seen, "spooled_records"), M, "{protocol:?}");
+        assert_eq!(shutdown_field(&seen, "lost"), 0, "{protocol:?}");
+        rx.restart();
+        let (ev, _) = events();
+        let sink = settings(Duration::from_secs(60)).start("o", &|_: &str| None, &Metrics::new(), ev).unwrap();
+        let entries = drains_the_spool_first(sink, &rx, M, 100);
+        assert_in_order(&entries[..M as usize]);
+        assert_eq!(entries.len() as u64, M + 100, "{protocol:?}");
+        assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "{protocol:?}");
+    }
 }
