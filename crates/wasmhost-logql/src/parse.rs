@@ -73,21 +73,29 @@ pub fn parse_duration(text: &str) -> Option<f64> {
         rest = &rest[digits..];
         let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
             "d" => 86_400.0,
             "w" => 604_800.0,
             "y" => 31_536_000.0,
-            _ => return None,
+            unit => go_unit_seconds(unit)?,
         };
         total += n * scale;
         rest = &rest[unit_len..];
     }
     Some(total)
+}
+
+/// Seconds in one of Go's `time.ParseDuration` units (`ns` to `h`), which
+/// LogQL's durations extend with `d`, `w` and `y` and templates use as is.
+pub(crate) fn go_unit_seconds(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "ns" => 1e-9,
+        "us" | "µs" | "μs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    })
 }
 
 /// A range's duration in seconds as Loki reads one (Prometheus'

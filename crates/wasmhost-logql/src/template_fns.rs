@@ -501,13 +501,7 @@ fn go_duration(orig: &str) -> Result<f64, String> {
         let u = s.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(s.len());
         let scale = match &s[..u] {
             "" => return Err(format!("time: missing unit in duration {orig:?}")),
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            unit => return Err(format!("time: unknown unit {unit:?} in duration {orig:?}")),
+            unit => crate::parse::go_unit_seconds(unit).ok_or_else(|| format!("time: unknown unit {unit:?} in duration {orig:?}"))?,
         };
         total += value * scale;
         s = &s[u..];
