@@ -164,7 +164,7 @@ $(B)/as/hello-nodebug.wasm: guests/as/hello.ts | $(B)/.toolchains
 $(B)/component/python-%.wasm: guests/component/python/%.py $(COMPONENT_WIT) | $(B)/.toolchains
 	@mkdir -p $(@D)
 	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w $* componentize $* -o $(CURDIR)/$@
-# Python's own `logging` for lifting (tests/lift.rs), a command of the `app` world.
+# Python's own `logging` for lifting (tests/all/lift.rs), a command of the `app` world.
 $(B)/component/python-pylog.wasm: guests/component/python/pylog.py $(COMPONENT_WIT) | $(B)/.toolchains
 	@mkdir -p $(@D)
 	cd guests/component/python && $(CURDIR)/$(VENV)/bin/componentize-py -q -d ../wit -w app componentize pylog -o $(CURDIR)/$@
@@ -224,7 +224,7 @@ bench: build guests suites
 # Fuzzing (fuzz/README.md): cargo-fuzz on the stable toolchain (no
 # sanitizer needs no nightly flag; RUSTC_BOOTSTRAP=1 lets libfuzzer-sys's
 # build pass anyway), each target for FUZZ_SECONDS. What the fuzzers keep
-# lands in fuzz/corpus/TARGET, which `make test` replays (tests/fuzz_corpus.rs).
+# lands in fuzz/corpus/TARGET, which `make test` replays (tests/all/fuzz_corpus.rs).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := detect lines logql routing
 fuzz: guests

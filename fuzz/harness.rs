@@ -1,6 +1,6 @@
 //! What each fuzz target does with its input, shared by the targets
 //! (`fuzz/fuzz_targets/`, run by `make fuzz`) and by the test that replays
-//! every corpus file (`tests/fuzz_corpus.rs`, run by `make test`). Each
+//! every corpus file (`tests/all/fuzz_corpus.rs`, run by `make test`). Each
 //! function must never panic, whatever the bytes; the assertions are the
 //! properties the fuzzer hunts for violations of.
 #![allow(dead_code)] // each target uses one function

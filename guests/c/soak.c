@@ -7,7 +7,7 @@
 //   hang     sleeps forever: only the timeout stops it (instance.timeout)
 //   spin     loops without a system call: only the timeout stops it
 // With `long` it is a logger or a sleeper that never ends (until SIGTERM).
-// Given a role's name instead, it plays that role (tests/embed_harden.rs).
+// Given a role's name instead, it plays that role (tests/all/embed_harden.rs).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 //! A `Write` the test reads back while (or after) a log pipeline owns it:
-//! for the tests of the library crates, which have no `wasmhost` binary and
-//! so cannot use `common/mod.rs`.
+//! for the tests that drive the library in-process (`all/embed*.rs`, and
+//! `gateway.rs`, whose package has no `wasmhost` binary for `common/mod.rs`).
 
 use std::sync::{Arc, Mutex};
 

@@ -18,7 +18,7 @@ struct Cli {
 }
 
 /// The wasmtime version the engine is built on (checked against Cargo.lock by
-/// tests/cli.rs).
+/// tests/all/cli.rs).
 macro_rules! wasmtime_version {
     () => {
         "48.0.8"

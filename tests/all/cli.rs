@@ -2,12 +2,10 @@
 //! (through a pseudo-terminal, util-linux `script`), colour rules, `-q`/`-v`,
 //! wasmtime's spellings, error messages, help and version.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &std::path::Path) -> &str {

@@ -5,13 +5,11 @@
 //! mTLS), SIGTERM with batches in the spool and the next run draining them
 //! first, and the metrics endpoint.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use wasmhost_export::receivers::{Action, Entry, Kind, Receiver, TestPki};
 

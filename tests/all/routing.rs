@@ -1,15 +1,13 @@
 //! Routing by LogQL selectors, the bounded pipeline's policies, and shutdown
 //! on SIGTERM, through `wasmhost run --config`.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &Path) -> &str {

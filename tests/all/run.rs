@@ -1,11 +1,9 @@
 //! `wasmhost run` end to end: the real binary on real guests (issue: host core).
 
-mod common;
-
 use std::io::Read;
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &std::path::Path) -> &str {

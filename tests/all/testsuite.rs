@@ -1,10 +1,8 @@
 //! `wasmhost test` on the project's suites and on suites made to fail.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn suites_dir() -> PathBuf {

@@ -14,9 +14,7 @@ fn guest(name: &str) -> std::path::PathBuf {
     path
 }
 
-#[path = "common/shared.rs"]
-mod shared;
-use shared::Shared;
+use crate::shared::Shared;
 
 fn capture() -> (Pipeline, Shared) {
     let out = Shared::default();

@@ -1,10 +1,8 @@
 //! `wasmhost logs` answers the seed's two queries on the host's own output.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[test]

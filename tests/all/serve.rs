@@ -1,15 +1,13 @@
 //! `wasmhost serve`, the sidecar, as a gateway talks to it: the real binary
 //! on a directory of real guests, over HTTP/1.1 on loopback.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_schema_valid, events, guest, json_lines, wasmhost};
+use crate::common::{assert_schema_valid, events, guest, json_lines, wasmhost};
 use serde_json::Value;
 
 /// A running `wasmhost serve` with its log file.

@@ -7,13 +7,11 @@
 //! Timing bounds are generous (a loaded 2-core CI machine): each is far
 //! below what the broken behaviour took (20 s sleeps, endless runs).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &std::path::Path) -> &str {

@@ -1,9 +1,7 @@
 //! Language detection on every guest, unstripped and stripped, through the
 //! real binary (`wasmhost inspect`) and in `run`'s log lines.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn inspect(path: &std::path::Path) -> Value {

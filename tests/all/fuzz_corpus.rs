@@ -3,7 +3,7 @@
 //! `make test` replays them without a fuzzing toolchain: a crash the fuzzer
 //! once found stays found.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "../../fuzz/harness.rs"]
 mod harness;
 
 use std::path::Path;

@@ -1,9 +1,7 @@
 //! Lifting guests' own log lines, and the `wasmhost_log` import, end to end:
 //! the real binary on real guests of every language (issue 15).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &std::path::Path) -> &str {

@@ -2,9 +2,7 @@
 //! JavaScript components built from source, C and Rust core modules adapted
 //! into commands, all with the core modules' line contract.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &std::path::Path) -> &str {

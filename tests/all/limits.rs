@@ -1,10 +1,8 @@
 //! Limits and concurrency through `wasmhost run` (issue: embedding API).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn p(path: &std::path::Path) -> &str {

@@ -4,13 +4,11 @@
 //! calls are events with the instance's tags; bad inputs are errors for the
 //! guest, never host panics.
 
-mod common;
-
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-5;

@@ -1,5 +1,5 @@
 //! The library's side of hardening (issue 18): `Limits::timeout` stops a
-//! guest blocked in a host call (tests/harden.rs covers a stdin read), `Host::stop_all` stops it at once, and
+//! guest blocked in a host call (tests/all/harden.rs covers a stdin read), `Host::stop_all` stops it at once, and
 //! labels that would corrupt a record are refused.
 
 use std::time::{Duration, Instant};
@@ -84,9 +84,7 @@ fn line_limits_out_of_range_are_refused() {
     }
 }
 
-#[path = "common/shared.rs"]
-mod shared;
-use shared::Shared;
+use crate::shared::Shared;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_token_stops_its_own_run_only_spinning_or_sleeping() {
