@@ -26,7 +26,7 @@ use std::sync::Arc;
 use wasmhost_log::{Format, InstanceContext, JsonFormat, Level, LogRecord, Stream};
 use wasmhost_logql::LabelSource;
 
-use crate::batch::{unix_nanos, Batch, Encoder, Encoding};
+use crate::batch::{cut_groups, unix_nanos, Batch, Encoder, Encoding};
 
 /// `logproto.PushRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -303,6 +303,42 @@ pub fn parse_labels(text: &str) -> serde_json::Map<String, serde_json::Value> {
     out
 }
 
+/// Splits a Loki push body (protobuf or JSON) into two requests holding
+/// half of its entries each, the older half first in every stream (see
+/// [`crate::Transport::split`]).
+pub(crate) fn split(batch: &Batch) -> Result<(Batch, Batch), String> {
+    use prost::Message;
+    let back = |e: &dyn std::fmt::Display| format!("reading the batch back: {e}");
+    let (first, rest, records) = match batch.encoding {
+        Encoding::Protobuf => {
+            let req = PushRequest::decode(batch.body.as_ref()).map_err(|e| back(&e))?;
+            let total: usize = req.streams.iter().map(|s| s.entries.len()).sum();
+            let cut = |s: &mut StreamAdapter, k: usize| StreamAdapter { labels: s.labels.clone(), entries: s.entries.split_off(k), hash: s.hash };
+            let (first, rest) = cut_groups(req.streams, total / 2, |s| s.entries.len(), cut);
+            let body = |streams| PushRequest { streams }.encode_to_vec();
+            (body(first), body(rest), total)
+        }
+        Encoding::Json => {
+            let mut v: serde_json::Value = serde_json::from_slice(&batch.body).map_err(|e| back(&e))?;
+            let streams = v.get_mut("streams").and_then(|s| s.as_array_mut()).map(std::mem::take).ok_or("the body has no streams")?;
+            let len = |s: &serde_json::Value| s["values"].as_array().map_or(0, Vec::len);
+            let total: usize = streams.iter().map(len).sum();
+            let cut = |s: &mut serde_json::Value, k: usize| {
+                let tail = s["values"].as_array_mut().map(|v| v.split_off(k)).unwrap_or_default();
+                serde_json::json!({ "stream": s["stream"].clone(), "values": tail })
+            };
+            let (first, rest) = cut_groups(streams, total / 2, len, cut);
+            let body = |streams| serde_json::to_vec(&serde_json::json!({ "streams": streams })).unwrap_or_default();
+            (body(first), body(rest), total)
+        }
+    };
+    let half = (records / 2) as u64;
+    Ok((
+        Batch { body: first.into(), records: half, encoding: batch.encoding },
+        Batch { body: rest.into(), records: records as u64 - half, encoding: batch.encoding },
+    ))
+}
+
 impl Encoder for LokiEncoder {
     fn push(&mut self, record: &LogRecord) {
         use prost::Message;
@@ -415,6 +451,47 @@ mod tests {
         assert!(req.streams[1].entries[0].structured_metadata.iter().all(|p| p.name != "task_id"), "no task id, no pair");
         // The encoder starts over.
         assert!(PushRequest::decode(enc.take().body.as_ref()).unwrap().streams.is_empty());
+    }
+
+    /// Both encodings split into two valid bodies with half the entries
+    /// each, every stream's older entries in the first.
+    #[test]
+    fn a_batch_splits_into_two_halves_of_its_entries() {
+        use prost::Message;
+        use wasmhost_log::Line;
+        let (a, b) = (Arc::new(InstanceContext::new("id-a", "c", "x")), Arc::new(InstanceContext::new("id-b", "go", "y")));
+        for encoding in [Encoding::Protobuf, Encoding::Json] {
+            let mut enc = LokiEncoder::new(vec!["lang".into()], encoding);
+            for (seq, ctx) in [(1, &a), (1, &b), (2, &a), (3, &a), (2, &b)] {
+                enc.push(&LogRecord::line(ctx.clone(), Stream::Stderr, seq, Line { bytes: b"m", continued: false }));
+            }
+            let (first, rest) = split(&enc.take()).unwrap();
+            assert_eq!((first.records, rest.records), (2, 3));
+            // (labels, seq) in body order.
+            let entries = |batch: &Batch| -> Vec<(String, u64)> {
+                let seq = |line: &str| serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"].as_u64().unwrap();
+                match encoding {
+                    Encoding::Protobuf => PushRequest::decode(batch.body.as_ref())
+                        .unwrap()
+                        .streams
+                        .iter()
+                        .flat_map(|s| s.entries.iter().map(|e| (s.labels.clone(), seq(&e.line))))
+                        .collect(),
+                    Encoding::Json => {
+                        let v: serde_json::Value = serde_json::from_slice(&batch.body).unwrap();
+                        let streams = v["streams"].as_array().unwrap().clone();
+                        streams
+                            .iter()
+                            .flat_map(|s| s["values"].as_array().unwrap().iter().map(|e| (s["stream"]["lang"].to_string(), seq(e[1].as_str().unwrap()))).collect::<Vec<_>>())
+                            .collect()
+                    }
+                }
+            };
+            let (one, two) = (entries(&first), entries(&rest));
+            assert_eq!(one.iter().map(|e| e.1).collect::<Vec<_>>(), [1, 2], "{encoding:?}: stream c's oldest two");
+            assert_eq!(two.iter().map(|e| e.1).collect::<Vec<_>>(), [3, 1, 2], "{encoding:?}: the rest of c, then go");
+            assert_eq!(one[0].0, two[0].0, "{encoding:?}: the cut stream keeps its labels");
+        }
     }
 
     #[test]

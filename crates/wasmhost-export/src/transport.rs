@@ -52,6 +52,15 @@ pub enum Outcome {
         /// The server's `Retry-After`.
         after: Option<Duration>,
     },
+    /// The receiver refused it as too large (HTTP 413 Content Too Large):
+    /// not retried as it is, but sent again in halves
+    /// ([`Transport::split`]) down to single records.
+    TooLarge {
+        /// The HTTP status.
+        status: String,
+        /// The server's message.
+        message: String,
+    },
     /// The receiver refused it for good (any other 4xx/5xx, gRPC's
     /// non-retryable codes).
     Reject {
@@ -169,6 +178,21 @@ impl Transport {
         Ok(Transport::Grpc { channel: endpoint.connect_with_connector_lazy(connector), headers, gzip, timeout })
     }
 
+    /// Splits a batch's records into two halves, each a valid request body
+    /// of its own in the batch's wire format (Loki push or OTLP, protobuf or
+    /// JSON), in order: the first half holds the older records of every
+    /// stream. For a receiver that answered 413; `Err` when the body cannot
+    /// be read back or holds fewer than two records.
+    pub fn split(&self, batch: &Batch) -> Result<(Batch, Batch), String> {
+        if batch.records < 2 {
+            return Err(format!("{} record(s) cannot be split", batch.records));
+        }
+        match self {
+            Transport::Http { rule: RetryRule::Loki, .. } => crate::loki::split(batch),
+            Transport::Http { rule: RetryRule::Otlp, .. } | Transport::Grpc { .. } => crate::otlp::split(batch),
+        }
+    }
+
     /// Sends one batch, once.
     pub async fn send(&self, batch: &Batch) -> Outcome {
         match self {
@@ -271,6 +295,9 @@ pub(crate) fn http_outcome(rule: RetryRule, status: u16, after: Option<Duration>
         RetryRule::Otlp => rpc_status_message(content_type, body).unwrap_or_else(|| message(body)),
         RetryRule::Loki => message(body),
     };
+    if status == 413 {
+        return Outcome::TooLarge { status: status.to_string(), message };
+    }
     if rule.retries(status) {
         let reason = match hyper::StatusCode::from_u16(status) {
             Ok(s) => format!("HTTP {s}: {message}"),
@@ -501,6 +528,10 @@ mod tests {
             let loki = http_outcome(RetryRule::Loki, status, None, "", b"x");
             assert_eq!(retried(&otlp), matches!(status, 429 | 502 | 503 | 504), "OTLP {status}");
             assert_eq!(retried(&loki), status == 429 || status >= 500, "Loki {status}");
+        }
+        for rule in [RetryRule::Loki, RetryRule::Otlp] {
+            let too_large = Outcome::TooLarge { status: "413".into(), message: "too big".into() };
+            assert_eq!(http_outcome(rule, 413, None, "text/plain", b"too big"), too_large, "{rule:?}: 413 is split, not refused");
         }
         let after = Some(Duration::from_secs(7));
         assert_eq!(http_outcome(RetryRule::Otlp, 503, after, "", b"busy"), Outcome::Retry { reason: "HTTP 503 Service Unavailable: busy".into(), after });
