@@ -435,14 +435,26 @@ fn message(body: &[u8]) -> String {
     text
 }
 
+thread_local! {
+    /// The sending thread's snappy encoder and output buffer, reused:
+    /// `compress_vec` would allocate and zero the worst-case output size
+    /// (more than the batch itself) for every batch.
+    static SNAPPY: std::cell::RefCell<(snap::raw::Encoder, Vec<u8>)> = std::cell::RefCell::new((snap::raw::Encoder::new(), Vec::new()));
+}
+
 /// The body as it goes on the wire.
 pub fn compress(body: &Bytes, compression: Compression) -> std::io::Result<Bytes> {
     match compression {
         Compression::None => Ok(body.clone()),
-        Compression::Snappy => snap::raw::Encoder::new()
-            .compress_vec(body)
-            .map(Bytes::from)
-            .map_err(std::io::Error::other),
+        Compression::Snappy => SNAPPY.with(|snappy| {
+            let (encoder, out) = &mut *snappy.borrow_mut();
+            let max = snap::raw::max_compress_len(body.len());
+            if out.len() < max {
+                out.resize(max, 0);
+            }
+            let n = encoder.compress(body, out).map_err(std::io::Error::other)?;
+            Ok(Bytes::copy_from_slice(&out[..n]))
+        }),
         Compression::Gzip => {
             let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
             gz.write_all(body)?;
