@@ -60,3 +60,46 @@ pub trait Encoder: Send {
 pub(crate) fn unix_nanos(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
+
+/// Cuts `groups` (streams, resources, scopes: each holding `len(g)`
+/// records, oldest first) after their first `n` records: the groups before
+/// the cut, and the groups from it on. A group that straddles the cut is
+/// split in two by `cut(g, k)`, which keeps its first `k` records in `g`
+/// and returns the rest as a group with the same identity (labels,
+/// resource, scope). Order within every group is kept.
+pub(crate) fn cut_groups<G>(groups: Vec<G>, mut n: usize, len: impl Fn(&G) -> usize, cut: impl Fn(&mut G, usize) -> G) -> (Vec<G>, Vec<G>) {
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for mut g in groups {
+        let l = len(&g);
+        if n >= l {
+            n -= l;
+            first.push(g);
+        } else if n == 0 {
+            rest.push(g);
+        } else {
+            let tail = cut(&mut g, n);
+            n = 0;
+            first.push(g);
+            rest.push(tail);
+        }
+    }
+    (first, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_cut_after_n_records_keeping_order() {
+        let groups = vec![("a", vec![1, 2, 3]), ("b", vec![4]), ("c", vec![5, 6])];
+        let cut = |g: &mut (&'static str, Vec<i32>), k: usize| (g.0, g.1.split_off(k));
+        let (first, rest) = cut_groups(groups.clone(), 2, |g| g.1.len(), cut);
+        assert_eq!(first, [("a", vec![1, 2])]);
+        assert_eq!(rest, [("a", vec![3]), ("b", vec![4]), ("c", vec![5, 6])]);
+        let (first, rest) = cut_groups(groups.clone(), 4, |g| g.1.len(), cut);
+        assert_eq!((first.len(), rest), (2, vec![("c", vec![5, 6])]));
+        let (first, rest) = cut_groups(groups, 0, |g| g.1.len(), cut);
+        assert_eq!((first.len(), rest.len()), (0, 3));
+    }
+}

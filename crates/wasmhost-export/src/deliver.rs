@@ -42,7 +42,8 @@ pub struct Delivery {
     pub batch_wait: Duration,
     /// First retry delay, doubled per attempt (default 500 ms).
     pub min_backoff: Duration,
-    /// Longest retry delay (default 30 s).
+    /// Longest retry delay (default 30 s), also the most a server's
+    /// `Retry-After` or gRPC `RetryInfo` delay is waited.
     pub max_backoff: Duration,
     /// Give a batch up after this many retries (`None`, the default: never;
     /// with a bounded queue the policy then applies upstream).
@@ -503,6 +504,7 @@ impl Worker {
                     self.events.partial_success(rejected, batch.records, &message);
                     return true;
                 }
+                Outcome::TooLarge { status, message } => return self.halve(batch, status, message).await,
                 Outcome::Reject { status, message } => {
                     self.dead_letter(batch, &status, &message, Settled::DeadLettered);
                     return true;
@@ -514,7 +516,18 @@ impl Worker {
                         return true;
                     }
                     self.metrics.retried.inc();
-                    let delay = after.unwrap_or_else(|| backoff(&self.delivery, attempt));
+                    let (delay, reason) = match after {
+                        // A server's delay is believed up to `max_backoff`, the
+                        // longest wait the sink would choose itself: a hostile or
+                        // misconfigured receiver saying "in a day" must not
+                        // stall the sink for a day.
+                        Some(asked) if asked > self.delivery.max_backoff => {
+                            let cap = self.delivery.max_backoff;
+                            (cap, format!("{reason} (the server asked to wait {asked:?}; capped at max_backoff {cap:?})"))
+                        }
+                        Some(asked) => (asked, reason),
+                        None => (backoff(&self.delivery, attempt), reason),
+                    };
                     self.events.retry(&reason, attempt, delay);
                     let until = Instant::now() + delay;
                     while !self.past_deadline() && Instant::now() < until {
@@ -526,6 +539,28 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// A batch the receiver refused as too large (413): its two halves are
+    /// delivered one after the other, each split again if it is still too
+    /// large, so only a single record that is too large on its own reaches
+    /// the dead-letter file. Each split is an `export.retry` event (no wait).
+    /// `false` when the shutdown deadline came first (the whole batch then
+    /// stays queued, and the halves already acknowledged are sent again:
+    /// at-least-once).
+    fn halve(&self, batch: &Batch, status: String, message: String) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + '_>> {
+        let halves = match self.transport.split(batch) {
+            Ok(halves) => halves,
+            Err(why) => {
+                let message = if batch.records > 1 { format!("{message} (could not split the batch: {why})") } else { message };
+                self.dead_letter(batch, &status, &message, Settled::DeadLettered);
+                return Box::pin(std::future::ready(true));
+            }
+        };
+        self.metrics.retried.inc();
+        let reason = format!("HTTP {status} (too large: {message}); sending the batch again in two halves of {} and {} records", halves.0.records, halves.1.records);
+        self.events.retry(&reason, 1, Duration::ZERO);
+        Box::pin(async move { self.deliver(&halves.0).await && self.deliver(&halves.1).await })
     }
 
     /// A refused (or given up) batch: one JSON line in the dead-letter file

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use prost::Message;
 use wasmhost_log::{FieldValue, InstanceContext, Level, LogRecord, Stream};
 
-use crate::batch::{unix_nanos, Batch, Encoder, Encoding};
+use crate::batch::{cut_groups, unix_nanos, Batch, Encoder, Encoding};
 
 /// The OTel severity number of a level.
 ///
@@ -289,6 +289,40 @@ impl OtlpEncoder {
     }
 }
 
+/// Splits an `ExportLogsServiceRequest` body (protobuf or OTLP/JSON) into
+/// two requests holding half of its log records each, the older half
+/// first, each under the same resource and scope (see
+/// [`crate::Transport::split`]).
+pub(crate) fn split(batch: &Batch) -> Result<(Batch, Batch), String> {
+    let request: ExportLogsServiceRequest = match batch.encoding {
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(batch.body.as_ref()).map_err(|e| e.to_string()),
+        Encoding::Json => serde_json::from_slice(&batch.body).map_err(|e| e.to_string()),
+    }
+    .map_err(|e| format!("reading the batch back: {e}"))?;
+    let scope_len = |s: &ScopeLogs| s.log_records.len();
+    let resource_len = |r: &ResourceLogs| r.scope_logs.iter().map(scope_len).sum::<usize>();
+    let total: usize = request.resource_logs.iter().map(resource_len).sum();
+    let cut_scope = |s: &mut ScopeLogs, k: usize| ScopeLogs { scope: s.scope.clone(), log_records: s.log_records.split_off(k), schema_url: s.schema_url.clone() };
+    let cut_resource = |r: &mut ResourceLogs, k: usize| {
+        let (first, rest) = cut_groups(std::mem::take(&mut r.scope_logs), k, scope_len, cut_scope);
+        r.scope_logs = first;
+        ResourceLogs { resource: r.resource.clone(), scope_logs: rest, schema_url: r.schema_url.clone() }
+    };
+    let (first, rest) = cut_groups(request.resource_logs, total / 2, resource_len, cut_resource);
+    let body = |resource_logs| {
+        let request = ExportLogsServiceRequest { resource_logs };
+        match batch.encoding {
+            Encoding::Protobuf => request.encode_to_vec(),
+            Encoding::Json => serde_json::to_vec(&request).unwrap_or_default(),
+        }
+    };
+    let half = (total / 2) as u64;
+    Ok((
+        Batch { body: body(first).into(), records: half, encoding: batch.encoding },
+        Batch { body: body(rest).into(), records: total as u64 - half, encoding: batch.encoding },
+    ))
+}
+
 impl Encoder for OtlpEncoder {
     fn push(&mut self, record: &LogRecord) {
         let observed = unix_nanos(std::time::SystemTime::now());
@@ -418,6 +452,42 @@ mod tests {
         assert!(r.get("time_unix_nano").is_none() && r.get("trace_id").is_none());
         let service = &v["resourceLogs"][0]["resource"]["attributes"].as_array().unwrap().iter().find(|a| a["key"] == "service.name").unwrap()["value"];
         assert_eq!(service["stringValue"], "svc");
+    }
+
+    /// Both encodings split into two valid requests with half the records
+    /// each, under the same resource and scope, older records first.
+    #[test]
+    fn a_batch_splits_into_two_halves_under_the_same_resource() {
+        use wasmhost_log::Line;
+        let ctx = Arc::new(InstanceContext::new("id-a", "c", "logger"));
+        for encoding in [Encoding::Protobuf, Encoding::Json] {
+            let mut enc = OtlpEncoder::new(resource("svc", &[]), encoding);
+            for seq in 1..=5 {
+                enc.push(&LogRecord::line(ctx.clone(), Stream::Stderr, seq, Line { bytes: b"m", continued: false }));
+            }
+            let (first, rest) = split(&enc.take()).unwrap();
+            assert_eq!((first.records, rest.records), (2, 3));
+            let read = |batch: &Batch| -> ExportLogsServiceRequest {
+                match encoding {
+                    Encoding::Protobuf => ExportLogsServiceRequest::decode(batch.body.as_ref()).unwrap(),
+                    Encoding::Json => serde_json::from_slice(&batch.body).unwrap(),
+                }
+            };
+            let (one, two) = (read(&first), read(&rest));
+            let seqs = |r: &ExportLogsServiceRequest| -> Vec<i64> {
+                r.resource_logs[0].scope_logs[0]
+                    .log_records
+                    .iter()
+                    .map(|l| match l.attributes.iter().find(|a| a.key == "seq").and_then(|a| a.value.clone()).and_then(|v| v.value) {
+                        Some(any_value::Value::IntValue(n)) => n,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect()
+            };
+            assert_eq!((seqs(&one), seqs(&two)), (vec![1, 2], vec![3, 4, 5]), "{encoding:?}");
+            assert_eq!(one.resource_logs[0].resource, two.resource_logs[0].resource, "{encoding:?}");
+            assert_eq!(two.resource_logs[0].scope_logs[0].scope, Some(OtlpEncoder::scope()), "{encoding:?}");
+        }
     }
 
     #[test]

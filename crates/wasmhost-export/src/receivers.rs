@@ -100,10 +100,13 @@ struct State {
     /// Kills every open connection ([`Action::AcceptThenDrop`] over gRPC,
     /// where a handler cannot drop its own connection).
     kill: tokio::sync::Notify,
+    /// HTTP: bodies longer than this (as received, compressed) are
+    /// answered 413, as Loki's and a collector's request size limits do.
+    max_body: Option<usize>,
 }
 
 impl State {
-    fn new(script: Script, raw_grpc: bool) -> Arc<State> {
+    fn new(script: Script, raw_grpc: bool, max_body: Option<usize>) -> Arc<State> {
         Arc::new(State {
             entries: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
@@ -114,6 +117,7 @@ impl State {
             raw_grpc,
             tls_failures: AtomicU64::new(0),
             kill: tokio::sync::Notify::new(),
+            max_body,
         })
     }
 }
@@ -438,6 +442,9 @@ async fn answer(state: Arc<State>, kind: Kind, req: hyper::Request<hyper::body::
     if path != expected {
         return respond(404, format!("404 page not found: {path}"));
     }
+    if let Some(max) = state.max_body.filter(|&max| body.len() > max) {
+        return respond(413, format!("request body of {} bytes is larger than the limit of {max} bytes", body.len()));
+    }
     let action = (state.script)(n);
     let json = content_type.starts_with("application/json");
     match &action {
@@ -531,7 +538,7 @@ impl Receiver {
 
     /// Starts a receiver whose answer to request `n` is `script(n)`.
     pub fn scripted(kind: Kind, port: u16, script: impl Fn(u64) -> Action + Send + Sync + 'static) -> Receiver {
-        Receiver::with_state(kind, port, State::new(Box::new(script), false), None)
+        Receiver::with_state(kind, port, State::new(Box::new(script), false, None), None)
     }
 
     /// Starts a receiver that speaks TLS with `config` (its ALPN is set
@@ -544,7 +551,14 @@ impl Receiver {
     ) -> Receiver {
         let mut config = config;
         config.alpn_protocols = vec![if kind == Kind::OtlpGrpc { b"h2".to_vec() } else { b"http/1.1".to_vec() }];
-        Receiver::with_state(kind, port, State::new(Box::new(script), false), Some(Arc::new(config)))
+        Receiver::with_state(kind, port, State::new(Box::new(script), false, None), Some(Arc::new(config)))
+    }
+
+    /// Starts an HTTP receiver (Loki or OTLP/HTTP) that accepts every
+    /// request whose body, as received, is at most `max_body` bytes, and
+    /// answers the others 413 Content Too Large.
+    pub fn limited(kind: Kind, port: u16, max_body: usize) -> Receiver {
+        Receiver::with_state(kind, port, State::new(Box::new(|_| Action::Accept), false, Some(max_body)), None)
     }
 
     /// A receiver for benchmarks that acknowledges every request without
@@ -553,7 +567,7 @@ impl Receiver {
     /// `grpc-status: 0`, so its CPU competes as little as possible with the
     /// sender's. [`Receiver::wire_bytes`] counts the request bodies as sent.
     pub fn ack_only(kind: Kind, port: u16) -> Receiver {
-        Receiver::with_state(kind, port, State::new(Box::new(|_| Action::AckOnly), kind == Kind::OtlpGrpc), None)
+        Receiver::with_state(kind, port, State::new(Box::new(|_| Action::AckOnly), kind == Kind::OtlpGrpc, None), None)
     }
 
     fn with_state(kind: Kind, port: u16, state: Arc<State>, tls: Option<Arc<rustls::ServerConfig>>) -> Receiver {

@@ -52,6 +52,15 @@ pub enum Outcome {
         /// The server's `Retry-After`.
         after: Option<Duration>,
     },
+    /// The receiver refused it as too large (HTTP 413 Content Too Large):
+    /// not retried as it is, but sent again in halves
+    /// ([`Transport::split`]) down to single records.
+    TooLarge {
+        /// The HTTP status.
+        status: String,
+        /// The server's message.
+        message: String,
+    },
     /// The receiver refused it for good (any other 4xx/5xx, gRPC's
     /// non-retryable codes).
     Reject {
@@ -169,6 +178,21 @@ impl Transport {
         Ok(Transport::Grpc { channel: endpoint.connect_with_connector_lazy(connector), headers, gzip, timeout })
     }
 
+    /// Splits a batch's records into two halves, each a valid request body
+    /// of its own in the batch's wire format (Loki push or OTLP, protobuf or
+    /// JSON), in order: the first half holds the older records of every
+    /// stream. For a receiver that answered 413; `Err` when the body cannot
+    /// be read back or holds fewer than two records.
+    pub fn split(&self, batch: &Batch) -> Result<(Batch, Batch), String> {
+        if batch.records < 2 {
+            return Err(format!("{} record(s) cannot be split", batch.records));
+        }
+        match self {
+            Transport::Http { rule: RetryRule::Loki, .. } => crate::loki::split(batch),
+            Transport::Http { rule: RetryRule::Otlp, .. } | Transport::Grpc { .. } => crate::otlp::split(batch),
+        }
+    }
+
     /// Sends one batch, once.
     pub async fn send(&self, batch: &Batch) -> Outcome {
         match self {
@@ -271,6 +295,9 @@ pub(crate) fn http_outcome(rule: RetryRule, status: u16, after: Option<Duration>
         RetryRule::Otlp => rpc_status_message(content_type, body).unwrap_or_else(|| message(body)),
         RetryRule::Loki => message(body),
     };
+    if status == 413 {
+        return Outcome::TooLarge { status: status.to_string(), message };
+    }
     if rule.retries(status) {
         let reason = match hyper::StatusCode::from_u16(status) {
             Ok(s) => format!("HTTP {s}: {message}"),
@@ -408,14 +435,26 @@ fn message(body: &[u8]) -> String {
     text
 }
 
+thread_local! {
+    /// The sending thread's snappy encoder and output buffer, reused:
+    /// `compress_vec` would allocate and zero the worst-case output size
+    /// (more than the batch itself) for every batch.
+    static SNAPPY: std::cell::RefCell<(snap::raw::Encoder, Vec<u8>)> = std::cell::RefCell::new((snap::raw::Encoder::new(), Vec::new()));
+}
+
 /// The body as it goes on the wire.
 pub fn compress(body: &Bytes, compression: Compression) -> std::io::Result<Bytes> {
     match compression {
         Compression::None => Ok(body.clone()),
-        Compression::Snappy => snap::raw::Encoder::new()
-            .compress_vec(body)
-            .map(Bytes::from)
-            .map_err(std::io::Error::other),
+        Compression::Snappy => SNAPPY.with(|snappy| {
+            let (encoder, out) = &mut *snappy.borrow_mut();
+            let max = snap::raw::max_compress_len(body.len());
+            if out.len() < max {
+                out.resize(max, 0);
+            }
+            let n = encoder.compress(body, out).map_err(std::io::Error::other)?;
+            Ok(Bytes::copy_from_slice(&out[..n]))
+        }),
         Compression::Gzip => {
             let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
             gz.write_all(body)?;
@@ -501,6 +540,10 @@ mod tests {
             let loki = http_outcome(RetryRule::Loki, status, None, "", b"x");
             assert_eq!(retried(&otlp), matches!(status, 429 | 502 | 503 | 504), "OTLP {status}");
             assert_eq!(retried(&loki), status == 429 || status >= 500, "Loki {status}");
+        }
+        for rule in [RetryRule::Loki, RetryRule::Otlp] {
+            let too_large = Outcome::TooLarge { status: "413".into(), message: "too big".into() };
+            assert_eq!(http_outcome(rule, 413, None, "text/plain", b"too big"), too_large, "{rule:?}: 413 is split, not refused");
         }
         let after = Some(Duration::from_secs(7));
         assert_eq!(http_outcome(RetryRule::Otlp, 503, after, "", b"busy"), Outcome::Retry { reason: "HTTP 503 Service Unavailable: busy".into(), after });

@@ -293,7 +293,8 @@ fn otlp_http_protobuf_and_json() {
 fn retry_after_is_honoured(refusal: Action) {
     let rx = Receiver::scripted(Kind::Loki, 0, move |n| if n == 3 { refusal.clone() } else { Action::Accept });
     let (ev, seen) = events();
-    feed(loki(&rx.url(), Delivery::default(), ev), N);
+    // Server delays are capped at max_backoff: above the 3 s asked here.
+    feed(loki(&rx.url(), Delivery { max_backoff: Duration::from_secs(5), ..Delivery::default() }, ev), N);
     assert_eq!(duplicates(&rx.entries(), N), 0);
     assert_in_order(&rx.entries());
     let retries: Vec<LogRecord> = seen.lock().unwrap().iter().filter(|r| r.event == Some("export.retry")).cloned().collect();
@@ -313,6 +314,87 @@ fn fault_429_with_retry_after_seconds_then_200() {
 fn fault_429_with_retry_after_http_date_then_200() {
     // An HTTP-date 3 s ahead (whole seconds: between 2 and 3 s from now).
     retry_after_is_honoured(Action::StatusUntil(429, Duration::from_secs(3), "slow down".into()));
+}
+
+/// A receiver that asks for a day's wait (`Retry-After: 86400`, a gRPC
+/// `RetryInfo` of a day) is believed only up to `max_backoff` (1 s here):
+/// the sink waits 1 s and delivers everything, once.
+#[test]
+fn server_delays_are_capped_at_max_backoff() {
+    const DAY: u64 = 86_400;
+    for kind in [Kind::Loki, Kind::OtlpHttp, Kind::OtlpGrpc] {
+        let rx = Receiver::scripted(kind, 0, move |n| match (n, kind) {
+            (2, Kind::OtlpGrpc) => Action::Grpc(tonic::Code::Unavailable, Some(Duration::from_secs(DAY)), "come back tomorrow".into()),
+            (2, _) => Action::Status(429, Some(DAY), "come back tomorrow".into()),
+            _ => Action::Accept,
+        });
+        let (ev, seen) = events();
+        let delivery = Delivery { batch_bytes: 64 * 1024, max_backoff: Duration::from_secs(1), ..Delivery::default() };
+        feed(sink_for(kind, &rx.url(), delivery, ev), 20_000);
+        assert_eq!(duplicates(&rx.entries(), 20_000), 0, "{kind:?}");
+        assert_eq!(retry_delays_ms(&seen), [1000.0], "{kind:?}: capped at max_backoff");
+        let reason = retry_saying(&seen, "capped at max_backoff");
+        assert!(reason.contains("86400s"), "{kind:?}: {reason}");
+    }
+}
+
+/// `n` numbered records of one instance; record `giant` (if any) carries a
+/// message of `giant_bytes` bytes that compress poorly.
+fn feed_with_giant(mut sink: NetworkSink, n: u64, giant: Option<u64>, giant_bytes: usize) {
+    let c = ctx("01a213e3-a333-7353-8127-04414368c55d", &[("job", "gateway")]);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: String = (0..giant_bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    for seq in 1..=n {
+        let r = if Some(seq) == giant {
+            LogRecord::line(c.clone(), Stream::Stderr, seq, Line { bytes: noise.as_bytes(), continued: false })
+        } else {
+            line(&c, seq)
+        };
+        sink.write(&r).unwrap();
+    }
+    drop(sink);
+}
+
+/// A receiver that refuses bodies over a size limit with 413 (Loki's and
+/// the collector's request limits): each batch is sent again in halves,
+/// split further while still too large, so nothing is lost and nothing
+/// is dead-lettered — but one record that is too large on its own, which
+/// goes to the dead-letter file with the status and the server's message.
+#[test]
+fn payload_too_large_is_split_in_halves_until_it_fits() {
+    // Loki: snappy protobuf, ~30 KB a 256 KiB batch on the wire; OTLP/HTTP:
+    // protobuf as is, ~256 KiB. Both limits need two or three splits.
+    for (kind, limit) in [(Kind::Loki, 6 * 1024), (Kind::OtlpHttp, 40 * 1024)] {
+        let rx = Receiver::limited(kind, 0, limit);
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join("dead.jsonl");
+        let (ev, seen) = events();
+        let delivery = Delivery { batch_bytes: 256 * 1024, dead_letter: Some(dead.clone()), ..Delivery::default() };
+        feed(sink_for(kind, &rx.url(), delivery.clone(), ev), N);
+        assert_eq!(duplicates(&rx.entries(), N), 0, "{kind:?}");
+        assert_in_order(&rx.entries());
+        assert!(dead_letters(&dead).is_empty(), "{kind:?}: no dead letters when every record fits");
+        assert!(retry_saying(&seen, "two halves").contains("413"), "{kind:?}");
+
+        // One record larger than the limit by itself: it alone is refused.
+        let rx = Receiver::limited(kind, 0, limit);
+        let (ev, _) = events();
+        feed_with_giant(sink_for(kind, &rx.url(), delivery, ev), 20_000, Some(5_000), 2 * limit);
+        let lines = dead_letters(&dead);
+        assert_eq!(lines.len(), 1, "{kind:?}");
+        assert_eq!((lines[0]["status"].as_str(), lines[0]["records"].as_u64()), (Some("413"), Some(1)), "{kind:?}");
+        assert!(lines[0]["message"].as_str().unwrap().contains("larger than the limit"), "{kind:?}: {}", lines[0]["message"]);
+        assert_eq!(dead_seqs(kind, &lines[0]), [5_000], "{kind:?}");
+        all_once(kind, &rx, &lines, 20_000);
+        assert_in_order(&rx.entries());
+    }
 }
 
 #[test]
