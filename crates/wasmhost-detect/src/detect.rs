@@ -24,7 +24,7 @@
 //! ≥ [`DECISIVE`]) decides. Confidence follows the tier and how clearly the
 //! winner beats the others; below [`UNKNOWN_BELOW`] the tag is `unknown`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dwarf::Unit;
 use crate::facts::ModuleFacts;
@@ -62,7 +62,7 @@ const NOISE_MAX: u32 = 20;
 const NAMED_COVERAGE_MIN: f64 = 0.3;
 
 /// How trusted a kind of evidence is; higher decides first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Only structure and data survive.
@@ -75,7 +75,7 @@ pub enum Tier {
 }
 
 /// One observation and the language it points to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The language it points to.
     pub lang: Lang,
@@ -88,7 +88,7 @@ pub struct Evidence {
 }
 
 /// One language found in the module, with its share of the code.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LangShare {
     /// The language.
     pub lang: Lang,
@@ -101,7 +101,7 @@ pub struct LangShare {
 
 /// The toolchain that produced the module (the outermost one: wasm-bindgen
 /// over rustc, emscripten over clang), with what shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Toolchain {
     /// A stable lower-case name: `wasi-sdk`, `emscripten`, `rustc`,
     /// `wasm-bindgen`, `go`, `tinygo`, `zig`, `asc`, `componentize-py`,
@@ -112,7 +112,7 @@ pub struct Toolchain {
 }
 
 /// The detector's answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
     /// The language, or `Unknown`.
     pub lang: Lang,

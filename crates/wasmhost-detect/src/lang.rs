@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 /// A guest's source language. The lower-case names ([`Lang::as_str`]) are
 /// part of the log format and never change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// Rust (rustc).

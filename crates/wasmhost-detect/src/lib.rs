@@ -31,6 +31,15 @@ pub use detect::{
 pub use facts::{MAX_INNER_MODULES, BinaryKind, ExportFact, GlobalFact, ImportFact, ModuleFacts, ProducerValue, ProducersField};
 pub use lang::{Lang, UnknownLang};
 
+/// Identifies the detection rules of this build: the crate's version and a
+/// fingerprint of its source. A detection stored for later (beside a
+/// compile-cache entry) is only reused by a build with the same `RULES`.
+///
+/// ```
+/// assert!(wasmhost_detect::RULES.starts_with(env!("CARGO_PKG_VERSION")));
+/// ```
+pub const RULES: &str = env!("WASMHOST_DETECT_RULES");
+
 /// Reads `bytes` and detects its language. Never fails; see [`detect_facts`].
 pub fn detect(bytes: &[u8]) -> Detection {
     detect_facts(&ModuleFacts::read(bytes))

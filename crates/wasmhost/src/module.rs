@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasmhost_detect::{BinaryKind, Detection, Lang, ModuleFacts, Resolved};
 use wasmhost_log::FieldValue;
@@ -178,9 +179,10 @@ impl LoadedModule {
 trait Code: Sized {
     fn compile(engine: &Engine, binary: &[u8]) -> wasmtime::Result<Self>;
     fn serialize(&self) -> wasmtime::Result<Vec<u8>>;
+    /// Maps the code from the file (no copy: only the pages used are read).
     /// # Safety
-    /// `code` must be what `serialize` wrote (see `compile_cached`).
-    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Self>;
+    /// The file must hold what `serialize` wrote (see `compile_cached`).
+    unsafe fn deserialize_file(engine: &Engine, file: &Path) -> wasmtime::Result<Self>;
 }
 
 impl Code for Module {
@@ -190,8 +192,8 @@ impl Code for Module {
     fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
         Module::serialize(self)
     }
-    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Self> {
-        unsafe { Module::deserialize(engine, code) }
+    unsafe fn deserialize_file(engine: &Engine, file: &Path) -> wasmtime::Result<Self> {
+        unsafe { Module::deserialize_file(engine, file) }
     }
 }
 
@@ -202,8 +204,8 @@ impl Code for Component {
     fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
         Component::serialize(self)
     }
-    unsafe fn deserialize(engine: &Engine, code: &[u8]) -> wasmtime::Result<Self> {
-        unsafe { Component::deserialize(engine, code) }
+    unsafe fn deserialize_file(engine: &Engine, file: &Path) -> wasmtime::Result<Self> {
+        unsafe { Component::deserialize_file(engine, file) }
     }
 }
 
@@ -300,10 +302,11 @@ impl Host {
         let invalid = |reason: String| LoadError::Invalid { path: path.to_owned(), reason };
         let binary = to_binary(path, bytes)?;
         let facts = ModuleFacts::read(&binary);
-        let detection = wasmhost_detect::detect_facts(&facts);
-        let lang = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
         let name = module_name(&facts, path);
+        // One hash: the cache key and the `module_sha256` field.
         let sha256 = hex::encode(Sha256::digest(bytes));
+        let stem = self.cache_stem(&sha256);
+        let stem = stem.as_deref();
 
         let started = Instant::now();
         let link_error = |reason: String| LoadError::Link { path: path.to_owned(), reason };
@@ -311,11 +314,11 @@ impl Host {
             if !self.preloads.is_empty() {
                 return Err(link_error("--preload cannot be used with components (as in wasmtime)".into()));
             }
-            let (component, source, cache_error) = self.compile_cached::<Component>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+            let (component, source, cache_error) = self.compile_cached::<Component>(&binary, stem).map_err(|e| invalid(one_line(&e)))?;
             let pre = crate::component::link(&self.component_linker, &component, &facts.component_imports).map_err(link_error)?;
             (Linked::Component(pre), source, cache_error, false)
         } else {
-            let (module, source, cache_error) = self.compile_cached::<Module>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+            let (module, source, cache_error) = self.compile_cached::<Module>(&binary, stem).map_err(|e| invalid(one_line(&e)))?;
             let imports_nn = module.imports().any(|import| import.module() == "wasi_ephemeral_nn");
             let linked = match self.preloads.is_empty() {
                 true => Linked::Core(self.linker.instantiate_pre(&module).map_err(|e| link_error(one_line(&e)))?),
@@ -327,6 +330,12 @@ impl Host {
             (linked, source, cache_error, imports_nn)
         };
         let compile_time = started.elapsed();
+        let (detection, detect_error) = self.detect_cached(&facts, stem);
+        let lang = wasmhost_detect::resolve(&detection, options.lang, options.module_type);
+        let cache_error = match (cache_error, detect_error) {
+            (Some(code), Some(detect)) => Some(format!("{code}; {detect}")),
+            (code, detect) => code.or(detect),
+        };
         // What every instance's `instance.start` event says of the module:
         // the same for all of them, so built here once, not per instance.
         let mut start_fields = vec![
@@ -382,8 +391,8 @@ impl Host {
         if name.is_empty() {
             return Err(invalid("the preload's name is empty".into()));
         }
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let (module, _, _) = self.compile_cached::<Module>(&binary, &sha256).map_err(|e| invalid(one_line(&e)))?;
+        let stem = self.cache_stem(&hex::encode(Sha256::digest(&bytes)));
+        let (module, _, _) = self.compile_cached::<Module>(&binary, stem.as_deref()).map_err(|e| invalid(one_line(&e)))?;
         Arc::make_mut(&mut self.preloads).push((name.to_owned(), module));
         Ok(())
     }
@@ -403,52 +412,136 @@ impl Host {
         Ok(())
     }
 
-    /// Compiles `binary`, or loads the code compiled for the same bytes by an
-    /// engine with the same settings. Cache trouble never fails a load: the
-    /// module is compiled instead, and the third value says what was wrong
-    /// with the cached entry (for the `instance.start` event's `cache_error`).
-    fn compile_cached<C: Code>(&self, binary: &[u8], sha256: &str) -> wasmtime::Result<(C, CompileSource, Option<String>)> {
-        let Some(dir) = &self.config.cache_dir else {
-            return Ok((C::compile(&self.engine, binary)?, CompileSource::Uncached, None));
-        };
+    /// Where the compile cache keeps what it knows of the module with this
+    /// SHA-256 under this engine's settings: the path without its extension
+    /// (`.crc.cwasm` for the code, `.detect` for the detection). `None`
+    /// without a cache.
+    fn cache_stem(&self, sha256: &str) -> Option<PathBuf> {
+        let dir = self.config.cache_dir.as_ref()?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        Some(dir.join(format!("{sha256}-{:016x}", hasher.finish())))
+    }
+
+    /// Compiles `binary`, or loads the code compiled for the same bytes by an
+    /// engine with the same settings (`stem`, from [`Host::cache_stem`]).
+    /// Cache trouble never fails a load: the module is compiled instead, and
+    /// the third value says what was wrong with the cached entry (for the
+    /// `instance.start` event's `cache_error`).
+    fn compile_cached<C: Code>(&self, binary: &[u8], stem: Option<&Path>) -> wasmtime::Result<(C, CompileSource, Option<String>)> {
+        let Some(stem) = stem else {
+            return Ok((C::compile(&self.engine, binary)?, CompileSource::Uncached, None));
+        };
         // `.crc`: entries end in a CRC-32 (older `.cwasm` entries ended in a
         // SHA-256 and are left alone, never misread).
-        let file = dir.join(format!("{sha256}-{:016x}.crc.cwasm", hasher.finish()));
+        let file = with_suffix(stem, ".crc.cwasm");
         let mut cache_error = None;
-        if let Ok(entry) = std::fs::read(&file) {
-            match verified(&entry) {
-                // SAFETY: the code was written by `Module::serialize` of an
-                // engine with the same compatibility hash, into the user's
-                // own cache directory (the same trust wasmtime's own cache
-                // makes), and it is byte for byte what was written: its
-                // CRC-32 matches the one stored with it. Deserializing
-                // unchecked bytes could crash the host (flipped bytes in
-                // machine code); a file that fails to load is replaced.
-                Some(code) => match unsafe { C::deserialize(&self.engine, code) } {
-                    Ok(module) => return Ok((module, CompileSource::Cache, None)),
-                    Err(e) => cache_error = Some(format!("{}: {}; compiled again", file.display(), one_line(&e))),
-                },
-                None => cache_error = Some(format!("{}: the cached code fails its checksum; compiled again", file.display())),
-            }
+        // A file that cannot be read is a miss (most often: not there yet).
+        match verified_file(&file) {
+            // SAFETY: the code was written by `Module::serialize` of an
+            // engine with the same compatibility hash, into the user's own
+            // cache directory (the same trust wasmtime's own cache makes),
+            // and it is byte for byte what was written: its CRC-32 matches
+            // the one stored with it (wasmtime ignores those 4 bytes after
+            // its ELF image). Entries are only ever replaced whole, by a
+            // rename, so the path still names this file or a complete newer
+            // one for the same key. Deserializing unchecked bytes could crash
+            // the host (flipped bytes in machine code); a file that fails to
+            // load is replaced.
+            Ok(true) => match unsafe { C::deserialize_file(&self.engine, &file) } {
+                Ok(module) => return Ok((module, CompileSource::Cache, None)),
+                Err(e) => cache_error = Some(format!("{}: {}; compiled again", file.display(), one_line(&e))),
+            },
+            Ok(false) => cache_error = Some(format!("{}: the cached code fails its checksum; compiled again", file.display())),
+            Err(_) => {}
         }
         let module = C::compile(&self.engine, binary)?;
-        let stored = module.serialize().ok().and_then(|mut code| {
-            std::fs::create_dir_all(dir).ok()?;
-            code.extend_from_slice(&crc32fast::hash(&code).to_le_bytes());
-            // Write then rename, so a concurrent reader never sees half a file.
-            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, code).ok()?;
-            std::fs::rename(&tmp, &file).ok()
-        });
+        let stored = module.serialize().ok().and_then(|code| store(&file, code));
         let source = if stored.is_some() { CompileSource::Compiled } else { CompileSource::Uncached };
         Ok((module, source, cache_error))
     }
+
+    /// The module's detection: kept beside its compiled code (`stem`), so
+    /// that a warm start does not scan the module's data again (megabytes
+    /// for an interpreter's component). An entry is used only when it
+    /// passes its checksum and was made by the same detection rules; else
+    /// the module is detected again and the entry replaced (the second
+    /// value says what was wrong with a damaged one, for `cache_error`).
+    fn detect_cached(&self, facts: &ModuleFacts<'_>, stem: Option<&Path>) -> (Detection, Option<String>) {
+        let Some(stem) = stem else {
+            return (wasmhost_detect::detect_facts(facts), None);
+        };
+        let file = with_suffix(stem, ".detect");
+        let mut error = None;
+        if let Ok(entry) = std::fs::read(&file) {
+            match verified(&entry).map(serde_json::from_slice::<StoredDetection>) {
+                Some(Ok(stored)) if stored.rules == wasmhost_detect::RULES => return (stored.detection, None),
+                // Written by a build with other rules: not damage.
+                Some(Ok(_)) => {}
+                Some(Err(e)) => error = Some(format!("{}: {e}; detected again", file.display())),
+                None => error = Some(format!("{}: the stored detection fails its checksum; detected again", file.display())),
+            }
+        }
+        let detection = wasmhost_detect::detect_facts(facts);
+        let stored = StoredDetection { rules: wasmhost_detect::RULES.to_owned(), detection };
+        if let Ok(json) = serde_json::to_vec(&stored) {
+            // A detection that cannot be stored is made again next time.
+            let _ = store(&file, json);
+        }
+        (stored.detection, error)
+    }
 }
 
-/// A cache entry is the serialized code followed by its CRC-32 (little
-/// endian): the code, when the checksum matches. A CRC, not a cryptographic
+/// What `.detect` entries hold (as JSON, followed by its CRC-32).
+#[derive(Serialize, Deserialize)]
+struct StoredDetection {
+    /// [`wasmhost_detect::RULES`] of the build that detected.
+    rules: String,
+    detection: Detection,
+}
+
+/// `stem` with `suffix` appended to its file name.
+fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
+    let mut path = stem.as_os_str().to_owned();
+    path.push(suffix);
+    PathBuf::from(path)
+}
+
+/// Writes a cache entry: `data` followed by its CRC-32 (little endian),
+/// written then renamed into place, so that a concurrent reader never sees
+/// half a file and an entry is never changed in place.
+fn store(file: &Path, mut data: Vec<u8>) -> Option<()> {
+    std::fs::create_dir_all(file.parent()?).ok()?;
+    data.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, data).ok()?;
+    std::fs::rename(&tmp, file).ok()
+}
+
+/// Whether the cache entry at `file` passes its checksum (see
+/// [`verified`]), read in pieces rather than into memory: the code is then
+/// mapped from the file, never copied (tens of MB for a Python component).
+fn verified_file(file: &Path) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut reader = std::fs::File::open(file)?;
+    let Some(mut left) = reader.metadata()?.len().checked_sub(4) else {
+        return Ok(false);
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buffer = vec![0; 256 << 10];
+    while left > 0 {
+        let piece = usize::try_from(left).map_or(buffer.len(), |left| left.min(buffer.len()));
+        reader.read_exact(&mut buffer[..piece])?;
+        hasher.update(&buffer[..piece]);
+        left -= piece as u64;
+    }
+    let mut crc = [0; 4];
+    reader.read_exact(&mut crc)?;
+    Ok(hasher.finalize().to_le_bytes() == crc)
+}
+
+/// A cache entry is its data (serialized code, or a stored detection)
+/// followed by its CRC-32 (little endian): the data, when the checksum matches. A CRC, not a cryptographic
 /// digest: it guards against damage (flipped bits, torn writes), not against
 /// someone who can write the user's cache directory, who could write a
 /// matching digest just as well; and it checks the 40 MB of a Python
@@ -475,5 +568,98 @@ mod tests {
         }
         assert_eq!(verified(&entry[..10]), None);
         assert_eq!(verified(b""), None);
+    }
+
+    /// A scratch cache directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir().join(format!("wasmhost-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Scratch(dir)
+        }
+        fn entry(&self, extension: &str) -> PathBuf {
+            let entries = std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().path());
+            entries.filter(|p| p.to_string_lossy().ends_with(extension)).next().unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn cache_files_are_verified_in_pieces() {
+        let scratch = Scratch::new("verify-file");
+        let file = scratch.0.join("entry");
+        // More than one piece of the reader's buffer.
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        store(&file, data.clone()).unwrap();
+        assert!(verified_file(&file).unwrap());
+        let good = std::fs::read(&file).unwrap();
+        assert_eq!(verified(&good), Some(&data[..]));
+        for at in [0, 300_000, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 1;
+            std::fs::write(&file, &bad).unwrap();
+            assert!(!verified_file(&file).unwrap(), "byte {at}");
+        }
+        std::fs::write(&file, b"abc").unwrap();
+        assert!(!verified_file(&file).unwrap());
+        assert!(verified_file(&scratch.0.join("missing")).is_err());
+    }
+
+    #[test]
+    fn detections_are_kept_beside_the_code_checked_and_made_again_when_damaged() {
+        let scratch = Scratch::new("detect-cache");
+        let host = Host::new(crate::HostConfig { cache_dir: Some(scratch.0.clone()), nn: None, ..Default::default() }).unwrap();
+        let wat = br#"(module (@producers (language "Rust" "1.63.0")) (func (export "_start")))"#;
+        let path = Path::new("m.wat");
+        let load = || host.load_bytes(path, wat, LoadOptions::default()).unwrap();
+        let cache_error = |m: &LoadedModule| m.start_fields.iter().find(|(k, _)| *k == "cache_error").map(|(_, v)| format!("{v:?}"));
+        let first = load();
+        assert_eq!((first.lang().lang, first.compile_source()), (Lang::Rust, CompileSource::Compiled));
+        let second = load();
+        assert_eq!(second.compile_source(), CompileSource::Cache);
+        assert_eq!(second.detection(), first.detection());
+        assert_eq!(cache_error(&second), None);
+
+        // The stored detection is what a warm load uses: the module is not read for it.
+        let file = scratch.entry(".detect");
+        let stored = |rules: &str, lang: &str| {
+            let mut json: serde_json::Value = serde_json::from_slice(verified(&std::fs::read(&file).unwrap()).unwrap()).unwrap();
+            json["rules"] = rules.into();
+            json["detection"]["lang"] = lang.into();
+            store(&file, serde_json::to_vec(&json).unwrap()).unwrap();
+        };
+        stored(wasmhost_detect::RULES, "go");
+        assert_eq!(load().lang().lang, Lang::Go);
+
+        // Made by other rules: detected again, silently, and stored anew.
+        stored("0.0.0-other", "go");
+        let again = load();
+        assert_eq!((again.lang().lang, cache_error(&again)), (Lang::Rust, None));
+        assert_eq!(load().detection(), first.detection());
+
+        // Damaged: detected again, said in `cache_error`, and replaced.
+        let good = std::fs::read(&file).unwrap();
+        for at in [good.len() / 2, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x20;
+            std::fs::write(&file, &bad).unwrap();
+            let damaged = load();
+            assert_eq!(damaged.detection(), first.detection(), "byte {at}");
+            assert!(cache_error(&damaged).is_some_and(|e| e.contains("fails its checksum; detected again")), "byte {at}");
+            assert_eq!(cache_error(&load()), None);
+        }
+        // Intact but not a detection: detected again, and said.
+        store(&file, b"{}".to_vec()).unwrap();
+        let unreadable = load();
+        assert_eq!(unreadable.detection(), first.detection());
+        assert!(cache_error(&unreadable).is_some_and(|e| e.contains("detected again")));
+        assert_eq!(load().compile_source(), CompileSource::Cache, "the code entry stays");
     }
 }
