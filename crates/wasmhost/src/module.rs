@@ -509,13 +509,22 @@ fn with_suffix(stem: &Path, suffix: &str) -> PathBuf {
 
 /// Writes a cache entry: `data` followed by its CRC-32 (little endian),
 /// written then renamed into place, so that a concurrent reader never sees
-/// half a file and an entry is never changed in place.
+/// half a file and an entry is never changed in place. The temporary name is
+/// unique per process and per write: a gateway's threads may store the same
+/// module at once, and two writers sharing one temporary file could truncate
+/// each other's bytes before the rename.
 fn store(file: &Path, mut data: Vec<u8>) -> Option<()> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     std::fs::create_dir_all(file.parent()?).ok()?;
     data.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, data).ok()?;
-    std::fs::rename(&tmp, file).ok()
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = file.with_extension(format!("tmp{}-{write}", std::process::id()));
+    let written = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, file));
+    if written.is_err() {
+        // A full disk or a vanished directory: leave no partial file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.ok()
 }
 
 /// Whether the cache entry at `file` passes its checksum (see
@@ -610,6 +619,21 @@ mod tests {
         std::fs::write(&file, b"abc").unwrap();
         assert!(!verified_file(&file).unwrap());
         assert!(verified_file(&scratch.0.join("missing")).is_err());
+    }
+
+    #[test]
+    fn threads_storing_one_entry_at_once_leave_one_whole_file() {
+        let scratch = Scratch::new("store-race");
+        let file = scratch.0.join("entry.crc.cwasm");
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
+        std::thread::scope(|threads| {
+            for _ in 0..8 {
+                threads.spawn(|| store(&file, data.clone()).unwrap());
+            }
+        });
+        assert!(verified_file(&file).unwrap());
+        let left: Vec<_> = std::fs::read_dir(&scratch.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [std::ffi::OsString::from("entry.crc.cwasm")], "no temporary file stays behind");
     }
 
     #[test]
