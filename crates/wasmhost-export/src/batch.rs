@@ -86,6 +86,13 @@ pub(crate) fn cut_groups<G>(groups: Vec<G>, mut n: usize, len: impl Fn(&G) -> us
     (first, rest)
 }
 
+/// The two batches a split makes: `first` holds the older `total / 2` of
+/// the `total` records, `rest` the others, both in `encoding`.
+pub(crate) fn halves(encoding: Encoding, first: Vec<u8>, rest: Vec<u8>, total: usize) -> (Batch, Batch) {
+    let half = (total / 2) as u64;
+    (Batch { body: first.into(), records: half, encoding }, Batch { body: rest.into(), records: total as u64 - half, encoding })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use wasmhost_log::{Format, InstanceContext, JsonFormat, Level, LogRecord, Stream};
 use wasmhost_logql::LabelSource;
 
-use crate::batch::{cut_groups, unix_nanos, Batch, Encoder, Encoding};
+use crate::batch::{cut_groups, halves, unix_nanos, Batch, Encoder, Encoding};
 
 /// `logproto.PushRequest`.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -411,11 +411,7 @@ pub(crate) fn split(batch: &Batch) -> Result<(Batch, Batch), String> {
             (body(first), body(rest), total)
         }
     };
-    let half = (records / 2) as u64;
-    Ok((
-        Batch { body: first.into(), records: half, encoding: batch.encoding },
-        Batch { body: rest.into(), records: records as u64 - half, encoding: batch.encoding },
-    ))
+    Ok(halves(batch.encoding, first, rest, records))
 }
 
 impl Encoder for LokiEncoder {

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use prost::Message;
 use wasmhost_log::{FieldValue, InstanceContext, Level, LogRecord, Stream};
 
-use crate::batch::{cut_groups, unix_nanos, Batch, Encoder, Encoding};
+use crate::batch::{cut_groups, halves, unix_nanos, Batch, Encoder, Encoding};
 
 /// The OTel severity number of a level.
 ///
@@ -316,11 +316,7 @@ pub(crate) fn split(batch: &Batch) -> Result<(Batch, Batch), String> {
             Encoding::Json => serde_json::to_vec(&request).unwrap_or_default(),
         }
     };
-    let half = (total / 2) as u64;
-    Ok((
-        Batch { body: body(first).into(), records: half, encoding: batch.encoding },
-        Batch { body: body(rest).into(), records: total as u64 - half, encoding: batch.encoding },
-    ))
+    Ok(halves(batch.encoding, body(first), body(rest), total))
 }
 
 impl Encoder for OtlpEncoder {
