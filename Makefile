@@ -68,6 +68,8 @@ run: build guests
 	@$(WASMHOST) run --log-format json --dir $(B)/nn::/nn $(B)/c/nn.wasm file:/nn/mlp/model.onnx 1x4=0.5,-1,2,0.25
 
 test: toolchains guests suites corpus
+	@# `make run` must have compiled nothing this build compiles again.
+	scripts/check-build-units.sh
 	$(CARGO) test --release --workspace
 	@# The libraries as an embedder builds them: without the CLI, so without
 	@# the ort feature. `-p wasmhost-nn` alone would resolve features anew and
