@@ -119,6 +119,45 @@ fn ctrl_c_on_a_sleeping_guest_ends_within_200ms_with_both_events() {
     assert!(best < Duration::from_millis(200), "Ctrl-C took {best:?}");
 }
 
+// One instance without a timeout runs without epoch checks (as under
+// `wasmtime run`): nothing can stop a guest computing in wasm, yet Ctrl-C
+// still ends the process at once and the guest's log still closes.
+#[test]
+fn ctrl_c_on_a_spinning_guest_closes_its_log_with_or_without_epochs() {
+    for (extra, why) in [(&[][..], "could not be interrupted"), (&["-W", "epoch-interruption=y"][..], "the host is shutting down")] {
+        let mut child = wasmhost()
+            .arg("run")
+            .args(extra)
+            .arg(guest("c/spin"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (mut reader, first) = wait_for_start(&mut child);
+        let mut second = String::new();
+        reader.read_line(&mut second).unwrap();
+        assert!(second.contains("spinning"), "{second}");
+        let sent = Instant::now();
+        signal(&child, "INT");
+        let status = child.wait().unwrap();
+        assert!(sent.elapsed() < Duration::from_millis(1500), "{extra:?}: {:?}", sent.elapsed());
+        assert_eq!(status.code(), Some(130), "{extra:?}");
+        let mut rest = String::new();
+        reader.read_to_string(&mut rest).unwrap();
+        let lines = json_lines(format!("{first}{second}{rest}").as_bytes());
+        assert_schema_valid(&lines);
+        assert_closed_by_stop(&lines, 134);
+        let stopped = &lines[lines.len() - 2];
+        assert!(stopped["msg"].as_str().unwrap().contains(why), "{extra:?}: {stopped}");
+        let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs, [1, 2, 3, 4], "{extra:?}");
+    }
+    // A timeout needs the checks: asking for both is refused, clearly.
+    let out = run(&["run", "-W", "epoch-interruption=n", "--timeout", "1s", p(&guest("c/spin"))]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("a timeout needs epoch interruption"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn sigterm_stops_guests_blocked_on_stdin_and_in_sleeps_at_once() {
     let mut child = wasmhost()

@@ -392,6 +392,10 @@ fn the_compile_cache_is_used_the_second_time() {
     assert_eq!(compile(&["--fuel", "1000000000"]), "compiled");
     assert_eq!(compile(&["--fuel", "1000000000"]), "cache");
     assert_eq!(compile(&[]), "cache");
+    // So are epoch checks (on for a timeout, off by default for one instance).
+    assert_eq!(compile(&["--timeout", "1m"]), "compiled");
+    assert_eq!(compile(&["-W", "epoch-interruption=y"]), "cache");
+    assert_eq!(compile(&[]), "cache");
     // A changed module is compiled again.
     let mut bytes = std::fs::read(&module).unwrap();
     bytes.extend_from_slice(b"\0\x05\x04note");

@@ -55,7 +55,11 @@ pub struct LogCounters {
 /// ```
 pub struct InstanceLog {
     ctx: Arc<InstanceContext>,
-    sender: LogSender,
+    /// `None` once [`InstanceLog::close`] let go of the pipeline.
+    sender: Option<LogSender>,
+    /// Set by [`InstanceLog::seal`]: the closing events are written, every
+    /// record after them is dropped (and counted lost).
+    sealed: bool,
     seq: u64,
     waiting: VecDeque<LogRecord>,
     stdout: LineSplitter,
@@ -112,7 +116,8 @@ impl InstanceLog {
     pub fn new(ctx: Arc<InstanceContext>, sender: LogSender, max_line: usize) -> Self {
         InstanceLog {
             ctx,
-            sender,
+            sender: Some(sender),
+            sealed: false,
             seq: 0,
             waiting: VecDeque::new(),
             stdout: LineSplitter::new(max_line),
@@ -151,7 +156,52 @@ impl InstanceLog {
     /// The error the guest's writes should now fail with, once nothing can
     /// be written any more (see [`LogSender::broken`]).
     pub fn broken(&self) -> Option<std::io::Error> {
-        self.sender.broken()
+        match &self.sender {
+            Some(sender) => sender.broken(),
+            // Closed: nothing the guest writes goes anywhere any more.
+            None => Some(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    /// Ends the log: the records made so far (the instance's closing events
+    /// last) are its last; every later one is dropped and counted `lost`.
+    /// Whoever writes the closing events seals the log under the same lock,
+    /// so they are written once even when the host closes the log of a
+    /// guest that is still running (see [`InstanceLog::close`]). Returns
+    /// false when the log was sealed already.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wasmhost_log::{InstanceContext, InstanceLog, JsonFormat, Pipeline, Stream, WriterSink};
+    ///
+    /// let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
+    /// let mut log = InstanceLog::new(Arc::new(InstanceContext::new("id", "c", "m")), pipeline.sender(), 1024);
+    /// log.write(Stream::Stderr, b"kept\n");
+    /// assert!(log.seal());
+    /// log.write(Stream::Stderr, b"dropped\n");
+    /// assert_eq!((log.counters().records, log.counters().lost), (1, 1));
+    /// assert!(!log.seal(), "sealed once");
+    /// ```
+    pub fn seal(&mut self) -> bool {
+        !std::mem::replace(&mut self.sealed, true)
+    }
+
+    /// Whether [`InstanceLog::seal`] was called.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
+    /// Sends what is waiting, then lets go of the pipeline, so that the
+    /// pipeline can finish although the instance's guest is still running
+    /// (a guest no epoch can interrupt, at a shutdown). Call it after
+    /// [`InstanceLog::seal`]; the guest's writes fail from now on
+    /// ([`InstanceLog::broken`]).
+    pub async fn close(shared: &Mutex<InstanceLog>) {
+        let _ = InstanceLog::drain(shared).await;
+        let mut log = lock(shared);
+        log.counters.lost += log.waiting.len() as u64;
+        log.waiting.clear();
+        log.sender = None;
     }
 
     /// Records are waiting for room in the pipeline: the guest should not be
@@ -228,6 +278,10 @@ impl InstanceLog {
 
     /// Gives a record the next `seq` and queues it.
     fn number(&mut self, mut record: LogRecord) {
+        if self.sealed {
+            self.counters.lost += 1;
+            return;
+        }
         self.seq += 1;
         record.seq = self.seq;
         for tap in &self.taps {
@@ -293,10 +347,10 @@ impl InstanceLog {
             self.waiting.push_back(record);
             return;
         }
-        match self.sender.try_send(record) {
-            Ok(None) => self.counters.records += 1,
-            Ok(Some(back)) => self.waiting.push_back(back),
-            Err(PipelineClosed) => self.counters.lost += 1,
+        match self.sender.as_ref().map(|sender| sender.try_send(record)) {
+            Some(Ok(None)) => self.counters.records += 1,
+            Some(Ok(Some(back))) => self.waiting.push_back(back),
+            Some(Err(PipelineClosed)) | None => self.counters.lost += 1,
         }
     }
 
@@ -304,7 +358,10 @@ impl InstanceLog {
     /// pipeline. The lock is never held while waiting, so the guest's
     /// streams and the host can share one log.
     pub async fn drain(shared: &Mutex<InstanceLog>) -> Result<(), PipelineClosed> {
-        let sender = lock(shared).sender.clone();
+        let Some(sender) = lock(shared).sender.clone() else {
+            // Closed: nothing waits (close dropped it).
+            return Err(PipelineClosed);
+        };
         loop {
             if !lock(shared).is_backlogged() {
                 return Ok(());

@@ -78,6 +78,10 @@ pub enum RunError {
     /// Fuel was asked for on a host built without fuel metering.
     #[error("a fuel limit needs a host built with fuel metering (HostConfig::fuel)")]
     FuelNotMetered,
+    /// A timeout was asked for on a host built without epoch interruption:
+    /// nothing could stop a guest computing past it.
+    #[error("a timeout needs a host built with epoch interruption (HostConfig::epoch_interruption)")]
+    TimeoutNeedsEpochs,
     /// `--invoke`'s arguments do not fit the function's parameters.
     #[error("cannot invoke {name:?}: {reason}")]
     InvokeArgs {

@@ -1,12 +1,15 @@
 //! The host: one wasmtime engine and linker, built once, shared by every
-//! module and instance; and the epoch ticker that enforces timeouts.
+//! module and instance; the epoch ticker that enforces timeouts; and the
+//! table of runs in progress that a shutdown closes.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use wasmhost_log::LiftConfig;
+use uuid::Uuid;
+use wasmhost_log::{InstanceLog, LiftConfig};
 use wasmhost_nn::{NnConfig, NnHost};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Linker, PoolingAllocationConfig};
 
@@ -109,6 +112,17 @@ pub struct HostConfig {
     /// Link WASI preview 0 (`wasi_unstable`) for the old modules that import
     /// it, as `wasmtime run` does by default (`-S preview0`). Default: on.
     pub preview0: bool,
+    /// Compile guests with epoch checks (wasmtime's epoch interruption), on
+    /// by default. They are what lets a host stop a guest that computes
+    /// without calling the host: timeouts ([`Limits::timeout`] is refused
+    /// without them), [`Host::stop_all`] reaching such a guest, and guests
+    /// sharing a tokio worker taking turns (each yields every
+    /// [`EPOCH_TICK`]). They cost compile time (about a sixth more CPU on a
+    /// large component) and a little speed, so a host that runs one guest at
+    /// a time without a timeout (`wasmhost run` does, as `wasmtime run` does
+    /// without `-W timeout`) may turn them off; a guest stuck in wasm at a
+    /// shutdown then has its log closed by [`Host::close_running`] instead.
+    pub epoch_interruption: bool,
 }
 
 impl Default for HostConfig {
@@ -123,6 +137,7 @@ impl Default for HostConfig {
             nn: Some(NnConfig::default()),
             lift: LiftConfig::default(),
             preview0: true,
+            epoch_interruption: true,
         }
     }
 }
@@ -160,8 +175,10 @@ pub struct Host {
     pub(crate) component_linker: Arc<wasmtime::component::Linker<InstanceState>>,
     pub(crate) config: HostConfig,
     /// Advances the epoch while runs hold it; the last clone's drop stops
-    /// its thread.
-    pub(crate) ticker: Arc<Ticker>,
+    /// its thread. `None` without epoch interruption.
+    pub(crate) ticker: Option<Arc<Ticker>>,
+    /// The logs of the runs in progress, for [`Host::close_running`].
+    pub(crate) running: Arc<Mutex<HashMap<Uuid, Running>>>,
     /// Set by [`Host::stop_all`]: every running guest is interrupted at its
     /// next epoch check.
     pub(crate) stopping: Arc<AtomicBool>,
@@ -187,7 +204,7 @@ impl Host {
         // wasmtime's defaults keep wasm backtraces (20 frames) on, which the
         // `instance.trap` event reports.
         let mut wasm_config = Config::new();
-        wasm_config.epoch_interruption(true).consume_fuel(config.fuel);
+        wasm_config.epoch_interruption(config.epoch_interruption).consume_fuel(config.fuel);
         if let Some(pooling) = config.pooling {
             let mut pool = PoolingAllocationConfig::default();
             // Decommitting in batches (and, if asked, keeping memory
@@ -228,12 +245,16 @@ impl Host {
         };
         crate::guest_log::add_to_linker(&mut linker).map_err(|e| HostError::Wasi(e.to_string()))?;
         let component_linker = crate::component::linker(&engine).map_err(|e| HostError::Wasi(e.to_string()))?;
-        let ticker = Ticker::spawn(engine.clone()).map_err(|e| HostError::Engine(e.to_string()))?;
+        let ticker = match config.epoch_interruption {
+            true => Some(Ticker::spawn(engine.clone()).map_err(|e| HostError::Engine(e.to_string()))?),
+            false => None,
+        };
         let stop = tokio::sync::watch::Sender::new(false);
         let lift = Arc::new(config.lift.clone());
         let (linker, component_linker) = (Arc::new(linker), Arc::new(component_linker));
         let preloads = Arc::new(Vec::new());
-        Ok(Host { engine, linker, component_linker, config, ticker, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift, preloads })
+        let running = Arc::new(Mutex::new(HashMap::new()));
+        Ok(Host { engine, linker, component_linker, config, ticker, running, stopping: Arc::new(AtomicBool::new(false)), stop, nn, lift, preloads })
     }
 
     /// The wasmtime engine, for embedders that need it.
@@ -257,15 +278,89 @@ impl Host {
     /// next epoch tick, a guest blocked in a host call (sleeping, reading
     /// stdin, waiting for the log) at once; each ends with `instance.stopped`
     /// then `instance.exit`. New runs stop at once. For shutting down (SIGTERM).
+    /// Without [`HostConfig::epoch_interruption`] a guest running wasm goes
+    /// on until it calls the host; see [`Host::close_running`].
     pub fn stop_all(&self) {
         self.stopping.store(true, Ordering::Relaxed);
         self.stop.send_replace(true);
+    }
+
+    /// Closes the logs of the runs that have not ended, for a process about
+    /// to exit after [`Host::stop_all`] while some guest could not be
+    /// stopped (running wasm on a host without epoch interruption, or still
+    /// not done after a grace): each such instance gets `instance.stopped`
+    /// and `instance.exit` (exit 134) now, as a stopped guest would; its
+    /// later records are dropped, and its log lets go of the pipeline so the
+    /// pipeline can finish. Waits for room in the pipeline for those events
+    /// (so finish the pipeline beside it, with a grace, if the sinks may be
+    /// stuck). Runs that end on their own meanwhile keep their own events.
+    /// Returns the instances it closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(host: wasmhost::Host) {
+    /// host.stop_all();
+    /// tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    /// for id in host.close_running().await {
+    ///     eprintln!("{id} could not be stopped; its log is closed");
+    /// }
+    /// # }
+    /// ```
+    pub async fn close_running(&self) -> Vec<Uuid> {
+        let runs: Vec<(Uuid, Running)> = lock_running(&self.running).iter().map(|(id, run)| (*id, run.clone())).collect();
+        let mut closed = Vec::new();
+        for (id, run) in runs {
+            {
+                let mut log = wasmhost_log::lock(&run.log);
+                if log.is_sealed() {
+                    continue;
+                }
+                log.finish_streams();
+                let why = "the host is shutting down and the guest, running wasm, could not be interrupted";
+                crate::instance::end_events(&mut log, &crate::Ended::Stopped, crate::TRAP_EXIT_CODE, run.started.elapsed(), None, why);
+                log.seal();
+            }
+            InstanceLog::close(&run.log).await;
+            closed.push(id);
+        }
+        closed
     }
 
     /// The configuration the host was built with.
     pub fn config(&self) -> &HostConfig {
         &self.config
     }
+}
+
+/// A run in progress, as [`Host::close_running`] finds it.
+#[derive(Clone)]
+pub(crate) struct Running {
+    pub(crate) log: Arc<Mutex<InstanceLog>>,
+    pub(crate) started: Instant,
+}
+
+/// Keeps a run in its host's table of runs in progress until dropped.
+pub(crate) struct RunningGuard {
+    running: Arc<Mutex<HashMap<Uuid, Running>>>,
+    id: Uuid,
+}
+
+impl Host {
+    /// Enters a run in the table [`Host::close_running`] reads.
+    pub(crate) fn enter_running(&self, id: Uuid, log: Arc<Mutex<InstanceLog>>) -> RunningGuard {
+        lock_running(&self.running).insert(id, Running { log, started: Instant::now() });
+        RunningGuard { running: self.running.clone(), id }
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        lock_running(&self.running).remove(&self.id);
+    }
+}
+
+/// The table holds plain data: a panic elsewhere cannot leave it half-made.
+fn lock_running(running: &Mutex<HashMap<Uuid, Running>>) -> std::sync::MutexGuard<'_, HashMap<Uuid, Running>> {
+    running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One thread per host (shared by its clones) advances the epoch; every

@@ -245,6 +245,9 @@ impl Host {
         if limits.fuel.is_some() && !self.config.fuel {
             return Err(RunError::FuelNotMetered);
         }
+        if limits.timeout.is_some() && !self.config.epoch_interruption {
+            return Err(RunError::TimeoutNeedsEpochs);
+        }
         let id = Uuid::now_v7();
         let mut labels = options.labels.clone();
         if let Some(trace) = options.traceparent.as_deref().and_then(TraceParent::parse) {
@@ -276,8 +279,9 @@ impl Host {
 
         lock(&log).event(Level::Info, "instance.start", format!("starting {}", module.path.display()), start_fields(module, &limits));
         let _ = InstanceLog::drain(&log).await;
+        let _running = self.enter_running(id, log.clone());
 
-        let _ticking = self.ticker.running();
+        let _ticking = self.ticker.as_ref().map(|ticker| ticker.running());
         let started = Instant::now();
         let limiter = Limiter {
             max_memory: limits.max_memory,
@@ -311,24 +315,26 @@ impl Host {
             let cancelled = cancelled.clone();
             move || stopping.load(std::sync::atomic::Ordering::Relaxed) || cancelled()
         };
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |store| match deadline {
-            _ if stop_now() => Ok(UpdateDeadline::Interrupt),
-            Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
-            // Events from synchronous host calls (WASI-NN's) cannot wait for
-            // a full pipeline where they are made; the guest waits for them
-            // here instead, so they never pile up for more than a tick.
-            _ if lock(&store.data().limiter.log).is_backlogged() => {
-                let log = store.data().limiter.log.clone();
-                Ok(UpdateDeadline::YieldCustom(1, Box::pin(async move { let _ = InstanceLog::drain(&log).await; })))
-            }
-            // tokio's own yield, not wasmtime's `Yield` (a task that wakes
-            // itself, which tokio runs again at once from its LIFO slot and
-            // polls the I/O driver only every 61 ticks): with every worker
-            // busy with spinning guests, a sidecar's new connections then
-            // waited ~0.6 s per I/O step. `yield_now` lets the driver run first.
-            _ => Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))),
-        });
+        if self.config.epoch_interruption {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |store| match deadline {
+                _ if stop_now() => Ok(UpdateDeadline::Interrupt),
+                Some(deadline) if Instant::now() >= deadline => Ok(UpdateDeadline::Interrupt),
+                // Events from synchronous host calls (WASI-NN's) cannot wait for
+                // a full pipeline where they are made; the guest waits for them
+                // here instead, so they never pile up for more than a tick.
+                _ if lock(&store.data().limiter.log).is_backlogged() => {
+                    let log = store.data().limiter.log.clone();
+                    Ok(UpdateDeadline::YieldCustom(1, Box::pin(async move { let _ = InstanceLog::drain(&log).await; })))
+                }
+                // tokio's own yield, not wasmtime's `Yield` (a task that wakes
+                // itself, which tokio runs again at once from its LIFO slot and
+                // polls the I/O driver only every 61 ticks): with every worker
+                // busy with spinning guests, a sidecar's new connections then
+                // waited ~0.6 s per I/O step. `yield_now` lets the driver run first.
+                _ => Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))),
+            });
+        }
 
         let body = async {
             let instance = match &module.linked {
@@ -423,7 +429,14 @@ impl Host {
         drop(store);
         // A shutdown says so even when the run was cancelled as well.
         let why = if self.stopping.load(std::sync::atomic::Ordering::Relaxed) { "the host is shutting down" } else { "the run was cancelled" };
-        end_events(&log, &ended, exit_code, duration, fuel_used, why);
+        {
+            // Unless a shutdown closed the log already (`Host::close_running`).
+            let mut log = lock(&log);
+            if !log.is_sealed() {
+                end_events(&mut log, &ended, exit_code, duration, fuel_used, why);
+                log.seal();
+            }
+        }
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
         let records = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
@@ -485,8 +498,7 @@ async fn interrupted(deadline: Option<(Instant, Duration)>, mut stop: tokio::syn
 
 /// The events that close an instance's log; `why_stopped` says why an
 /// [`Ended::Stopped`] instance was.
-fn end_events(log: &Mutex<InstanceLog>, ended: &Ended, exit_code: i32, duration: Duration, fuel_used: Option<u64>, why_stopped: &str) {
-    let mut log = lock(log);
+pub(crate) fn end_events(log: &mut InstanceLog, ended: &Ended, exit_code: i32, duration: Duration, fuel_used: Option<u64>, why_stopped: &str) {
     match ended {
         Ended::Exit => {}
         Ended::Trap { code, message, backtrace } => {

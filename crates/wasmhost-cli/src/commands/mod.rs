@@ -7,6 +7,7 @@ pub mod logs;
 pub mod man;
 pub mod run;
 pub mod serve;
+pub mod shutdown;
 pub mod test;
 
 use std::fs::OpenOptions;

@@ -2,14 +2,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use wasmhost::{Host, HostConfig, Lang, Limits, NamedGraph, Network, NnBackendKind, NnConfig, Pooling, Preopen, RunOptions, Stdin};
-use wasmhost_log::{GraceExceeded, InstanceContext, LiftConfig, RoutingConfig};
+use wasmhost_export::ExportFactory;
+use wasmhost_log::{GraceExceeded, InstanceContext, LiftConfig, LogSender, Pipeline, RoutingConfig};
 
+use super::shutdown::Watcher;
 use super::{log_sink, parse_duration, OutputArgs};
 
 /// Arguments of `wasmhost run`.
@@ -90,9 +92,13 @@ pub struct RunArgs {
     /// Refuse table growth beyond this many elements (as `-W max-table-elements=…`).
     #[arg(long, value_name = "N")]
     max_table_elements: Option<usize>,
-    /// wasmtime's spelling of the limits: `-W fuel=N,timeout=2s,max-memory-size=SIZE,max-table-elements=N`.
+    /// wasmtime's spelling of the limits: `-W fuel=N,timeout=2s,max-memory-size=SIZE,max-table-elements=N`,
+    /// and `-W epoch-interruption=y|n` (default: on when a timeout or several instances need it).
     #[arg(short = 'W', long = "wasm", value_name = "KEY=VAL[,...]", value_delimiter = ',')]
     wasm_options: Vec<String>,
+    /// `-W epoch-interruption`: `None` decides from the timeout and `--instances`.
+    #[arg(skip)]
+    epoch_interruption: Option<bool>,
     /// The WASI-NN backend for ONNX models: `tract` (pure Rust, built in) or
     /// `ort` (onnxruntime, loaded from `$ORT_DYLIB_PATH`). WASI-NN is on for
     /// every module that imports `wasi_ephemeral_nn`.
@@ -190,8 +196,24 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         (_, None) => LiftConfig::default(),
     };
-    let mut config =
-        HostConfig { max_line: args.max_line_bytes, fuel: limits.fuel.is_some(), nn, lift, preview0: args.preview0, ..HostConfig::default() };
+    // Epoch checks cost compile time (a sixth more CPU on a large
+    // component) and are needed only to stop a guest that computes: at a
+    // timeout, and to let several instances on a worker take turns. One
+    // instance without a timeout runs without them, as under `wasmtime run`;
+    // Ctrl-C still stops it (the signal watcher closes its log).
+    let epochs = args.epoch_interruption.unwrap_or(limits.timeout.is_some() || args.instances > 1);
+    if limits.timeout.is_some() && !epochs {
+        bail!("a timeout needs epoch interruption: drop -W epoch-interruption=n");
+    }
+    let mut config = HostConfig {
+        max_line: args.max_line_bytes,
+        fuel: limits.fuel.is_some(),
+        nn,
+        lift,
+        preview0: args.preview0,
+        epoch_interruption: epochs,
+        ..HostConfig::default()
+    };
     if let Some(dir) = &args.cache_dir {
         config.cache_dir = Some(dir.clone());
     }
@@ -223,91 +245,65 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         _ => wasmhost::runtime_builder().build(),
     }
     .context("starting the tokio runtime")?;
-    let (outcomes, signal) = runtime.block_on(async {
+    let senders: Vec<LogSender> = (0..args.instances).map(|_| pipeline.sender()).collect();
+    // Whoever finishes the log takes it: this thread once the guests are
+    // done, or the signal watcher when a guest cannot be stopped.
+    let log_end = Arc::new(Mutex::new(Some(LogEnd { pipeline, exports, drain_grace: args.drain_grace, log_file: args.log_file.is_some() })));
+    let watcher = {
+        let (host, log_end) = (host.clone(), log_end.clone());
+        // With epochs every guest stops within a tick, and the grace is a
+        // backstop; without them a guest computing in wasm never stops.
+        let grace = if epochs { STOP_GRACE } else { STUCK_GUEST_GRACE };
+        Watcher::spawn(host.clone(), grace, move |signal, runtime| {
+            let Some(end) = take(&log_end) else {
+                return; // the guests just ended: `run` is finishing the log
+            };
+            runtime.block_on(async {
+                // Closing a log waits for room in the pipeline, which the
+                // finish makes (past its grace it writes host events only).
+                let closing = tokio::spawn(async move { host.close_running().await });
+                let _ = tokio::task::spawn_blocking(move || end.finish()).await;
+                closing.abort();
+            });
+            // As a process killed by the signal would report it.
+            std::process::exit(128 + signal);
+        })?
+    };
+    let outcomes = runtime.block_on(async {
         // Each instance in a task of its own, so it has its own tokio task id.
-        let tasks: Vec<_> = (0..args.instances)
-            .map(|_| {
-                let (host, module, options, sender) = (host.clone(), module.clone(), options.clone(), pipeline.sender());
+        let tasks: Vec<_> = senders
+            .into_iter()
+            .map(|sender| {
+                let (host, module, options) = (host.clone(), module.clone(), options.clone());
                 tokio::spawn(async move { host.run(&module, options, sender).await })
             })
             .collect();
-        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-        let all = async {
-            let mut outcomes = Vec::with_capacity(tasks.len());
-            for task in tasks {
-                outcomes.push(match task.await {
-                    Ok(outcome) => outcome
-                        .map(|o| {
-                            print_results(&o.results);
-                            o.exit_code
-                        })
-                        .map_err(anyhow::Error::from),
-                    Err(join) if join.is_cancelled() => Ok(STOPPED_EXIT_CODE),
-                    Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
-                });
-            }
-            outcomes
-        };
-        tokio::pin!(all);
-        tokio::select! {
-            outcomes = &mut all => (outcomes, None),
-            signal = shutdown_signal() => {
-                // Every guest stops at once — running wasm at its next epoch
-                // tick, blocked in a host call right away — and closes its
-                // log. The grace is only a backstop.
-                host.stop_all();
-                match tokio::time::timeout(STOP_GRACE, &mut all).await {
-                    Ok(outcomes) => (outcomes, Some(signal)),
-                    Err(_) => {
-                        aborts.iter().for_each(|a| a.abort());
-                        (all.await, Some(signal))
-                    }
-                }
-            }
+        let mut outcomes = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            outcomes.push(match task.await {
+                Ok(outcome) => outcome
+                    .map(|o| {
+                        print_results(&o.results);
+                        o.exit_code
+                    })
+                    .map_err(anyhow::Error::from),
+                Err(join) => Err(anyhow::anyhow!("an instance's task failed: {join}")),
+            });
         }
+        outcomes
     });
     // A guest that read the host's stdin leaves wasmtime-wasi's reader
     // blocked in read(2): do not wait for it.
     runtime.shutdown_background();
-    // Network sinks get their own grace (shutdown_grace) from now on.
-    if let Some(exports) = &exports {
-        exports.begin_shutdown();
-    }
-    // Every line accepted is written before the process exits, within a
-    // bounded grace (a slow or hung sink must not hold the process forever).
-    let stuck = match pipeline.finish_within(args.drain_grace) {
-        Ok(report) => Some(report),
-        Err(GraceExceeded { grace, report: Some(report), .. }) => {
-            warn(format!(
-                "the log sinks did not drain within {grace:?}: {} guest lines were left out (counted, not cut); the host events were written",
-                report.abandoned
-            ));
-            Some(report)
-        }
-        // The pipeline knows which instances it opened and never closed,
-        // whether or not their tasks finished.
-        Err(GraceExceeded { grace, report: None, unclosed }) => {
-            warn(format!(
-                "the log sinks did not drain within {grace:?} and are stuck: lines are lost, and these instances may lack their closing events: {}",
-                list_ids(unclosed.into_iter())
-            ));
-            None
+    let signal = watcher.guests_done();
+    let Some(end) = take(&log_end) else {
+        // The watcher gave up on a guest just now and is ending the process.
+        loop {
+            std::thread::park();
         }
     };
-    let Some(report) = stuck else {
+    if !end.finish() {
         return Ok(ExitCode::from(signal.map_or(1, |s| 128 + s as u8)));
-    };
-    if report.failed > 0 && args.log_file.is_some() {
-        // The log file failed; stderr is still there to say so. (A closed
-        // stderr has nobody to tell.)
-        warn(format!(
-            "{} log lines could not be written: {}",
-            report.failed,
-            report.first_error.clone().unwrap_or_default()
-        ));
-    }
-    if (report.abandoned > 0 || report.failed > 0) && !report.unclosed.is_empty() && report.first_error.is_none() {
-        warn(format!("these instances' closing events were not written: {}", list_ids(report.unclosed.iter().cloned())));
     }
     if let Some(signal) = signal {
         // As a process killed by the signal would report it.
@@ -322,6 +318,64 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Exit codes are bytes on Unix; `wasmtime run` passes the guest's code the same way.
     Ok(ExitCode::from(exit as u8))
+}
+
+/// The log, once the guests are done: the pipeline and the network sinks.
+struct LogEnd {
+    pipeline: Pipeline,
+    exports: Option<ExportFactory>,
+    drain_grace: Duration,
+    /// Lines go to a file (`--log-file`), so stderr can say what failed.
+    log_file: bool,
+}
+
+impl LogEnd {
+    /// Writes every line accepted, within a bounded grace (a slow or hung
+    /// sink must not hold the process forever), and warns of what was left
+    /// out. False when the sinks were stuck.
+    fn finish(self) -> bool {
+        // Network sinks get their own grace (shutdown_grace) from now on.
+        if let Some(exports) = &self.exports {
+            exports.begin_shutdown();
+        }
+        let report = match self.pipeline.finish_within(self.drain_grace) {
+            Ok(report) => report,
+            Err(GraceExceeded { grace, report: Some(report), .. }) => {
+                warn(format!(
+                    "the log sinks did not drain within {grace:?}: {} guest lines were left out (counted, not cut); the host events were written",
+                    report.abandoned
+                ));
+                report
+            }
+            // The pipeline knows which instances it opened and never closed,
+            // whether or not their tasks finished.
+            Err(GraceExceeded { grace, report: None, unclosed }) => {
+                warn(format!(
+                    "the log sinks did not drain within {grace:?} and are stuck: lines are lost, and these instances may lack their closing events: {}",
+                    list_ids(unclosed.into_iter())
+                ));
+                return false;
+            }
+        };
+        if report.failed > 0 && self.log_file {
+            // The log file failed; stderr is still there to say so. (A closed
+            // stderr has nobody to tell.)
+            warn(format!(
+                "{} log lines could not be written: {}",
+                report.failed,
+                report.first_error.clone().unwrap_or_default()
+            ));
+        }
+        if (report.abandoned > 0 || report.failed > 0) && !report.unclosed.is_empty() && report.first_error.is_none() {
+            warn(format!("these instances' closing events were not written: {}", list_ids(report.unclosed.iter().cloned())));
+        }
+        true
+    }
+}
+
+/// Takes the log's end, once.
+fn take(log_end: &Mutex<Option<LogEnd>>) -> Option<LogEnd> {
+    log_end.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
 /// Instance ids for a message: the first few and how many more.
@@ -346,29 +400,15 @@ fn warn(message: String) {
     }
 }
 
-/// How long guests get to stop after a signal before their tasks are
-/// dropped. They stop at once (see `Host::stop_all`); this is a backstop.
+/// How long guests get to stop after a signal before their logs are closed
+/// and the process exits without them. With epoch interruption they stop
+/// at once (see `Host::stop_all`); this is a backstop.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// The exit code recorded for an instance dropped during shutdown.
-const STOPPED_EXIT_CODE: i32 = 143;
-
-/// Waits for SIGINT, SIGTERM or SIGHUP (a closed terminal) and returns its
-/// number; each stops the guests and flushes the log the same way.
-pub(super) async fn shutdown_signal() -> i32 {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) =
-        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()))
-    else {
-        // Without signal handlers there is nothing to wait for.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => 15,
-        _ = int.recv() => 2,
-        _ = hup.recv() => 1,
-    }
-}
+/// The same without epoch interruption: a guest blocked in a host call
+/// still stops at once, a guest computing in wasm never does, and this is
+/// how long Ctrl-C waits for it.
+const STUCK_GUEST_GRACE: Duration = Duration::from_millis(250);
 
 /// `--max-line-bytes`: within the host's floor and ceiling.
 fn parse_max_line(text: &str) -> Result<usize, String> {
@@ -387,7 +427,8 @@ fn apply_wasm_options(args: &mut RunArgs) -> anyhow::Result<()> {
             "timeout" => { args.timeout.get_or_insert(parse_duration(value).map_err(bad)?); }
             "max-memory-size" => { args.max_memory.get_or_insert(parse_size(value).map_err(bad)?); }
             "max-table-elements" => { args.max_table_elements.get_or_insert(value.parse().map_err(|e| bad(format!("{e}")))?); }
-            _ => bail!("-W {option:?}: supported keys are fuel, timeout, max-memory-size, max-table-elements"),
+            "epoch-interruption" => args.epoch_interruption = Some(yes_no(&option, value)?),
+            _ => bail!("-W {option:?}: supported keys are fuel, timeout, max-memory-size, max-table-elements, epoch-interruption"),
         }
     }
     Ok(())

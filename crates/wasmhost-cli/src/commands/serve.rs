@@ -97,7 +97,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
         // One line for whoever started us (the port, when 0 was asked for).
         eprintln!("wasmhost serve: listening on {} ({})", listener.local_addr()?, names.join(", "));
-        sidecar.serve(listener, async { super::run::shutdown_signal().await; }).await.context("serving")
+        sidecar.serve(listener, async { super::shutdown::shutdown_signal().await; }).await.context("serving")
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(exports) = &exports {
