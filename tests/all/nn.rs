@@ -285,10 +285,17 @@ fn concurrent_instances_all_compute() {
     let mut args = case_args(case, "file:/nn/mlp/model.onnx");
     // Long enough (~10 ms each) that instances on the two workers overlap.
     args.extend(["--repeat".into(), "2000".into()]);
-    let (out, lines) = run_nn(&["--instances", "4"], "c/nn", &args);
+    // Stdout captured: four guests passing their stdout through share the
+    // host's, and wasi-libc's line-buffered printf leaves a line as two
+    // writes (its text, then the newline: wasmtime-wasi's preview1 writes
+    // one buffer of a writev per call), so another guest's line can come
+    // between them (`output 0: 1 2 3output 0: 1 2 3`). Captured, each
+    // instance's lines are assembled on their own.
+    let (out, lines) = run_nn(&["--instances", "4", "--capture", "stdout,stderr"], "c/nn", &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let results = outputs(&out.stdout);
-    assert_eq!(results.len(), 4, "{}", text(&out.stdout));
+    let stdout: Vec<&str> = lines.iter().filter(|l| l["stream"] == "stdout").map(|l| l["msg"].as_str().unwrap()).collect();
+    let results = outputs(stdout.join("\n").as_bytes());
+    assert_eq!(results.len(), 4, "{stdout:?}");
     for result in &results {
         assert_close(std::slice::from_ref(result), case, "one of 4 concurrent instances");
     }
