@@ -176,3 +176,55 @@ fn guests_that_sleep_between_bursts_are_not_starved_by_guests_that_spin() {
     }
     pipeline.finish();
 }
+
+// A host built without epoch interruption (as `wasmhost run` builds one for
+// a single instance without a timeout) refuses a timeout by name, and
+// cannot stop a guest computing in wasm: `stop_all` leaves it running.
+// `close_running` then closes its log (stopped, then exit 134, and nothing
+// after), letting go of the pipeline (the CLI's Ctrl-C test shows the
+// process ending while the guest spins). Fuel ends the guest a few seconds
+// later, so that it does not spin through the other tests.
+#[test]
+fn without_epochs_a_spinning_guest_has_its_log_closed_by_close_running() {
+    let config = HostConfig { cache_dir: None, epoch_interruption: false, fuel: true, ..HostConfig::default() };
+    let host = std::sync::Arc::new(Host::new(config).unwrap());
+    let module = std::sync::Arc::new(host.load_file(&guest("c/spin")).unwrap());
+    let out = Shared::default();
+    let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, out.clone())), 1024).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    let timeout = Limits { timeout: Some(Duration::from_secs(1)), ..Limits::default() };
+    let refused = runtime.block_on(host.run(&module, RunOptions { limits: Some(timeout), ..RunOptions::default() }, pipeline.sender()));
+    assert!(matches!(refused, Err(RunError::TimeoutNeedsEpochs)), "{refused:?}");
+
+    // The guest spins on a thread of its own, as on `wasmhost run`'s.
+    let (spinning_host, spinning_module, sender) = (host.clone(), module.clone(), pipeline.sender());
+    let fuel = Limits { fuel: Some(6_000_000_000), ..Limits::default() };
+    let spinner = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(spinning_host.run(&spinning_module, RunOptions { limits: Some(fuel), ..RunOptions::default() }, sender)).unwrap()
+    });
+    let started = Instant::now();
+    while !out.text().contains("spinning") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the guest never started: {}", out.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    host.stop_all();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!out.text().contains("instance.stopped"), "nothing can stop it: {}", out.text());
+
+    let closed = runtime.block_on(host.close_running());
+    assert_eq!(closed.len(), 1);
+    assert!(runtime.block_on(host.close_running()).is_empty(), "closed once");
+    // The guest runs on until its fuel is gone; the closing events of its
+    // own (out of fuel, exit) come after its log was closed, and are dropped.
+    let outcome = spinner.join().unwrap();
+    assert_eq!(outcome.ended, Ended::Limit(LimitHit::OutOfFuel { limit: 6_000_000_000 }));
+    let report = pipeline.finish();
+    assert!(report.unclosed.is_empty(), "{:?}", report.unclosed);
+    let text = out.text();
+    let events: Vec<&str> = text.lines().filter_map(|l| l.split(r#""event":""#).nth(1)?.split('"').next()).collect();
+    assert_eq!(events, ["instance.start", "instance.stopped", "instance.exit"], "{text}");
+    let last = text.lines().last().unwrap();
+    assert!(last.contains(r#""exit_code":134"#) && last.contains(&closed[0].to_string()), "{last}");
+}
