@@ -57,8 +57,8 @@ pub struct InstanceLog {
     ctx: Arc<InstanceContext>,
     /// `None` once [`InstanceLog::close`] let go of the pipeline.
     sender: Option<LogSender>,
-    /// Set by [`InstanceLog::seal`]: the closing events are written, every
-    /// record after them is dropped (and counted lost).
+    /// Set by [`InstanceLog::seal_with`]: the closing events are written,
+    /// every record after them is dropped (and counted lost).
     sealed: bool,
     seq: u64,
     waiting: VecDeque<LogRecord>,
@@ -163,38 +163,39 @@ impl InstanceLog {
         }
     }
 
-    /// Ends the log: the records made so far (the instance's closing events
-    /// last) are its last; every later one is dropped and counted `lost`.
-    /// Whoever writes the closing events seals the log under the same lock,
-    /// so they are written once even when the host closes the log of a
-    /// guest that is still running (see [`InstanceLog::close`]). Returns
-    /// false when the log was sealed already.
+    /// Writes the instance's closing events with `closing`, then ends the
+    /// log: they are its last records, and every later one is dropped and
+    /// counted `lost`. Does nothing and returns false when the log was ended
+    /// already. Both happen under the caller's one lock, so the closing
+    /// events are written once even when the host closes the log of a guest
+    /// that is still running (see [`InstanceLog::close`]) while the run
+    /// itself ends.
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use wasmhost_log::{InstanceContext, InstanceLog, JsonFormat, Pipeline, Stream, WriterSink};
+    /// use wasmhost_log::{InstanceContext, InstanceLog, JsonFormat, Level, Pipeline, Stream, WriterSink};
     ///
     /// let pipeline = Pipeline::spawn(Box::new(WriterSink::new(JsonFormat, std::io::sink())), 64).unwrap();
     /// let mut log = InstanceLog::new(Arc::new(InstanceContext::new("id", "c", "m")), pipeline.sender(), 1024);
     /// log.write(Stream::Stderr, b"kept\n");
-    /// assert!(log.seal());
+    /// assert!(log.seal_with(|log| log.event(Level::Info, "instance.exit", "exited".into(), Vec::new())));
     /// log.write(Stream::Stderr, b"dropped\n");
-    /// assert_eq!((log.counters().records, log.counters().lost), (1, 1));
-    /// assert!(!log.seal(), "sealed once");
+    /// assert_eq!((log.counters().records, log.counters().lost), (2, 1));
+    /// assert!(!log.seal_with(|_| unreachable!("sealed once")));
     /// ```
-    pub fn seal(&mut self) -> bool {
-        !std::mem::replace(&mut self.sealed, true)
-    }
-
-    /// Whether [`InstanceLog::seal`] was called.
-    pub fn is_sealed(&self) -> bool {
-        self.sealed
+    pub fn seal_with(&mut self, closing: impl FnOnce(&mut InstanceLog)) -> bool {
+        if self.sealed {
+            return false;
+        }
+        closing(self);
+        self.sealed = true;
+        true
     }
 
     /// Sends what is waiting, then lets go of the pipeline, so that the
     /// pipeline can finish although the instance's guest is still running
     /// (a guest no epoch can interrupt, at a shutdown). Call it after
-    /// [`InstanceLog::seal`]; the guest's writes fail from now on
+    /// [`InstanceLog::seal_with`]; the guest's writes fail from now on
     /// ([`InstanceLog::broken`]).
     pub async fn close(shared: &Mutex<InstanceLog>) {
         let _ = InstanceLog::drain(shared).await;

@@ -309,15 +309,14 @@ impl Host {
         let runs: Vec<(Uuid, Running)> = lock_running(&self.running).iter().map(|(id, run)| (*id, run.clone())).collect();
         let mut closed = Vec::new();
         for (id, run) in runs {
-            {
-                let mut log = wasmhost_log::lock(&run.log);
-                if log.is_sealed() {
-                    continue;
-                }
+            let why = "the host is shutting down and the guest, running wasm, could not be interrupted";
+            let closing = |log: &mut InstanceLog| {
                 log.finish_streams();
-                let why = "the host is shutting down and the guest, running wasm, could not be interrupted";
-                crate::instance::end_events(&mut log, &crate::Ended::Stopped, crate::TRAP_EXIT_CODE, run.started.elapsed(), None, why);
-                log.seal();
+                crate::instance::end_events(log, &crate::Ended::Stopped, crate::TRAP_EXIT_CODE, run.started.elapsed(), None, why);
+            };
+            // A run that ended meanwhile wrote its own.
+            if !wasmhost_log::lock(&run.log).seal_with(closing) {
+                continue;
             }
             InstanceLog::close(&run.log).await;
             closed.push(id);

@@ -429,14 +429,8 @@ impl Host {
         drop(store);
         // A shutdown says so even when the run was cancelled as well.
         let why = if self.stopping.load(std::sync::atomic::Ordering::Relaxed) { "the host is shutting down" } else { "the run was cancelled" };
-        {
-            // Unless a shutdown closed the log already (`Host::close_running`).
-            let mut log = lock(&log);
-            if !log.is_sealed() {
-                end_events(&mut log, &ended, exit_code, duration, fuel_used, why);
-                log.seal();
-            }
-        }
+        // Unless a shutdown closed the log already (`Host::close_running`).
+        lock(&log).seal_with(|log| end_events(log, &ended, exit_code, duration, fuel_used, why));
         let _ = InstanceLog::drain(&log).await;
         let counters = lock(&log).counters();
         let records = std::mem::take(&mut *kept.lock().unwrap_or_else(|p| p.into_inner()));
